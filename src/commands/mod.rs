@@ -1,0 +1,80 @@
+//! The orchestration edge: each command turns its flags into library calls and
+//! reports through the [`Reporter`](crate::ui::Reporter). Errors get context here.
+
+pub mod keys;
+pub mod sign;
+pub mod verify;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::cli::{PasswordArgs, RegistryArgs};
+use crate::context::Context;
+use crate::error::UserError;
+use crate::registry::{Client, RegistryOptions};
+use crate::ui::{Reporter, prompt};
+
+/// Read a secret from the first line of a file (the trailing newline is not part of it).
+pub fn read_secret_file(ctx: &Context, path: &Path, flag: &str) -> anyhow::Result<String> {
+    let full = ctx.resolve(path);
+    let text = std::fs::read_to_string(&full)
+        .map_err(|e| UserError::usage(format!("{flag} {}: cannot read it: {e}", full.display())))?;
+    Ok(text.lines().next().unwrap_or("").to_string())
+}
+
+/// The private key password: `--password-file`, else `COSIGN_PASSWORD` (set but
+/// empty means the empty password, as in cosign), else a prompt on a terminal.
+pub fn key_password(
+    ctx: &Context,
+    ui: &Reporter,
+    args: &PasswordArgs,
+    what: &str,
+    confirm: bool,
+) -> anyhow::Result<String> {
+    if let Some(f) = &args.password_file {
+        return read_secret_file(ctx, f, "--password-file");
+    }
+    if let Some(p) = ctx.var("COSIGN_PASSWORD") {
+        return Ok(p.to_string());
+    }
+    Ok(prompt::password(
+        ui,
+        what,
+        confirm,
+        "set COSIGN_PASSWORD (empty for no password) or pass --password-file",
+    )?)
+}
+
+/// Build the registry client from the shared registry flags.
+pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Client> {
+    let ca_cert_pem = match &args.registry_cacert {
+        Some(p) => {
+            let full = ctx.resolve(p);
+            Some(std::fs::read(&full).map_err(|e| {
+                UserError::usage(format!("--registry-cacert {}: {e}", full.display()))
+            })?)
+        }
+        None => None,
+    };
+    let password = match (&args.registry_password_file, ctx.var("REGISTRY_PASSWORD")) {
+        (Some(f), _) => Some(read_secret_file(ctx, f, "--registry-password-file")?),
+        (None, Some(p)) => Some(p.to_string()),
+        (None, None) => None,
+    };
+    if args.registry_username.is_some() && password.is_none() {
+        return Err(UserError::usage(
+            "--registry-username needs a password: set REGISTRY_PASSWORD or pass --registry-password-file",
+        )
+        .into());
+    }
+    let client = Client::new(RegistryOptions {
+        allow_insecure: args.allow_insecure_registry,
+        ca_cert_pem,
+        username: args.registry_username.clone(),
+        password,
+        docker_config_dir: ctx.docker_config_dir(),
+    })
+    .context("setting up the registry client")?;
+    Ok(client)
+}

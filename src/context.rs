@@ -1,0 +1,154 @@
+//! The one place that reads process-global state: environment variables, the
+//! current directory, the home directory, the clock and whether the standard
+//! streams are terminals. Everything else takes a `&Context`, so tests can run
+//! against a temporary root with a made-up environment.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+#[derive(Debug, Clone)]
+pub struct Context {
+    env: BTreeMap<String, String>,
+    cwd: PathBuf,
+    home: Option<PathBuf>,
+    /// Is standard input a terminal (so a prompt can be answered)?
+    pub stdin_tty: bool,
+    /// Is standard error a terminal (so progress bars can be drawn)?
+    pub stderr_tty: bool,
+    /// Effective user id is 0.
+    pub is_root: bool,
+    clock: fn() -> SystemTime,
+}
+
+impl Context {
+    /// Snapshot the real process state.
+    pub fn from_os() -> Self {
+        let env: BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        let home = env.get("HOME").map(PathBuf::from);
+        Context {
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            home,
+            env,
+            stdin_tty: std::io::stdin().is_terminal(),
+            stderr_tty: std::io::stderr().is_terminal(),
+            is_root: is_root(),
+            clock: SystemTime::now,
+        }
+    }
+
+    /// A context for tests: no terminal, the given environment, `root` as cwd and home.
+    pub fn for_test(root: &Path, env: &[(&str, &str)]) -> Self {
+        Context {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            cwd: root.to_path_buf(),
+            home: Some(root.to_path_buf()),
+            stdin_tty: false,
+            stderr_tty: false,
+            is_root: false,
+            clock: SystemTime::now,
+        }
+    }
+
+    /// An environment variable, if set (set-but-empty is `Some("")`).
+    pub fn var(&self, key: &str) -> Option<&str> {
+        self.env.get(key).map(String::as_str)
+    }
+
+    /// All environment variables (for passing a cleaned environment to children).
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn now(&self) -> SystemTime {
+        (self.clock)()
+    }
+
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    /// Resolve a user-given path against the working directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.cwd.join(p)
+        }
+    }
+
+    pub fn home(&self) -> Option<&Path> {
+        self.home.as_deref()
+    }
+
+    /// `NO_COLOR` set to anything non-empty turns colour off (no-color.org).
+    pub fn no_color(&self) -> bool {
+        self.var("NO_COLOR").is_some_and(|v| !v.is_empty())
+    }
+
+    /// Docker's client configuration directory: `$DOCKER_CONFIG`, else `~/.docker`.
+    pub fn docker_config_dir(&self) -> Option<PathBuf> {
+        if let Some(d) = self.var("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
+            return Some(self.resolve(Path::new(d)));
+        }
+        self.home.as_ref().map(|h| h.join(".docker"))
+    }
+
+    /// Where harbor-lab keeps its state (the install workdir): `$HARBOR_LAB_HOME`,
+    /// else `/var/lib/harbor-lab` for root, else `$XDG_STATE_HOME/harbor-lab`.
+    pub fn state_dir(&self) -> PathBuf {
+        if let Some(d) = self.var("HARBOR_LAB_HOME").filter(|d| !d.is_empty()) {
+            return self.resolve(Path::new(d));
+        }
+        if self.is_root {
+            return PathBuf::from("/var/lib/harbor-lab");
+        }
+        if let Some(d) = self.var("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+            return PathBuf::from(d).join("harbor-lab");
+        }
+        match &self.home {
+            Some(h) => h.join(".local/state/harbor-lab"),
+            None => self.cwd.join(".harbor-lab"),
+        }
+    }
+}
+
+fn is_root() -> bool {
+    // /proc/self/status carries "Uid: real effective saved fs".
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_config_prefers_env() {
+        let ctx = Context::for_test(Path::new("/r"), &[("DOCKER_CONFIG", "cfg")]);
+        assert_eq!(ctx.docker_config_dir().unwrap(), PathBuf::from("/r/cfg"));
+        let ctx = Context::for_test(Path::new("/r"), &[]);
+        assert_eq!(
+            ctx.docker_config_dir().unwrap(),
+            PathBuf::from("/r/.docker")
+        );
+    }
+
+    #[test]
+    fn empty_no_color_does_not_disable_colour() {
+        assert!(!Context::for_test(Path::new("/"), &[("NO_COLOR", "")]).no_color());
+        assert!(Context::for_test(Path::new("/"), &[("NO_COLOR", "1")]).no_color());
+    }
+}

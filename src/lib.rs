@@ -1,0 +1,49 @@
+//! harbor-lab: take a Linux machine with Docker to a running Harbor registry whose
+//! images are signed and verified with cosign-compatible signatures.
+//!
+//! The binary is thin; everything lives here. See `ARCHITECTURE.md` for the map.
+
+pub mod cli;
+pub mod commands;
+pub mod context;
+pub mod cosign;
+pub mod error;
+pub mod fsutil;
+pub mod registry;
+pub mod ui;
+
+use cli::{Cli, Command, KeysCommand};
+use context::Context;
+use ui::Reporter;
+
+/// Run one command line to completion and return the process exit code.
+/// Errors are reported here, once, through the reporter.
+pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            ui.error(&format!("cannot start the async runtime: {e}"));
+            return error::EXIT_INTERNAL;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Keys(KeysCommand::Generate(args)) => commands::keys::generate(ctx, ui, &args),
+            Command::Keys(KeysCommand::PublicKey(args)) => {
+                commands::keys::public_key(ctx, ui, &args)
+            }
+            Command::Sign(args) => commands::sign::run(ctx, ui, &args).await,
+            Command::Verify(args) => commands::verify::run(ctx, ui, &args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            ui.error(&format!("{err:#}"));
+            error::exit_code(&err)
+        }
+    }
+}

@@ -1,0 +1,680 @@
+//! A small client for the OCI distribution API, with what cosign's layout and
+//! Harbor need and nothing more: manifests by tag or digest, blobs, uploads.
+//!
+//! Why not `oci-client`: it reads every response body whole (`bytes()`), so a
+//! hostile registry could exhaust memory; here every read has a bound.
+//!
+//! Plain HTTP is used for loopback registries (as Docker does) and, with
+//! `allow_insecure`, as a fallback for others. Auth: Basic, or the Docker
+//! token flow (401 + `Bearer realm=..`), with credentials from flags or the
+//! Docker client config.
+
+pub mod auth;
+pub mod manifest;
+pub mod reference;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode, header};
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{EXIT_REMOTE, EXIT_USAGE, ExitCoded};
+use auth::Challenge;
+pub use reference::Reference;
+
+/// Largest manifest we read (containerd uses the same bound).
+pub const MANIFEST_LIMIT: usize = 4 << 20;
+/// Largest signature payload or signature config we read.
+pub const SIGNATURE_BLOB_LIMIT: usize = 4 << 20;
+const TOKEN_LIMIT: usize = 1 << 20;
+const ERROR_BODY_LIMIT: usize = 64 << 10;
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("cannot reach registry {registry}: {detail}")]
+    Connect { registry: String, detail: String },
+    #[error("{method} {url}: HTTP {status}{}", format_remote(code, message))]
+    Status {
+        method: String,
+        url: String,
+        status: u16,
+        code: Option<String>,
+        message: Option<String>,
+    },
+    #[error("{url}: the response is larger than {limit} bytes; refusing to read it")]
+    TooLarge { url: String, limit: usize },
+    #[error("{url}: content does not match its digest (expected {expected}, got {actual})")]
+    DigestMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "registry {registry} refused our credentials{}: {hint}",
+        detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+    )]
+    Unauthorized {
+        registry: String,
+        detail: Option<String>,
+        hint: String,
+    },
+    #[error("{url}: unexpected response: {reason}")]
+    BadResponse { url: String, reason: String },
+    #[error("registry options: {0}")]
+    Options(String),
+}
+
+fn format_remote(code: &Option<String>, message: &Option<String>) -> String {
+    match (code, message) {
+        (Some(c), Some(m)) => format!(" {c}: {m}"),
+        (None, Some(m)) => format!(": {m}"),
+        (Some(c), None) => format!(" {c}"),
+        (None, None) => String::new(),
+    }
+}
+
+impl ExitCoded for RegistryError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            RegistryError::Options(_) => EXIT_USAGE,
+            _ => EXIT_REMOTE,
+        }
+    }
+}
+
+impl RegistryError {
+    /// The HTTP status, for errors that carry one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RegistryError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// How to reach registries.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Allow plain HTTP and unverified TLS for non-loopback registries.
+    pub allow_insecure: bool,
+    /// Extra CA certificate (PEM) to trust.
+    pub ca_cert_pem: Option<Vec<u8>>,
+    /// Explicit credentials; otherwise the Docker config is consulted.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The Docker client config directory (holding `config.json`).
+    pub docker_config_dir: Option<PathBuf>,
+}
+
+#[derive(Clone)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+#[derive(Default)]
+struct HostState {
+    scheme: Option<&'static str>,
+    credentials: Option<Option<Credentials>>,
+    /// Use Basic auth on every request (the registry asked for it).
+    basic: bool,
+    tokens: HashMap<String, String>,
+}
+
+/// A manifest as the registry served it.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub bytes: Bytes,
+    pub media_type: String,
+    /// `sha256:<hex>` of `bytes`.
+    pub digest: String,
+}
+
+pub struct Client {
+    strict: reqwest::Client,
+    lax: reqwest::Client,
+    opts: RegistryOptions,
+    hosts: Mutex<HashMap<String, HostState>>,
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_digest(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+fn scope_for(repo: &str, push: bool) -> String {
+    if push {
+        format!("repository:{repo}:pull,push")
+    } else {
+        format!("repository:{repo}:pull")
+    }
+}
+
+impl Client {
+    pub fn new(opts: RegistryOptions) -> Result<Self, RegistryError> {
+        let build = |lax: bool| {
+            let mut b = reqwest::Client::builder()
+                .user_agent(concat!("harbor-lab/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(15))
+                .read_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(32);
+            if let Some(pem) = &opts.ca_cert_pem {
+                let certs = reqwest::Certificate::from_pem_bundle(pem)
+                    .map_err(|e| RegistryError::Options(format!("--registry-cacert: {e}")))?;
+                for c in certs {
+                    b = b.add_root_certificate(c);
+                }
+            }
+            if lax {
+                b = b.tls_danger_accept_invalid_certs(true);
+            }
+            b.build()
+                .map_err(|e| RegistryError::Options(format!("HTTP client: {e}")))
+        };
+        Ok(Client {
+            strict: build(false)?,
+            lax: build(true)?,
+            opts,
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn with_host<T>(&self, registry: &str, f: impl FnOnce(&mut HostState) -> T) -> T {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        f(hosts.entry(registry.to_string()).or_default())
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        if self.opts.allow_insecure {
+            &self.lax
+        } else {
+            &self.strict
+        }
+    }
+
+    /// `http` or `https` for a registry, probing once when insecure access is allowed.
+    async fn scheme(&self, registry: &str) -> &'static str {
+        if let Some(s) = self.with_host(registry, |h| h.scheme) {
+            return s;
+        }
+        let scheme = if reference::is_loopback_registry(registry) {
+            "http"
+        } else if !self.opts.allow_insecure {
+            "https"
+        } else {
+            let url = format!("https://{registry}/v2/");
+            match self.lax.get(&url).send().await {
+                Ok(_) => "https",
+                Err(_) => "http",
+            }
+        };
+        self.with_host(registry, |h| h.scheme = Some(scheme));
+        scheme
+    }
+
+    fn credentials(&self, registry: &str) -> Option<Credentials> {
+        if let Some(c) = self.with_host(registry, |h| h.credentials.clone()) {
+            return c;
+        }
+        let creds = match (&self.opts.username, &self.opts.password) {
+            (Some(u), Some(p)) => Some(Credentials {
+                username: u.clone(),
+                password: p.clone(),
+            }),
+            _ => self.docker_config_credentials(registry),
+        };
+        self.with_host(registry, |h| h.credentials = Some(creds.clone()));
+        creds
+    }
+
+    fn docker_config_credentials(&self, registry: &str) -> Option<Credentials> {
+        let path = self.opts.docker_config_dir.as_ref()?.join("config.json");
+        let file = std::fs::File::open(path).ok()?;
+        let server = if registry == reference::DEFAULT_REGISTRY {
+            "https://index.docker.io/v1/"
+        } else {
+            registry
+        };
+        match docker_credential::get_credential_from_reader(std::io::BufReader::new(file), server) {
+            Ok(docker_credential::DockerCredential::UsernamePassword(username, password)) => {
+                Some(Credentials { username, password })
+            }
+            _ => None,
+        }
+    }
+
+    /// Send a request built by `make` (called again on an auth retry), handling
+    /// the scheme, credentials and the token flow.
+    async fn send(
+        &self,
+        registry: &str,
+        scope: &str,
+        make: &(dyn Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder + Sync),
+    ) -> Result<reqwest::Response, RegistryError> {
+        let base = format!("{}://{registry}", self.scheme(registry).await);
+        for attempt in 0..2 {
+            let mut req = make(self.http(), &base);
+            let (token, basic) =
+                self.with_host(registry, |h| (h.tokens.get(scope).cloned(), h.basic));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            } else if basic && let Some(c) = self.credentials(registry) {
+                req = req.basic_auth(c.username, Some(c.password));
+            }
+            let resp = req.send().await.map_err(|e| RegistryError::Connect {
+                registry: registry.to_string(),
+                detail: error_chain(&e),
+            })?;
+            if resp.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
+                if resp.status() == StatusCode::UNAUTHORIZED {
+                    let detail = error_detail(resp).await;
+                    return Err(self.unauthorized(registry, detail));
+                }
+                return Ok(resp);
+            }
+            let challenge = resp
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(auth::parse_challenge);
+            match challenge {
+                Some(Challenge::Bearer { realm, service, .. }) => {
+                    let token = self
+                        .fetch_token(registry, &realm, service.as_deref(), scope)
+                        .await?;
+                    self.with_host(registry, |h| h.tokens.insert(scope.to_string(), token));
+                }
+                Some(Challenge::Basic) if self.credentials(registry).is_some() => {
+                    self.with_host(registry, |h| h.basic = true);
+                }
+                _ => {
+                    let detail = error_detail(resp).await;
+                    return Err(self.unauthorized(registry, detail));
+                }
+            }
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+
+    fn unauthorized(&self, registry: &str, detail: Option<String>) -> RegistryError {
+        let hint = if self.credentials(registry).is_some() {
+            "check the username and password".to_string()
+        } else {
+            "give --registry-username with REGISTRY_PASSWORD or --registry-password-file, or `docker login` first".to_string()
+        };
+        RegistryError::Unauthorized {
+            registry: registry.to_string(),
+            detail,
+            hint,
+        }
+    }
+
+    async fn fetch_token(
+        &self,
+        registry: &str,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+    ) -> Result<String, RegistryError> {
+        let mut url = reqwest::Url::parse(realm).map_err(|e| RegistryError::BadResponse {
+            url: realm.to_string(),
+            reason: format!("the token realm is not a URL: {e}"),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(RegistryError::BadResponse {
+                url: realm.to_string(),
+                reason: "the token realm must be http or https".into(),
+            });
+        }
+        let credentials = self.credentials(registry);
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(c) = &credentials {
+                q.append_pair("account", &c.username);
+            }
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            q.append_pair("scope", scope);
+        }
+        let mut req = self.http().get(url.clone());
+        if let Some(c) = credentials {
+            req = req.basic_auth(c.username, Some(c.password));
+        }
+        let resp = req.send().await.map_err(|e| RegistryError::Connect {
+            registry: registry.to_string(),
+            detail: format!("token service {realm}: {}", error_chain(&e)),
+        })?;
+        if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
+            let detail = error_detail(resp).await;
+            return Err(self.unauthorized(registry, detail));
+        }
+        let resp = check_status(resp, "GET").await?;
+        let body = read_limited(resp, TOKEN_LIMIT).await?;
+        #[derive(serde::Deserialize)]
+        struct TokenResponse {
+            #[serde(default)]
+            token: String,
+            #[serde(default)]
+            access_token: String,
+        }
+        let t: TokenResponse =
+            serde_json::from_slice(&body).map_err(|e| RegistryError::BadResponse {
+                url: url.to_string(),
+                reason: format!("token response is not JSON: {e}"),
+            })?;
+        let token = if t.token.is_empty() {
+            t.access_token
+        } else {
+            t.token
+        };
+        if token.is_empty() {
+            return Err(RegistryError::BadResponse {
+                url: url.to_string(),
+                reason: "the token response has no token".into(),
+            });
+        }
+        Ok(token)
+    }
+
+    /// Fetch a manifest by tag or digest; `None` when the registry says 404.
+    pub async fn get_manifest(&self, r: &Reference) -> Result<Option<Manifest>, RegistryError> {
+        self.fetch_manifest(r, false).await
+    }
+
+    /// As [`Client::get_manifest`], asking for a push-capable token (used by
+    /// signing, so one token serves the whole repository operation).
+    pub async fn get_manifest_for_push(
+        &self,
+        r: &Reference,
+    ) -> Result<Option<Manifest>, RegistryError> {
+        self.fetch_manifest(r, true).await
+    }
+
+    async fn fetch_manifest(
+        &self,
+        r: &Reference,
+        push_scope: bool,
+    ) -> Result<Option<Manifest>, RegistryError> {
+        let path = format!("/v2/{}/manifests/{}", r.repository, r.manifest_ref());
+        let resp = self
+            .send(
+                &r.registry,
+                &scope_for(&r.repository, push_scope),
+                &|c, base| {
+                    c.get(format!("{base}{path}"))
+                        .header(header::ACCEPT, MANIFEST_ACCEPT)
+                },
+            )
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = check_status(resp, "GET").await?;
+        let url = resp.url().to_string();
+        let media_type = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let bytes = read_limited(resp, MANIFEST_LIMIT).await?;
+        let digest = sha256_digest(&bytes);
+        if let Some(expected) = &r.digest
+            && *expected != digest
+        {
+            return Err(RegistryError::DigestMismatch {
+                url,
+                expected: expected.clone(),
+                actual: digest,
+            });
+        }
+        Ok(Some(Manifest {
+            bytes,
+            media_type,
+            digest,
+        }))
+    }
+
+    /// Fetch a blob, refusing more than `limit` bytes and checking its digest.
+    pub async fn get_blob(
+        &self,
+        r: &Reference,
+        digest: &str,
+        limit: usize,
+    ) -> Result<Bytes, RegistryError> {
+        let path = format!("/v2/{}/blobs/{digest}", r.repository);
+        let resp = self
+            .send(&r.registry, &scope_for(&r.repository, false), &|c, base| {
+                c.get(format!("{base}{path}"))
+            })
+            .await?;
+        let resp = check_status(resp, "GET").await?;
+        let url = resp.url().to_string();
+        let bytes = read_limited(resp, limit).await?;
+        let actual = sha256_digest(&bytes);
+        if actual != digest {
+            return Err(RegistryError::DigestMismatch {
+                url,
+                expected: digest.to_string(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    pub async fn blob_exists(&self, r: &Reference, digest: &str) -> Result<bool, RegistryError> {
+        let path = format!("/v2/{}/blobs/{digest}", r.repository);
+        let resp = self
+            .send(&r.registry, &scope_for(&r.repository, true), &|c, base| {
+                c.head(format!("{base}{path}"))
+            })
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(check_status(resp, "HEAD").await.err().unwrap_or_else(|| {
+                RegistryError::BadResponse {
+                    url: path.clone(),
+                    reason: "unexpected status".into(),
+                }
+            })),
+        }
+    }
+
+    /// Upload a blob (POST an upload session, then PUT the content with its digest).
+    pub async fn put_blob(
+        &self,
+        r: &Reference,
+        digest: &str,
+        data: Bytes,
+    ) -> Result<(), RegistryError> {
+        if self.blob_exists(r, digest).await? {
+            return Ok(());
+        }
+        let scope = scope_for(&r.repository, true);
+        let path = format!("/v2/{}/blobs/uploads/", r.repository);
+        let resp = self
+            .send(&r.registry, &scope, &|c, base| {
+                c.post(format!("{base}{path}"))
+                    .header(header::CONTENT_LENGTH, "0")
+            })
+            .await?;
+        let resp = check_status(resp, "POST").await?;
+        let base_url = resp.url().clone();
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| RegistryError::BadResponse {
+                url: base_url.to_string(),
+                reason: "the upload session has no Location".into(),
+            })?;
+        let mut upload = base_url
+            .join(location)
+            .map_err(|e| RegistryError::BadResponse {
+                url: base_url.to_string(),
+                reason: format!("bad upload Location {location:?}: {e}"),
+            })?;
+        upload.query_pairs_mut().append_pair("digest", digest);
+        let upload = upload.to_string();
+        let resp = self
+            .send(&r.registry, &scope, &|c, _| {
+                c.put(&upload)
+                    .header(header::CONTENT_TYPE, "application/octet-stream")
+                    .body(data.clone())
+            })
+            .await?;
+        check_status(resp, "PUT").await?;
+        Ok(())
+    }
+
+    /// Put a manifest at `r`'s tag (or digest); returns its digest.
+    pub async fn put_manifest(
+        &self,
+        r: &Reference,
+        bytes: Bytes,
+        media_type: &str,
+    ) -> Result<String, RegistryError> {
+        let path = format!("/v2/{}/manifests/{}", r.repository, r.manifest_ref());
+        let resp = self
+            .send(&r.registry, &scope_for(&r.repository, true), &|c, base| {
+                c.request(Method::PUT, format!("{base}{path}"))
+                    .header(header::CONTENT_TYPE, media_type)
+                    .body(bytes.clone())
+            })
+            .await?;
+        check_status(resp, "PUT").await?;
+        Ok(sha256_digest(&bytes))
+    }
+}
+
+/// Turn a non-success response into a `Status` error, reading Harbor's /
+/// distribution's `{"errors":[{code,message}]}` body when there is one.
+async fn check_status(
+    resp: reqwest::Response,
+    method: &str,
+) -> Result<reqwest::Response, RegistryError> {
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status().as_u16();
+    let url = resp.url().to_string();
+    let (code, message) = error_parts(resp).await;
+    Err(RegistryError::Status {
+        method: method.to_string(),
+        url,
+        status,
+        code,
+        message,
+    })
+}
+
+async fn error_parts(resp: reqwest::Response) -> (Option<String>, Option<String>) {
+    let body = read_limited(resp, ERROR_BODY_LIMIT)
+        .await
+        .unwrap_or_default();
+    parse_error_body(&body)
+}
+
+async fn error_detail(resp: reqwest::Response) -> Option<String> {
+    match error_parts(resp).await {
+        (Some(c), Some(m)) => Some(format!("{c}: {m}")),
+        (c, m) => c.or(m),
+    }
+}
+
+/// `{"errors":[{"code":..,"message":..}]}` → the first error's code and message.
+pub fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<Item>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    match serde_json::from_slice::<Errors>(body) {
+        Ok(e) => match e.errors.into_iter().next() {
+            Some(i) => (i.code, i.message),
+            None => (None, None),
+        },
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            if text.is_empty() {
+                (None, None)
+            } else {
+                (None, Some(text.chars().take(200).collect()))
+            }
+        }
+    }
+}
+
+/// Read a body, failing as soon as it would exceed `limit` bytes.
+pub async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Bytes, RegistryError> {
+    let url = resp.url().to_string();
+    if resp.content_length().is_some_and(|l| l > limit as u64) {
+        return Err(RegistryError::TooLarge { url, limit });
+    }
+    let mut buf = BytesMut::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| RegistryError::BadResponse {
+            url: url.clone(),
+            reason: format!("reading the body: {}", error_chain(&e)),
+        })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(RegistryError::TooLarge { url, limit });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// An error with its sources, on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies() {
+        let (c, m) = parse_error_body(
+            br#"{"errors":[{"code":"PROJECTPOLICYVIOLATION","message":"The image is not signed by cosign."}]}"#,
+        );
+        assert_eq!(c.as_deref(), Some("PROJECTPOLICYVIOLATION"));
+        assert_eq!(m.as_deref(), Some("The image is not signed by cosign."));
+        assert_eq!(parse_error_body(b""), (None, None));
+        assert_eq!(parse_error_body(b"oops").1.as_deref(), Some("oops"));
+    }
+}

@@ -1,0 +1,289 @@
+//! Image references, normalised the way cosign (go-containerregistry) does:
+//! `busybox` is `index.docker.io/library/busybox:latest`, other registries are
+//! kept as written.
+
+use std::fmt;
+
+use crate::error::{EXIT_USAGE, ExitCoded};
+
+pub const DEFAULT_REGISTRY: &str = "index.docker.io";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reference {
+    /// `host[:port]`.
+    pub registry: String,
+    /// The repository path inside the registry, e.g. `library/busybox`.
+    pub repository: String,
+    pub tag: Option<String>,
+    /// `sha256:<64 hex>`.
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid image reference {input:?}: {reason}")]
+pub struct ReferenceError {
+    pub input: String,
+    pub reason: String,
+}
+
+impl ExitCoded for ReferenceError {
+    fn exit_code(&self) -> u8 {
+        EXIT_USAGE
+    }
+}
+
+impl Reference {
+    pub fn parse(input: &str) -> Result<Self, ReferenceError> {
+        let fail = |reason: &str| ReferenceError {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
+        if input.is_empty() || input.len() > 4096 {
+            return Err(fail("empty or too long"));
+        }
+        let (rest, digest) = match input.split_once('@') {
+            Some((r, d)) => (r, Some(d)),
+            None => (input, None),
+        };
+        if let Some(d) = digest {
+            let hex = d
+                .strip_prefix("sha256:")
+                .ok_or_else(|| fail("only sha256 digests are supported"))?;
+            if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(fail("a sha256 digest has 64 lower-case hex digits"));
+            }
+        }
+        // A tag is a ':' after the last '/'.
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+            None => (rest, None),
+        };
+        if let Some(t) = tag {
+            let ok = !t.is_empty()
+                && t.len() <= 128
+                && t.bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            if !ok {
+                return Err(fail(
+                    "a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -",
+                ));
+            }
+        }
+        let (registry, repository) = match name.split_once('/') {
+            Some((first, path))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                (first.to_string(), path.to_string())
+            }
+            _ => (DEFAULT_REGISTRY.to_string(), name.to_string()),
+        };
+        let registry = if registry == "docker.io" {
+            DEFAULT_REGISTRY.to_string()
+        } else {
+            registry
+        };
+        let repository = if registry == DEFAULT_REGISTRY && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository
+        };
+        if !valid_host(&registry) {
+            return Err(fail("the registry must be host[:port]"));
+        }
+        if !valid_repository(&repository) {
+            return Err(fail(
+                "the repository must be lower-case path components of [a-z0-9] separated by '.', '_', '__' or '-'",
+            ));
+        }
+        let tag = match (tag, digest) {
+            (None, None) => Some("latest".to_string()),
+            (t, _) => t.map(str::to_string),
+        };
+        Ok(Reference {
+            registry,
+            repository,
+            tag,
+            digest: digest.map(str::to_string),
+        })
+    }
+
+    /// `registry/repository`: what cosign writes as `docker-reference`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// The same repository at `digest`.
+    pub fn with_digest(&self, digest: &str) -> Reference {
+        Reference {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            tag: None,
+            digest: Some(digest.to_string()),
+        }
+    }
+
+    /// The same repository at `tag`.
+    pub fn with_tag(&self, tag: &str) -> Reference {
+        Reference {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            tag: Some(tag.to_string()),
+            digest: None,
+        }
+    }
+
+    /// What to put after `/manifests/`: the digest if there is one, else the tag.
+    pub fn manifest_ref(&self) -> &str {
+        self.digest
+            .as_deref()
+            .or(self.tag.as_deref())
+            .unwrap_or("latest")
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+fn valid_host(h: &str) -> bool {
+    let (host, port) = match h.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
+        _ => (h, None),
+    };
+    if let Some(p) = port
+        && p.parse::<u16>().is_err()
+    {
+        return false;
+    }
+    if host.starts_with('[') && host.ends_with(']') {
+        return host[1..host.len() - 1]
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok();
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+fn valid_repository(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 255
+        && r.split('/').all(|component| {
+            let b = component.as_bytes();
+            if b.is_empty() || !is_alnum(b[0]) || !is_alnum(b[b.len() - 1]) {
+                return false;
+            }
+            let mut i = 0;
+            while i < b.len() {
+                if is_alnum(b[i]) {
+                    i += 1;
+                    continue;
+                }
+                // separators: '.', '_', '__', one or more '-'
+                let start = i;
+                while i < b.len() && !is_alnum(b[i]) {
+                    i += 1;
+                }
+                let sep = &component[start..i];
+                let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|c| c == b'-');
+                if !ok {
+                    return false;
+                }
+            }
+            true
+        })
+}
+
+fn is_alnum(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
+/// Is this registry host on the loopback network (so plain HTTP is allowed,
+/// as Docker allows it for 127.0.0.0/8 and ::1)?
+pub fn is_loopback_registry(registry: &str) -> bool {
+    let host = match registry.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => h,
+        _ => registry,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host == "localhost" {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Reference {
+        Reference::parse(s).unwrap()
+    }
+
+    #[test]
+    fn docker_hub_normalisation() {
+        assert_eq!(
+            p("busybox").to_string(),
+            "index.docker.io/library/busybox:latest"
+        );
+        assert_eq!(p("busybox").name(), "index.docker.io/library/busybox");
+        assert_eq!(p("docker.io/foo/bar:1").name(), "index.docker.io/foo/bar");
+        assert_eq!(p("foo/bar").name(), "index.docker.io/foo/bar");
+    }
+
+    #[test]
+    fn other_registries_are_kept() {
+        let r = p("127.0.0.1:5000/test/bb:v1");
+        assert_eq!(r.registry, "127.0.0.1:5000");
+        assert_eq!(r.repository, "test/bb");
+        assert_eq!(r.tag.as_deref(), Some("v1"));
+        assert_eq!(p("localhost/x").registry, "localhost");
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = p(&format!("h.example:5000/a/b@{d}"));
+        assert_eq!(r.digest.as_deref(), Some(d.as_str()));
+        assert_eq!(r.tag, None);
+        assert_eq!(r.manifest_ref(), d);
+    }
+
+    #[test]
+    fn bad_references_are_refused() {
+        for s in [
+            "",
+            "UPPER/x",
+            "h:5000/x@sha256:12",
+            "h:99999/x",
+            "x:",
+            "a//b",
+            "h:5000/x:.bad",
+            "h/x@md5:aa",
+        ] {
+            assert!(Reference::parse(s).is_err(), "{s:?} should fail");
+        }
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback_registry("127.0.0.1:5000"));
+        assert!(is_loopback_registry("127.1.2.3"));
+        assert!(is_loopback_registry("localhost:80"));
+        assert!(is_loopback_registry("[::1]:5000"));
+        assert!(!is_loopback_registry("10.0.0.5"));
+        assert!(!is_loopback_registry("harbor.example.com:5000"));
+    }
+}
