@@ -70,6 +70,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<crate::cosign::keys::KeyError>() {
             return e.exit_code();
         }
+        if let Some(e) = cause.downcast_ref::<crate::docker::engine::DockerError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::cosign::sign::SignError>() {
+            return e.exit_code();
+        }
         if let Some(e) = cause.downcast_ref::<crate::registry::RegistryError>() {
             return e.exit_code();
         }

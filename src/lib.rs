@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod cosign;
+pub mod docker;
 pub mod error;
 pub mod fsutil;
 pub mod registry;

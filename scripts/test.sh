@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# test.sh: set up a fresh Debian/Ubuntu machine and run the whole test suite.
+#   1. install the Debian packages (docker.io, docker-registry, busybox-static, ...)
+#   2. start dockerd and a loopback docker-registry when they are not running
+#   3. fetch the cosign 2.5 / skopeo 1.18 peers into a cache outside the clone
+#   4. cargo fmt --check, cargo clippy -D warnings, cargo test (everything)
+# The cache (peers, service state, cargo's target dir) is ${HARBOR_LAB_CACHE:-/var/cache/harbor-lab}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export HARBOR_LAB_CACHE="${HARBOR_LAB_CACHE:-/var/cache/harbor-lab}"
+mkdir -p "$HARBOR_LAB_CACHE"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HARBOR_LAB_CACHE/target}"
+
+scripts/setup.sh
+set -a
+eval "$(scripts/services.sh)"
+eval "$(scripts/peers.sh)"
+set +a
+echo "test.sh: registry $HARBOR_LAB_TEST_REGISTRY, cosign $HARBOR_LAB_COSIGN, skopeo $HARBOR_LAB_SKOPEO" >&2
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace "$@"

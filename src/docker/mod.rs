@@ -1,0 +1,3 @@
+//! Everything that talks to or configures the local Docker engine.
+
+pub mod engine;
