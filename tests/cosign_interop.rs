@@ -1,0 +1,530 @@
+//! Interoperability with the real cosign 2.5 and skopeo 1.18, both ways, on a
+//! real loopback docker-registry with images made through dockerd; and the
+//! negative cases, refused by us and by cosign alike.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use harbor_lab::cosign::keys;
+use harbor_lab::registry::{Reference, manifest::ImageManifest, sha256_digest};
+use support::*;
+
+const PW: &str = "interop-pw";
+
+fn our_keys(home: &Path, prefix: &str) {
+    let out = run(harbor_lab(home)
+        .args(["keys", "generate", "--output-key-prefix", prefix])
+        .env("COSIGN_PASSWORD", PW));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+fn cosign_keys(home: &Path, prefix: &str) {
+    let out = run(cosign(home)
+        .args(["generate-key-pair", "--output-key-prefix", prefix])
+        .env("COSIGN_PASSWORD", PW));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+fn our_sign(home: &Path, key: &str, images: &[&str], extra: &[&str]) -> Run {
+    run(harbor_lab(home)
+        .args(["sign", "--key", key])
+        .args(extra)
+        .args(images)
+        .env("COSIGN_PASSWORD", PW))
+}
+
+fn our_verify(home: &Path, key: &str, image: &str, extra: &[&str]) -> Run {
+    run(harbor_lab(home)
+        .args(["verify", "--key", key])
+        .args(extra)
+        .arg(image))
+}
+
+fn cosign_sign(home: &Path, key: &str, image: &str) -> Run {
+    run(cosign(home)
+        .args([
+            "sign",
+            "--key",
+            key,
+            "--tlog-upload=false",
+            "--allow-insecure-registry",
+            "-y",
+            image,
+        ])
+        .env("COSIGN_PASSWORD", PW))
+}
+
+fn cosign_verify(home: &Path, key: &str, image: &str, extra: &[&str]) -> Run {
+    run(cosign(home)
+        .args([
+            "verify",
+            "--key",
+            key,
+            "--insecure-ignore-tlog=true",
+            "--allow-insecure-registry",
+        ])
+        .args(extra)
+        .arg(image))
+}
+
+async fn image(name: &str) -> (String, String) {
+    push_new_image(&registry(), &format!("interop/{}", unique(name)), "v1").await
+}
+
+async fn sig_manifest(image: &str, digest: &str) -> ImageManifest {
+    let r = Reference::parse(image).unwrap();
+    let m = client()
+        .get_manifest(&r.with_tag(&harbor_lab::cosign::signature_tag(digest)))
+        .await
+        .unwrap()
+        .expect("a .sig manifest");
+    assert_eq!(m.media_type, "application/vnd.oci.image.manifest.v1+json");
+    serde_json::from_slice(&m.bytes).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cosign_verifies_what_we_sign_and_we_verify_it_too() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    our_keys(h, "ours");
+    let (img, digest) = image("we-sign").await;
+    let out = our_sign(h, "ours.key", &[&img], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let c = cosign_verify(h, "ours.pub", &img, &[]);
+    assert_eq!(c.code, 0, "cosign: {}", c.stderr);
+    assert!(c.stdout.contains(&digest), "{}", c.stdout);
+    let v = our_verify(h, "ours.pub", &img, &[]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert!(
+        v.stderr.contains(&format!("Verification for {img} --")),
+        "{}",
+        v.stderr
+    );
+    // stdout is cosign's: a blank line, then the JSON list of payloads.
+    let list: serde_json::Value = serde_json::from_str(v.stdout.trim()).unwrap();
+    assert_eq!(
+        list[0]["critical"]["image"]["docker-manifest-digest"],
+        digest.as_str()
+    );
+    assert_eq!(
+        list[0]["critical"]["identity"]["docker-reference"],
+        img.trim_end_matches(":v1")
+    );
+
+    // The signature image has cosign's exact layout.
+    let m = sig_manifest(&img, &digest).await;
+    assert_eq!(m.layers.len(), 1);
+    assert_eq!(m.config.size, 233);
+    assert_eq!(
+        m.layers[0].media_type,
+        "application/vnd.dev.cosign.simplesigning.v1+json"
+    );
+
+    // Signing again with the same key and claims adds nothing.
+    let again = our_sign(h, "ours.key", &[&img], &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("already signed"), "{}", again.stderr);
+    assert_eq!(sig_manifest(&img, &digest).await.layers.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn we_verify_what_cosign_signs_and_append_to_it() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    cosign_keys(h, "theirs");
+    our_keys(h, "ours");
+    let (img, digest) = image("cosign-signs").await;
+    let c = cosign_sign(h, "theirs.key", &img);
+    assert_eq!(c.code, 0, "cosign sign: {}", c.stderr);
+    let v = our_verify(h, "theirs.pub", &img, &[]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+
+    // We append our layer to cosign's .sig; both signatures stand.
+    let out = our_sign(h, "ours.key", &[&img], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(sig_manifest(&img, &digest).await.layers.len(), 2);
+    for key in ["theirs.pub", "ours.pub"] {
+        assert_eq!(
+            cosign_verify(h, key, &img, &[]).code,
+            0,
+            "cosign with {key}"
+        );
+        assert_eq!(our_verify(h, key, &img, &[]).code, 0, "ours with {key}");
+    }
+    // cosign appends to ours in turn.
+    let (img2, digest2) = image("append-cosign").await;
+    assert_eq!(our_sign(h, "ours.key", &[&img2], &[]).code, 0);
+    assert_eq!(cosign_sign(h, "theirs.key", &img2).code, 0);
+    assert_eq!(sig_manifest(&img2, &digest2).await.layers.len(), 2);
+    assert_eq!(our_verify(h, "ours.pub", &img2, &[]).code, 0);
+    assert_eq!(our_verify(h, "theirs.pub", &img2, &[]).code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cosign_signs_with_our_key_and_agrees_on_its_public_key() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    our_keys(h, "ours");
+    let pk = run(cosign(h)
+        .args(["public-key", "--key", "ours.key"])
+        .env("COSIGN_PASSWORD", PW));
+    assert_eq!(pk.code, 0, "{}", pk.stderr);
+    assert_eq!(
+        pk.stdout,
+        std::fs::read_to_string(h.join("ours.pub")).unwrap()
+    );
+    let (img, _) = image("cosign-our-key").await;
+    assert_eq!(cosign_sign(h, "ours.key", &img).code, 0);
+    assert_eq!(our_verify(h, "ours.pub", &img, &[]).code, 0);
+    assert_eq!(cosign_verify(h, "ours.pub", &img, &[]).code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn we_sign_with_a_key_cosign_generated() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    cosign_keys(h, "theirs");
+    let (img, _) = image("our-sign-cosign-key").await;
+    let out = our_sign(h, "theirs.key", &[&img], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(cosign_verify(h, "theirs.pub", &img, &[]).code, 0);
+    assert_eq!(our_verify(h, "theirs.pub", &img, &[]).code, 0);
+    // And our public-key of cosign's key equals cosign's .pub.
+    let pk = run(harbor_lab(h)
+        .args(["keys", "public-key", "--key", "theirs.key"])
+        .env("COSIGN_PASSWORD", PW));
+    assert_eq!(
+        pk.stdout,
+        std::fs::read_to_string(h.join("theirs.pub")).unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_images_are_signed_in_one_invocation_with_annotations() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    our_keys(h, "ours");
+    let mut imgs = Vec::new();
+    for i in 0..4 {
+        imgs.push(image(&format!("many{i}")).await.0);
+    }
+    let refs: Vec<&str> = imgs.iter().map(String::as_str).collect();
+    let out = our_sign(
+        h,
+        "ours.key",
+        &refs,
+        &["-a", "team=lab", "-a", "note=<a&b>"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for img in &imgs {
+        assert_eq!(
+            cosign_verify(h, "ours.pub", img, &["-a", "team=lab"]).code,
+            0
+        );
+        assert_eq!(
+            our_verify(h, "ours.pub", img, &["-a", "team=lab", "-a", "note=<a&b>"]).code,
+            0
+        );
+        let wrong = our_verify(h, "ours.pub", img, &["-a", "team=other"]);
+        assert_eq!(wrong.code, 12, "{}", wrong.stderr);
+        assert!(wrong.stderr.contains("annotation"), "{}", wrong.stderr);
+        assert_ne!(
+            cosign_verify(h, "ours.pub", img, &["-a", "team=other"]).code,
+            0
+        );
+    }
+}
+
+fn skopeo_config(home: &Path, pubkey: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let policy = home.join("policy.json");
+    std::fs::write(
+        &policy,
+        serde_json::json!({
+            "default": [{"type": "reject"}],
+            "transports": {
+                "docker": {
+                    registry(): [{
+                        "type": "sigstoreSigned",
+                        "keyPath": pubkey,
+                        "signedIdentity": {"type": "matchRepository"}
+                    }]
+                },
+                "dir": {"": [{"type": "insecureAcceptAnything"}]}
+            }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let regd = home.join("registries.d");
+    std::fs::create_dir_all(&regd).unwrap();
+    std::fs::write(
+        regd.join("lab.yaml"),
+        format!(
+            "docker:\n  {}:\n    use-sigstore-attachments: true\n",
+            registry()
+        ),
+    )
+    .unwrap();
+    (policy, regd)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skopeo_policy_accepts_our_signature_and_refuses_unsigned() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    our_keys(h, "ours");
+    let (signed, _) = image("skopeo-signed").await;
+    let (unsigned, _) = image("skopeo-unsigned").await;
+    assert_eq!(our_sign(h, "ours.key", &[&signed], &[]).code, 0);
+    let (policy, regd) = skopeo_config(h, &h.join("ours.pub"));
+    let copy = |img: &str, dest: &str| {
+        run(skopeo(h)
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--registries.d")
+            .arg(&regd)
+            .args(["copy", "--src-tls-verify=false"])
+            .arg(format!("docker://{img}"))
+            .arg(format!("dir:{}", h.join(dest).display())))
+    };
+    let ok = copy(&signed, "out-signed");
+    assert_eq!(ok.code, 0, "skopeo refused our signed image: {}", ok.stderr);
+    let refused = copy(&unsigned, "out-unsigned");
+    assert_ne!(refused.code, 0, "skopeo accepted an unsigned image");
+    assert!(refused.stderr.contains("signature"), "{}", refused.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn we_verify_what_skopeo_signs_with_our_key() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    our_keys(h, "ours");
+    std::fs::write(h.join("pass"), format!("{PW}\n")).unwrap();
+    let (src, _) = image("skopeo-src").await;
+    let dest = format!("{}/interop/{}:v1", registry(), unique("skopeo-dest"));
+    let (_, regd) = skopeo_config(h, &h.join("ours.pub"));
+    let out = run(skopeo(h)
+        .arg("--insecure-policy")
+        .arg("--registries.d")
+        .arg(&regd)
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--sign-by-sigstore-private-key",
+            "ours.key",
+            "--sign-passphrase-file",
+            "pass",
+        ])
+        .arg(format!("docker://{src}"))
+        .arg(format!("docker://{dest}")));
+    assert_eq!(out.code, 0, "skopeo sign: {}", out.stderr);
+    let v = our_verify(h, "ours.pub", &dest, &[]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    // skopeo's payload names the tag; cosign ignores that, and so do we.
+    assert!(v.stdout.contains(&dest), "{}", v.stdout);
+}
+
+// ---------------------------------------------------------------------------
+// Negative cases, on the real registry.
+
+/// Write a `.sig` image for `image` with one layer (payload, signature) using
+/// the library client directly, as a hostile or broken signer would.
+async fn put_sig(image: &str, for_digest: &str, payload: &[u8], signature_b64: &str) {
+    let r = Reference::parse(image).unwrap();
+    let sig_ref = r.with_tag(&harbor_lab::cosign::signature_tag(for_digest));
+    let c = client();
+    let pd = sha256_digest(payload);
+    c.put_blob(&sig_ref, &pd, Bytes::copy_from_slice(payload))
+        .await
+        .unwrap();
+    let mut cfg = harbor_lab::registry::manifest::ConfigFile::empty();
+    cfg.append_layer(&pd);
+    let cfg = serde_json::to_vec(&cfg).unwrap();
+    let cd = sha256_digest(&cfg);
+    c.put_blob(&sig_ref, &cd, cfg.clone().into()).await.unwrap();
+    let m = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": cfg.len(), "digest": cd},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "size": payload.len(), "digest": pd,
+                    "annotations": {"dev.cosignproject.cosign/signature": signature_b64}}]
+    });
+    c.put_manifest(
+        &sig_ref,
+        serde_json::to_vec(&m).unwrap().into(),
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+    .await
+    .unwrap();
+}
+
+fn sign_bytes(home: &Path, payload: &[u8]) -> String {
+    use p256::ecdsa::signature::Signer;
+    let key = keys::decrypt_private_key(
+        &std::fs::read(home.join("ours.key")).unwrap(),
+        PW.as_bytes(),
+    )
+    .unwrap();
+    let sig: p256::ecdsa::DerSignature = key.sign(payload);
+    base64::engine::general_purpose::STANDARD.encode(sig.as_bytes())
+}
+
+fn both_refuse(h: &Path, key: &str, img: &str, code: i32, reason: &str) {
+    let ours = our_verify(h, key, img, &[]);
+    assert_eq!(ours.code, code, "ours: {}", ours.stderr);
+    assert!(
+        ours.stderr.contains(reason),
+        "expected {reason:?} in: {}",
+        ours.stderr
+    );
+    let theirs = cosign_verify(h, key, img, &[]);
+    assert_eq!(theirs.code, code, "cosign: {}", theirs.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn negative_cases_are_refused_by_us_and_by_cosign() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    our_keys(h, "ours");
+    our_keys(h, "other");
+
+    // Wrong key.
+    let (signed, signed_digest) = image("neg-signed").await;
+    assert_eq!(our_sign(h, "ours.key", &[&signed], &[]).code, 0);
+    both_refuse(h, "other.pub", &signed, 12, "invalid signature");
+
+    // Unsigned image.
+    let (unsigned, _) = image("neg-unsigned").await;
+    both_refuse(h, "ours.pub", &unsigned, 10, "no signatures found");
+
+    // A .sig copied onto another image's digest (same repository).
+    let r = Reference::parse(&signed).unwrap();
+    let c = client();
+    let sig = c
+        .get_manifest(&r.with_tag(&harbor_lab::cosign::signature_tag(&signed_digest)))
+        .await
+        .unwrap()
+        .unwrap();
+    let (victim, victim_digest) = {
+        // a second image in the same repository
+        let repo = r.repository.clone();
+        push_new_image(&registry(), &repo, "other").await
+    };
+    c.put_manifest(
+        &r.with_tag(&harbor_lab::cosign::signature_tag(&victim_digest)),
+        sig.bytes.clone(),
+        &sig.media_type,
+    )
+    .await
+    .unwrap();
+    both_refuse(h, "ours.pub", &victim, 12, "digest in claim");
+
+    // A tampered payload blob, with the original signature.
+    let (img, digest) = image("neg-tampered").await;
+    let name = Reference::parse(&img).unwrap().name();
+    let good = harbor_lab::cosign::payload::build(&name, &digest, &BTreeMap::new());
+    let sig_b64 = sign_bytes(h, &good);
+    let mut tampered = good.clone();
+    let n = tampered.len();
+    tampered[n - 2] = b' '; // "null}" -> "nul }"
+    put_sig(&img, &digest, &tampered, &sig_b64).await;
+    both_refuse(h, "ours.pub", &img, 12, "invalid signature");
+
+    // A payload signed correctly but claiming another digest.
+    let (img, digest) = image("neg-claim").await;
+    let name = Reference::parse(&img).unwrap().name();
+    let lie = harbor_lab::cosign::payload::build(
+        &name,
+        &format!("sha256:{}", "0".repeat(64)),
+        &BTreeMap::new(),
+    );
+    put_sig(&img, &digest, &lie, &sign_bytes(h, &lie)).await;
+    both_refuse(h, "ours.pub", &img, 12, "digest in claim");
+
+    // A payload that is not JSON, validly signed.
+    let (img, digest) = image("neg-notjson").await;
+    put_sig(&img, &digest, b"&", &sign_bytes(h, b"&")).await;
+    both_refuse(h, "ours.pub", &img, 12, "not simple-signing JSON");
+
+    // A bad layer next to a good one never hides the good one.
+    let (img, digest) = image("neg-mixed").await;
+    put_sig(&img, &digest, b"&", &sign_bytes(h, b"&")).await;
+    assert_eq!(our_sign(h, "ours.key", &[&img], &[]).code, 0);
+    assert_eq!(our_verify(h, "ours.pub", &img, &[]).code, 0);
+    assert_eq!(cosign_verify(h, "ours.pub", &img, &[]).code, 0);
+
+    // A tag that does not exist.
+    let missing = format!("{}/interop/{}:nope", registry(), unique("missing"));
+    both_refuse(h, "ours.pub", &missing, 11, "image not found");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_registries_give_clear_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    our_keys(h, "ours");
+    let manifest = std::fs::read(vectors().join("signed/valid/manifest.json")).unwrap();
+    let digest = sha256_digest(&manifest);
+    let cases: Vec<(&str, Reply, &str)> = vec![
+        (
+            "http-500",
+            Reply::Status(
+                500,
+                r#"{"errors":[{"code":"UNKNOWN","message":"internal server error"}]}"#.into(),
+            ),
+            "HTTP 500",
+        ),
+        ("garbage", Reply::Garbage, "cannot reach registry"),
+        ("endless", Reply::Endless, "larger than"),
+        ("huge-length", Reply::HugeLength, "larger than"),
+        (
+            "not-json",
+            Reply::Body(
+                "application/vnd.oci.image.manifest.v1+json",
+                b"\x00\x01garbage".to_vec(),
+            ),
+            "not an image manifest",
+        ),
+    ];
+    for (name, reply, needle) in cases {
+        // The image manifest is fine; the .sig manifest answers badly.
+        let mut routes = HashMap::new();
+        routes.insert(
+            format!("/v2/hostile/x/manifests/{digest}"),
+            Reply::Body(
+                "application/vnd.docker.distribution.manifest.v2+json",
+                manifest.clone(),
+            ),
+        );
+        let tag = harbor_lab::cosign::signature_tag(&digest);
+        routes.insert(format!("/v2/hostile/x/manifests/{tag}"), reply);
+        let server = fake_registry(routes, Reply::Status(404, "{}".into())).await;
+        let img = format!("{}/hostile/x@{digest}", server.addr);
+        let hp = h.to_path_buf();
+        let img2 = img.clone();
+        let out = tokio::task::spawn_blocking(move || our_verify(&hp, "ours.pub", &img2, &[]))
+            .await
+            .unwrap();
+        let expected = if name == "not-json" { 12 } else { 4 };
+        assert_eq!(out.code, expected, "{name}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(needle),
+            "{name}: expected {needle:?} in {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(&server.addr) || name == "not-json",
+            "{name}: the server is named: {}",
+            out.stderr
+        );
+        let hp = h.to_path_buf();
+        let theirs = tokio::task::spawn_blocking(move || cosign_verify(&hp, "ours.pub", &img, &[]))
+            .await
+            .unwrap();
+        assert_ne!(theirs.code, 0, "{name}: cosign accepted it");
+    }
+}
