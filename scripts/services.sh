@@ -37,8 +37,11 @@ if ! curl -fsS "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1; then
   mkdir -p "$S/registry-data"
   cat > "$S/registry.yml" <<YML
 version: 0.1
-log: {level: warn}
+log:
+  level: warn
+  accesslog: {disabled: true}
 storage:
+  cache: {blobdescriptor: inmemory}
   filesystem: {rootdirectory: $S/registry-data}
   delete: {enabled: true}
 http:

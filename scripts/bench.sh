@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench.sh: harbor-lab's speed against the real peers, on the loopback registry.
+# Prints ratios (ours / theirs; lower is better) with their targets:
+#   cosign (a) verify one image, wall time          target <= 0.5
+#          (b) verify 100 images: 1 of our runs vs 100 cosign runs   <= 0.05
+#          (c) sign 100 images:   1 of our runs vs 100 cosign runs   <= 0.05
+#          (d) peak memory of (a)                    target <= 0.3
+#   download (e) 1 GiB from loopback, checksum included, vs curl -o  <= 1.1
+#            (f) peak memory of (e)                  target <= 32 MiB
+#            (g) a second `install` when everything is done          <= 1 s
+# Usage: scripts/bench.sh [cosign|download|all]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WHAT="${1:-all}"
+
+export HARBOR_LAB_CACHE="${HARBOR_LAB_CACHE:-/var/cache/harbor-lab}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HARBOR_LAB_CACHE/target}"
+scripts/setup.sh
+set -a
+eval "$(scripts/services.sh)"
+eval "$(scripts/peers.sh)"
+set +a
+command -v /usr/bin/time >/dev/null || { echo "bench.sh: needs GNU time (apt-get install time)" >&2; exit 3; }
+cargo build --release -q --workspace
+HL="$CARGO_TARGET_DIR/release/harbor-lab"
+COSIGN="$HARBOR_LAB_COSIGN"
+REG="$HARBOR_LAB_TEST_REGISTRY"
+DOCKER=$(command -v /usr/bin/docker || command -v docker)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export COSIGN_PASSWORD=bench HOME="$WORK"
+
+now() { date +%s.%N; }
+ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.3f}')" "$1" "$2"; }
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+report() { printf '%-58s %s\n' "$1" "$2"; }
+
+bench_cosign() {
+  echo "== cosign: setting up 200 images in $REG" >&2
+  local run; run="bench$(date +%s)"
+  mkdir -p "$WORK/rootfs/bin"
+  cp "$(command -v busybox)" "$WORK/rootfs/bin/"
+  tar -C "$WORK/rootfs" -cf "$WORK/rootfs.tar" .
+  "$DOCKER" import "$WORK/rootfs.tar" "$REG/$run/base:v1" >/dev/null
+  local a=() b=() i
+  for i in $(seq 1 100); do
+    a+=("$REG/$run/a$i:v1"); b+=("$REG/$run/b$i:v1")
+    "$DOCKER" tag "$REG/$run/base:v1" "$REG/$run/a$i:v1"
+    "$DOCKER" tag "$REG/$run/base:v1" "$REG/$run/b$i:v1"
+  done
+  for img in "${a[@]}" "${b[@]}"; do "$DOCKER" push -q "$img" >/dev/null 2>&1 || "$DOCKER" push "$img" >/dev/null; done
+  (cd "$WORK" && "$HL" -q keys generate --output-key-prefix ours && "$COSIGN" generate-key-pair --output-key-prefix theirs >/dev/null 2>&1)
+
+  local t0 t1 ours theirs
+  t0=$(now); "$HL" -q sign --key "$WORK/ours.key" "${a[@]}"; t1=$(now)
+  ours=$(python3 -c "print($t1 - $t0)")
+  t0=$(now)
+  for img in "${b[@]}"; do "$COSIGN" sign --key "$WORK/theirs.key" --tlog-upload=false -y "$img" >/dev/null 2>&1; done
+  t1=$(now); theirs=$(python3 -c "print($t1 - $t0)")
+  report "(c) sign 100: ours ${ours}s / cosign ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.05)"
+
+  t0=$(now); "$HL" -q verify --key "$WORK/ours.pub" "${a[@]}" >/dev/null; t1=$(now)
+  ours=$(python3 -c "print($t1 - $t0)")
+  t0=$(now)
+  for img in "${b[@]}"; do "$COSIGN" verify --key "$WORK/theirs.pub" --insecure-ignore-tlog=true "$img" >/dev/null 2>&1; done
+  t1=$(now); theirs=$(python3 -c "print($t1 - $t0)")
+  report "(b) verify 100: ours ${ours}s / cosign ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.05)"
+
+  local so=() st=()
+  for i in $(seq 1 15); do
+    t0=$(now); "$HL" -q verify --key "$WORK/ours.pub" "${a[0]}" >/dev/null; t1=$(now); so+=("$(python3 -c "print($t1 - $t0)")")
+    t0=$(now); "$COSIGN" verify --key "$WORK/theirs.pub" --insecure-ignore-tlog=true "${b[0]}" >/dev/null 2>&1; t1=$(now); st+=("$(python3 -c "print($t1 - $t0)")")
+  done
+  ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
+  report "(a) verify 1 (median of 15): ours ${ours}s / cosign ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.5)"
+
+  local mo mt
+  /usr/bin/time -o "$WORK/mem-ours" -f %M "$HL" -q verify --key "$WORK/ours.pub" "${a[0]}" >/dev/null 2>&1
+  /usr/bin/time -o "$WORK/mem-theirs" -f %M "$COSIGN" verify --key "$WORK/theirs.pub" --insecure-ignore-tlog=true "${b[0]}" >/dev/null 2>&1
+  mo=$(tail -1 "$WORK/mem-ours"); mt=$(tail -1 "$WORK/mem-theirs")
+  report "(d) peak RSS of (a): ours ${mo} KiB / cosign ${mt} KiB" "ratio $(ratio "$mo" "$mt") (target <= 0.3)"
+}
+
+bench_download() {
+  source scripts/bench-download.sh
+}
+
+case "$WHAT" in
+  cosign) bench_cosign ;;
+  download) bench_download ;;
+  all) bench_cosign; if [ -f scripts/bench-download.sh ]; then bench_download; fi ;;
+  *) echo "usage: bench.sh [cosign|download|all]" >&2; exit 2 ;;
+esac
