@@ -3,8 +3,7 @@
 # Idempotent: packages already present are not fetched again. Needs root.
 set -euo pipefail
 
-PACKAGES=(docker.io docker-registry busybox-static curl ca-certificates)
-if [ "${1:-}" = "--with-compose" ]; then PACKAGES+=(docker-compose); fi
+PACKAGES=(docker.io docker-registry docker-compose busybox-static curl ca-certificates time)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -41,6 +41,113 @@ pub enum Command {
     Sign(SignArgs),
     /// Verify image signatures, as `cosign verify --key --insecure-ignore-tlog`.
     Verify(VerifyArgs),
+    /// Check that this machine can run Harbor.
+    Preflight(PreflightArgs),
+    /// Install Harbor: download, extract, harbor.yml, Docker daemon config, install.sh, health.
+    Install(InstallArgs),
+    /// Show each install step (done / pending / drifted) and whether Harbor answers.
+    Status(StatusArgs),
+    /// Stop Harbor and restore the Docker daemon config; --purge also removes its data.
+    Down(DownArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WorkdirArgs {
+    /// The lab's work directory: the extracted installer, the journal, the secrets
+    /// [default: $HARBOR_LAB_HOME, /var/lib/harbor-lab for root, else ~/.local/state/harbor-lab].
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DaemonArgs {
+    /// The Docker daemon's config file.
+    #[arg(long, value_name = "PATH", default_value = "/etc/docker/daemon.json")]
+    pub daemon_config: PathBuf,
+    /// Change the file but do not signal dockerd to reload it.
+    #[arg(long)]
+    pub no_daemon_reload: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HostArgs {
+    /// The name or IP clients use to reach Harbor [default: the first non-loopback IPv4].
+    #[arg(long, value_name = "HOST")]
+    pub hostname: Option<String>,
+    /// Allow localhost / 127.0.0.0/8 / 0.0.0.0 as the hostname (tests only: other clients cannot reach it).
+    #[arg(long)]
+    pub allow_loopback_hostname: bool,
+    /// Harbor's HTTP port.
+    #[arg(long, default_value_t = 80, value_name = "N")]
+    pub http_port: u16,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PreflightArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    #[command(flatten)]
+    pub workdir: WorkdirArgs,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct InstallArgs {
+    /// The Harbor release to install.
+    #[arg(long, value_name = "vX.Y.Z", default_value = crate::installer::versions::DEFAULT_VERSION)]
+    pub harbor_version: String,
+    /// Use this local online or offline installer tarball instead of downloading.
+    #[arg(long, value_name = "PATH")]
+    pub installer_file: Option<PathBuf>,
+    /// Download the offline installer (all images included) instead of the online one.
+    #[arg(long)]
+    pub offline: bool,
+    /// Where releases are downloaded from: <base>/<tag>/<asset>.
+    #[arg(long, value_name = "URL", default_value = crate::installer::DEFAULT_DOWNLOAD_BASE)]
+    pub download_base: String,
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// Read Harbor's admin password from the first line of this file [default: random, kept 0600 in the workdir].
+    #[arg(long, value_name = "FILE")]
+    pub admin_password_file: Option<PathBuf>,
+    /// Where Harbor keeps its data [default: <workdir>/data].
+    #[arg(long, value_name = "DIR")]
+    pub data_volume: Option<PathBuf>,
+    #[command(flatten)]
+    pub workdir: WorkdirArgs,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+    /// Install Trivy too (install.sh --with-trivy).
+    #[arg(long)]
+    pub with_trivy: bool,
+    /// Print the plan and the exact changes, and write nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Use this file instead of the built-in harbor.yml.tmpl lab settings.
+    #[arg(long, value_name = "FILE")]
+    pub lab_template: Option<PathBuf>,
+    /// How long to wait for Harbor to report healthy, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub health_timeout: u64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub workdir: WorkdirArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub workdir: WorkdirArgs,
+    /// Also remove Harbor's data volume and the workdir (asks first).
+    #[arg(long)]
+    pub purge: bool,
+    /// Do not signal dockerd after restoring its config.
+    #[arg(long)]
+    pub no_daemon_reload: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -131,6 +131,36 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+impl Context {
+    /// Where downloads are cached: `$HARBOR_LAB_CACHE`, else `/var/cache/harbor-lab`
+    /// for root, else `$XDG_CACHE_HOME/harbor-lab` or `~/.cache/harbor-lab`.
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(d) = self.var("HARBOR_LAB_CACHE").filter(|d| !d.is_empty()) {
+            return self.resolve(Path::new(d));
+        }
+        if self.is_root {
+            return PathBuf::from("/var/cache/harbor-lab");
+        }
+        if let Some(d) = self.var("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+            return PathBuf::from(d).join("harbor-lab");
+        }
+        match &self.home {
+            Some(h) => h.join(".cache/harbor-lab"),
+            None => self.cwd.join(".harbor-lab-cache"),
+        }
+    }
+
+    /// Is a program on `PATH`?
+    pub fn which(&self, program: &str) -> Option<PathBuf> {
+        let path = self
+            .var("PATH")
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        path.split(':')
+            .map(|d| Path::new(d).join(program))
+            .find(|p| p.is_file())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,6 +76,21 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<crate::cosign::sign::SignError>() {
             return e.exit_code();
         }
+        macro_rules! coded {
+            ($($t:ty),*) => {$(
+                if let Some(e) = cause.downcast_ref::<$t>() {
+                    return e.exit_code();
+                }
+            )*};
+        }
+        coded!(
+            crate::installer::download::DownloadError,
+            crate::installer::extract::ExtractError,
+            crate::installer::render::RenderError,
+            crate::installer::run::InstallError,
+            crate::docker::daemon_config::DaemonConfigError,
+            crate::harbor::health::HealthTimeout
+        );
         if let Some(e) = cause.downcast_ref::<crate::registry::RegistryError>() {
             return e.exit_code();
         }

@@ -10,6 +10,10 @@ pub mod cosign;
 pub mod docker;
 pub mod error;
 pub mod fsutil;
+pub mod harbor;
+pub mod installer;
+pub mod net;
+pub mod plan;
 pub mod registry;
 pub mod ui;
 
@@ -38,6 +42,10 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
             }
             Command::Sign(args) => commands::sign::run(ctx, ui, &args).await,
             Command::Verify(args) => commands::verify::run(ctx, ui, &args).await,
+            Command::Preflight(args) => commands::install::preflight_command(ctx, ui, &args).await,
+            Command::Install(args) => commands::install::command(ctx, ui, &args).await,
+            Command::Status(args) => commands::status::status(ctx, ui, &args).await,
+            Command::Down(args) => commands::status::down(ctx, ui, &args).await,
         }
     });
     match result {

@@ -1,3 +1,4 @@
 //! Everything that talks to or configures the local Docker engine.
 
+pub mod daemon_config;
 pub mod engine;

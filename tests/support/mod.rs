@@ -373,3 +373,175 @@ pub fn signed_image_routes(
     );
     (routes, digest)
 }
+
+// ---------------------------------------------------------------------------
+// A loopback file server for installer releases: honours Range, can cut the
+// first response for one path halfway, and records what it was asked.
+
+pub struct FileServer {
+    pub addr: String,
+    pub log: Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FileServer {
+    pub fn requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+pub async fn file_server(files: HashMap<String, Vec<u8>>, cut_first: Option<String>) -> FileServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let files = Arc::new(files);
+    let cut = Arc::new(std::sync::Mutex::new(cut_first));
+    let log2 = log.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let (files, log, cut) = (files.clone(), log2.clone(), cut.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).to_string();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let range = head
+                    .lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with("range:"))
+                    .and_then(|l| l.split("bytes=").nth(1))
+                    .and_then(|r| r.trim().trim_end_matches('-').parse::<usize>().ok());
+                log.lock().unwrap().push(match range {
+                    Some(r) => format!("GET {path} range={r}"),
+                    None => format!("GET {path}"),
+                });
+                let Some(body) = files.get(&path) else {
+                    let _ = sock.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+                    return;
+                };
+                let start = range.unwrap_or(0).min(body.len());
+                let part = &body[start..];
+                let status = if range.is_some() {
+                    format!(
+                        "206 Partial Content\r\nContent-Range: bytes {start}-{}/{}",
+                        body.len().saturating_sub(1),
+                        body.len()
+                    )
+                } else {
+                    "200 OK".to_string()
+                };
+                let h = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n",
+                    part.len()
+                );
+                let _ = sock.write_all(h.as_bytes()).await;
+                let cut_now = {
+                    let mut c = cut.lock().unwrap();
+                    if c.as_deref() == Some(path.as_str()) {
+                        *c = None;
+                        true
+                    } else {
+                        false
+                    }
+                };
+                if cut_now {
+                    let _ = sock.write_all(&part[..part.len() / 2]).await;
+                    // Drop the connection halfway.
+                    return;
+                }
+                let _ = sock.write_all(part).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    FileServer { addr, log, task }
+}
+
+/// A path to the harbor-double binary (built next to the test binaries).
+pub fn harbor_double_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("harbor-double");
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "harbor-double"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building harbor-double");
+    }
+    bin
+}
+
+/// A tar.gz of `entries` (path, bytes, mode).
+pub fn tgz(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, data, mode) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        h.set_cksum();
+        b.append_data(&mut h, path, *data).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+pub const FIXTURE_TEMPLATE: &str = include_str!("fixture/harbor.yml.tmpl");
+pub const FIXTURE_INSTALL: &str = include_str!("fixture/install.sh");
+pub const FIXTURE_PREPARE: &str = include_str!("fixture/prepare");
+pub const FIXTURE_COMMON: &str = include_str!("fixture/common.sh");
+
+/// A fixture "Harbor online installer" release with the shape of v2.7.1.
+pub fn fixture_installer() -> Vec<u8> {
+    tgz(&[
+        ("harbor/install.sh", FIXTURE_INSTALL.as_bytes(), 0o755),
+        ("harbor/prepare", FIXTURE_PREPARE.as_bytes(), 0o755),
+        ("harbor/common.sh", FIXTURE_COMMON.as_bytes(), 0o644),
+        ("harbor/LICENSE", b"Apache License 2.0 (fixture)\n", 0o644),
+        ("harbor/harbor.yml.tmpl", FIXTURE_TEMPLATE.as_bytes(), 0o644),
+    ])
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}
+
+/// A release directory for `tag` serving `tarball` with a matching (or given) md5sum.
+pub fn release_files(tag: &str, tarball: Vec<u8>, md5: Option<String>) -> HashMap<String, Vec<u8>> {
+    let asset = format!("harbor-online-installer-{tag}.tgz");
+    let sum = md5.unwrap_or_else(|| md5_hex(&tarball));
+    HashMap::from([
+        (
+            format!("/{tag}/md5sum"),
+            format!("{sum}  {asset}\n").into_bytes(),
+        ),
+        (format!("/{tag}/{asset}"), tarball),
+    ])
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

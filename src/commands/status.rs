@@ -1,0 +1,267 @@
+//! `status` (what is done, pending or drifted, and does Harbor answer) and
+//! `down` (stop Harbor, restore the Docker daemon config, optionally purge).
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::cli::{DownArgs, StatusArgs};
+use crate::context::Context;
+use crate::docker::daemon_config;
+use crate::error::{EXIT_OK, UserError};
+use crate::fsutil::write_atomic;
+use crate::plan::Workdir;
+use crate::ui::{Reporter, prompt};
+
+#[derive(Debug, Serialize)]
+struct StepStatus {
+    id: &'static str,
+    /// "done", "pending" or "drifted".
+    status: &'static str,
+    detail: String,
+}
+
+pub async fn status(ctx: &Context, ui: &Reporter, args: &StatusArgs) -> anyhow::Result<u8> {
+    let root = super::install::workdir_path(ctx, &args.workdir.workdir);
+    let wd = Workdir::open_unlocked(&root);
+    let state = wd.load()?;
+    let mut steps = Vec::new();
+    let mut push = |id, status, detail: String| steps.push(StepStatus { id, status, detail });
+    let extracted = wd.harbor_dir().join("install.sh").is_file();
+    push(
+        "extract",
+        if extracted { "done" } else { "pending" },
+        wd.harbor_dir().display().to_string(),
+    );
+    let yml = wd.harbor_dir().join("harbor.yml");
+    match (std::fs::read(&yml), &state.harbor) {
+        (Ok(bytes), Some(h)) if crate::registry::sha256_digest(&bytes) == h.harbor_yml_sha256 => {
+            push("harbor-yml", "done", yml.display().to_string())
+        }
+        (Ok(_), _) => push(
+            "harbor-yml",
+            "drifted",
+            format!("{} was edited since harbor-lab wrote it", yml.display()),
+        ),
+        (Err(_), _) => push("harbor-yml", "pending", yml.display().to_string()),
+    }
+    match &state.daemon_config {
+        Some(rec) => {
+            let text = daemon_config::read(&rec.path)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let merged = daemon_config::merge(&rec.path, Some(&text), &rec.added);
+            match merged {
+                Ok(m) if m.new_text.is_none() => push(
+                    "daemon-config",
+                    "done",
+                    format!("{} lists {}", rec.path.display(), rec.added.join(", ")),
+                ),
+                _ => push(
+                    "daemon-config",
+                    "drifted",
+                    format!(
+                        "{} no longer lists {}",
+                        rec.path.display(),
+                        rec.added.join(", ")
+                    ),
+                ),
+            }
+        }
+        None => push("daemon-config", "pending", "not changed yet".into()),
+    }
+    push(
+        "install",
+        if state.steps.contains_key("install") {
+            "done"
+        } else {
+            "pending"
+        },
+        root.join("install.log").display().to_string(),
+    );
+    let mut answers = false;
+    let mut url = String::new();
+    if let Some(h) = &state.harbor
+        && !h.url.is_empty()
+    {
+        url = h.url.clone();
+        let client = super::install::http_client()?;
+        match crate::harbor::health::check(&client, &h.url).await {
+            Ok(health) if health.status == "healthy" => {
+                answers = true;
+                push("health", "done", format!("{} is healthy", h.url));
+            }
+            Ok(health) => push(
+                "health",
+                "drifted",
+                format!("{} reports {}", h.url, health.status),
+            ),
+            Err(e) => push("health", "drifted", format!("{}: {e}", h.url)),
+        }
+    } else {
+        push(
+            "health",
+            "pending",
+            "Harbor was not installed from this workdir".into(),
+        );
+    }
+    if ui.json {
+        ui.json_out(&serde_json::json!({"workdir": root, "harbor_url": url, "harbor_answers": answers, "steps": steps}));
+    } else {
+        for s in &steps {
+            ui.result_line(&format!("{:>14}  {:<8} {}", s.id, s.status, s.detail));
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Result<u8> {
+    let root = super::install::workdir_path(ctx, &args.workdir.workdir);
+    if !root.exists() {
+        return Err(UserError::usage(format!(
+            "{} does not exist: nothing to take down",
+            root.display()
+        ))
+        .into());
+    }
+    let wd = Workdir::open_locked(&root)?;
+    let mut state = wd.load()?;
+    let mut done: Vec<String> = Vec::new();
+
+    // Stop Harbor's containers.
+    let compose_file = wd.harbor_dir().join("docker-compose.yml");
+    if compose_file.is_file() {
+        let plugin = tokio::process::Command::new("docker")
+            .args(["compose", "version"])
+            .output()
+            .await
+            .is_ok_and(|o| o.status.success());
+        let mut cmd = if plugin {
+            let mut c = tokio::process::Command::new("docker");
+            c.arg("compose");
+            c
+        } else {
+            tokio::process::Command::new("docker-compose")
+        };
+        let out = cmd
+            .arg("-f")
+            .arg(&compose_file)
+            .args(["down", "-v"])
+            .current_dir(wd.harbor_dir())
+            .output()
+            .await
+            .with_context(|| format!("running compose down for {}", compose_file.display()))?;
+        if !out.status.success() {
+            return Err(UserError::environment(format!(
+                "compose down failed for {}: {}",
+                compose_file.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+            .into());
+        }
+        done.push("stopped Harbor's containers".into());
+    }
+
+    // Restore the daemon config, byte for byte, and make dockerd forget our entries.
+    if let Some(rec) = state.daemon_config.clone() {
+        let original = match &rec.backup {
+            Some(b) => Some(
+                std::fs::read(b).with_context(|| format!("reading the backup {}", b.display()))?,
+            ),
+            None => None,
+        };
+        let original_text = original
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned());
+        if !args.no_daemon_reload {
+            match daemon_config::dockerd_for(&rec.path) {
+                Some(pid) => {
+                    let reload = daemon_config::reload_text_for(original_text.as_deref());
+                    write_atomic(&rec.path, reload.as_bytes(), 0o644)
+                        .with_context(|| format!("writing {}", rec.path.display()))?;
+                    daemon_config::sighup(pid)?;
+                    let docker = crate::docker::engine::connect(ctx).await?;
+                    if !daemon_config::confirm_gone(
+                        &docker,
+                        &rec.added,
+                        std::time::Duration::from_secs(10),
+                    )
+                    .await
+                    {
+                        ui.warn(&format!(
+                            "dockerd still lists {}; restart Docker to drop them",
+                            rec.added.join(", ")
+                        ));
+                    }
+                    done.push(format!(
+                        "dockerd (pid {pid}) reloaded without {}",
+                        rec.added.join(", ")
+                    ));
+                }
+                None => ui.warn(&format!(
+                    "no running dockerd reads {}; restart Docker to apply it",
+                    rec.path.display()
+                )),
+            }
+        }
+        match (&rec.backup, &original) {
+            (Some(b), Some(bytes)) => {
+                let mode =
+                    std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(b)?.permissions())
+                        & 0o7777;
+                write_atomic(&rec.path, bytes, mode)
+                    .with_context(|| format!("restoring {}", rec.path.display()))?;
+                std::fs::remove_file(b).with_context(|| format!("removing {}", b.display()))?;
+                done.push(format!(
+                    "restored {} from {}",
+                    rec.path.display(),
+                    b.display()
+                ));
+            }
+            _ => {
+                if rec.path.exists() {
+                    std::fs::remove_file(&rec.path)
+                        .with_context(|| format!("removing {}", rec.path.display()))?;
+                }
+                done.push(format!(
+                    "removed {} (harbor-lab created it)",
+                    rec.path.display()
+                ));
+            }
+        }
+        state.daemon_config = None;
+        wd.save(&state)?;
+    }
+    state.steps.retain(|k, _| k != "install" && k != "health");
+    wd.save(&state)?;
+
+    if args.purge {
+        let data = state.harbor.as_ref().map(|h| h.data_volume.clone());
+        let what = match &data {
+            Some(d) => format!("{} and {}", d.display(), root.display()),
+            None => root.display().to_string(),
+        };
+        if !prompt::confirm(
+            ui,
+            &format!("Delete {what} (Harbor's data, keys and secrets)?"),
+            "pass --yes to purge",
+        )? {
+            return Err(UserError::usage("purge cancelled; nothing was deleted").into());
+        }
+        if let Some(d) = data
+            && d.exists()
+        {
+            std::fs::remove_dir_all(&d).with_context(|| format!("removing {}", d.display()))?;
+        }
+        drop(wd);
+        std::fs::remove_dir_all(&root).with_context(|| format!("removing {}", root.display()))?;
+        done.push(format!("removed {what}"));
+    }
+    for d in &done {
+        ui.status("Done", d);
+    }
+    if ui.json {
+        ui.json_out(&serde_json::json!({"workdir": root, "done": done}));
+    }
+    Ok(EXIT_OK)
+}

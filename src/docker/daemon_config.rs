@@ -1,0 +1,273 @@
+//! `insecure-registries` in the Docker daemon's config file: a pure merge that
+//! keeps every other key, an atomic write with a one-time backup, and a reload
+//! by SIGHUP confirmed through the engine's `info`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{EXIT_ENVIRONMENT, EXIT_USAGE, ExitCoded};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonConfigError {
+    #[error(
+        "{path} is not valid JSON ({detail}); it was left untouched. Fix it (dockerd will not start with it either) and run again"
+    )]
+    InvalidJson { path: PathBuf, detail: String },
+    #[error("{path}: {detail}")]
+    Io { path: PathBuf, detail: String },
+    #[error("{0}")]
+    Reload(String),
+}
+
+impl ExitCoded for DaemonConfigError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            DaemonConfigError::Reload(_) => EXIT_ENVIRONMENT,
+            _ => EXIT_USAGE,
+        }
+    }
+}
+
+/// The registry names Docker must treat as insecure for Harbor at host:port.
+pub fn registry_entries(host: &str, port: u16) -> Vec<String> {
+    let mut v = vec![format!("{host}:{port}")];
+    if port == 80 {
+        v.push(host.to_string());
+    }
+    v
+}
+
+/// The outcome of merging: the new file text (None when nothing changes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merge {
+    pub new_text: Option<String>,
+    pub added: Vec<String>,
+}
+
+/// Merge `entries` into the config text (None = the file does not exist).
+pub fn merge(
+    path: &Path,
+    current: Option<&str>,
+    entries: &[String],
+) -> Result<Merge, DaemonConfigError> {
+    let invalid = |detail: String| DaemonConfigError::InvalidJson {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let mut doc: Value = match current {
+        None => Value::Object(Default::default()),
+        Some(t) if t.trim().is_empty() => Value::Object(Default::default()),
+        Some(t) => serde_json::from_str(t).map_err(|e| invalid(e.to_string()))?,
+    };
+    let obj = doc
+        .as_object_mut()
+        .ok_or_else(|| invalid("the top level is not an object".into()))?;
+    let list = obj
+        .entry("insecure-registries")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    let arr = list
+        .as_array_mut()
+        .ok_or_else(|| invalid("\"insecure-registries\" is not a list".into()))?;
+    let mut added = Vec::new();
+    for e in entries {
+        if !arr.iter().any(|v| v.as_str() == Some(e)) {
+            arr.push(Value::String(e.clone()));
+            added.push(e.clone());
+        }
+    }
+    if added.is_empty() {
+        return Ok(Merge {
+            new_text: None,
+            added,
+        });
+    }
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON serialises");
+    text.push('\n');
+    Ok(Merge {
+        new_text: Some(text),
+        added,
+    })
+}
+
+/// The config dockerd must load to drop our entries when `original` (None: no
+/// file) goes back. dockerd's reload leaves a setting alone when the key is
+/// absent, so the list must be present, even if empty, for one reload.
+pub fn reload_text_for(original: Option<&str>) -> String {
+    let mut doc: Value = original
+        .and_then(|t| serde_json::from_str(t).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    if let Some(obj) = doc.as_object_mut() {
+        obj.entry("insecure-registries")
+            .or_insert_with(|| Value::Array(Vec::new()));
+    }
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON serialises");
+    text.push('\n');
+    text
+}
+
+/// Wait until the engine no longer lists any of `entries`.
+pub async fn confirm_gone(docker: &bollard::Docker, entries: &[String], wait: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Ok(info) = docker.info().await {
+            let index = info
+                .registry_config
+                .and_then(|c| c.index_configs)
+                .unwrap_or_default();
+            if entries.iter().all(|e| !index.contains_key(e)) {
+                return true;
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Read the config file: None when it does not exist.
+pub fn read(path: &Path) -> Result<Option<String>, DaemonConfigError> {
+    match std::fs::read(path) {
+        Ok(b) => String::from_utf8(b)
+            .map(Some)
+            .map_err(|_| DaemonConfigError::InvalidJson {
+                path: path.to_path_buf(),
+                detail: "not UTF-8".into(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DaemonConfigError::Io {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// The running dockerd whose config file is `path`, if any.
+pub fn dockerd_for(path: &Path) -> Option<u32> {
+    let want = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "dockerd" {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let mut config = PathBuf::from("/etc/docker/daemon.json");
+        for (i, a) in args.iter().enumerate() {
+            if a == "--config-file" {
+                if let Some(v) = args.get(i + 1) {
+                    config = PathBuf::from(v);
+                }
+            } else if let Some(v) = a.strip_prefix("--config-file=") {
+                config = PathBuf::from(v);
+            }
+        }
+        let config = std::fs::canonicalize(&config).unwrap_or(config);
+        if config == want {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// Send SIGHUP to `pid` (dockerd reloads insecure-registries on it).
+pub fn sighup(pid: u32) -> Result<(), DaemonConfigError> {
+    // SAFETY: kill(2) with a plain pid and signal number has no memory effects.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(DaemonConfigError::Reload(format!(
+            "cannot signal dockerd (pid {pid}): {}",
+            std::io::Error::last_os_error()
+        )))
+    }
+}
+
+/// Do the engine's registry settings list every entry as insecure?
+pub async fn engine_lists_insecure(
+    docker: &bollard::Docker,
+    entries: &[String],
+) -> Result<bool, String> {
+    let info = docker.info().await.map_err(|e| e.to_string())?;
+    let Some(cfg) = info.registry_config else {
+        return Ok(false);
+    };
+    let index = cfg.index_configs.unwrap_or_default();
+    Ok(entries
+        .iter()
+        .all(|e| index.get(e).is_some_and(|ic| ic.secure == Some(false))))
+}
+
+/// Wait until the engine reports the entries as insecure.
+pub async fn confirm(docker: &bollard::Docker, entries: &[String], wait: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if engine_lists_insecure(docker, entries)
+            .await
+            .unwrap_or(false)
+        {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> PathBuf {
+        PathBuf::from("/etc/docker/daemon.json")
+    }
+
+    #[test]
+    fn merge_keeps_keys_and_order_and_adds_once() {
+        let cur =
+            r#"{"log-driver": "json-file", "insecure-registries": ["a:5000"], "zzz": {"x": 1}}"#;
+        let m = merge(&p(), Some(cur), &registry_entries("10.0.0.5", 80)).unwrap();
+        assert_eq!(m.added, vec!["10.0.0.5:80", "10.0.0.5"]);
+        let text = m.new_text.unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v["insecure-registries"],
+            serde_json::json!(["a:5000", "10.0.0.5:80", "10.0.0.5"])
+        );
+        assert_eq!(v["zzz"]["x"], 1);
+        assert!(text.find("log-driver").unwrap() < text.find("zzz").unwrap());
+        let again = merge(&p(), Some(&text), &registry_entries("10.0.0.5", 80)).unwrap();
+        assert_eq!(again.new_text, None);
+    }
+
+    #[test]
+    fn missing_or_empty_file_starts_empty() {
+        let m = merge(&p(), None, &registry_entries("h", 8080)).unwrap();
+        assert_eq!(m.added, vec!["h:8080"]);
+        assert!(
+            merge(&p(), Some("  \n"), &["x".into()])
+                .unwrap()
+                .new_text
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn invalid_json_is_refused_naming_the_file() {
+        for bad in ["{", "[]", r#"{"insecure-registries": "x"}"#] {
+            let e = merge(&p(), Some(bad), &["x".into()]).unwrap_err();
+            assert!(e.to_string().contains("/etc/docker/daemon.json"), "{e}");
+        }
+    }
+}

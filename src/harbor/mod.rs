@@ -1,0 +1,3 @@
+//! Harbor itself: the REST API client and the health wait.
+
+pub mod health;

@@ -1,0 +1,369 @@
+//! Resumable, checksummed, cached downloads.
+//!
+//! The file grows as `<name>.partial`; a later run re-hashes what is there and
+//! asks for the rest with `Range` (a server that answers 200 instead of 206 is
+//! restarted from zero, never appended to). Only a file whose checksum matches
+//! is renamed into place. Network reads and hashing+writing run on different
+//! threads, so a download costs about what the slower of the two costs.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use md5::Md5;
+use reqwest::{StatusCode, header};
+use sha2::{Digest, Sha256};
+
+use crate::error::{EXIT_REMOTE, EXIT_USAGE, ExitCoded};
+use crate::ui::Reporter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("{url}: HTTP {status}; check --download-base and --harbor-version")]
+    Http { url: String, status: u16 },
+    #[error("{url}: {detail} (the partial download is kept; run the command again to resume)")]
+    Network { url: String, detail: String },
+    #[error(
+        "checksum mismatch for {url}: expected {algo} {expected}, got {actual}; the download was deleted, run again to retry"
+    )]
+    Checksum {
+        url: String,
+        algo: &'static str,
+        expected: String,
+        actual: String,
+    },
+    #[error("{path}: {detail}")]
+    Io { path: PathBuf, detail: String },
+    #[error("{url} lists no checksum for {asset}")]
+    NoChecksum { url: String, asset: String },
+}
+
+impl ExitCoded for DownloadError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            DownloadError::Io { .. } => EXIT_USAGE,
+            _ => EXIT_REMOTE,
+        }
+    }
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> DownloadError + '_ {
+    move |e| DownloadError::Io {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
+/// What to fetch and what it must hash to.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub url: String,
+    pub dest: PathBuf,
+    pub md5: Option<String>,
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Downloaded {
+    pub path: PathBuf,
+    pub md5: String,
+    pub bytes: u64,
+    /// Already in the cache with the right checksum: nothing was fetched.
+    pub cached: bool,
+    /// Bytes that an earlier, interrupted download had already fetched.
+    pub resumed_from: u64,
+}
+
+/// Parse an `md5sum` file (`<hex>  <name>` lines) and find `asset`.
+pub fn md5_for(md5sum: &str, asset: &str) -> Option<String> {
+    md5sum.lines().find_map(|l| {
+        let mut parts = l.split_whitespace();
+        let sum = parts.next()?;
+        let name = parts.next()?.trim_start_matches('*');
+        (name == asset && sum.len() == 32 && sum.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| sum.to_ascii_lowercase())
+    })
+}
+
+/// Fetch a small text file (the `md5sum` list), at most 64 KiB.
+pub async fn fetch_text(client: &reqwest::Client, url: &str) -> Result<String, DownloadError> {
+    let resp = client.get(url).send().await.map_err(|e| net(url, &e))?;
+    if !resp.status().is_success() {
+        return Err(DownloadError::Http {
+            url: url.to_string(),
+            status: resp.status().as_u16(),
+        });
+    }
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.map_err(|e| net(url, &e))?);
+        if body.len() > 64 << 10 {
+            return Err(DownloadError::Network {
+                url: url.to_string(),
+                detail: "the checksum file is larger than 64 KiB".into(),
+            });
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn net(url: &str, e: &reqwest::Error) -> DownloadError {
+    DownloadError::Network {
+        url: url.to_string(),
+        detail: crate::registry::error_chain(e),
+    }
+}
+
+struct Hashes {
+    md5: Md5,
+    sha256: Option<Sha256>,
+}
+
+impl Hashes {
+    fn new(with_sha256: bool) -> Self {
+        Hashes {
+            md5: Md5::new(),
+            sha256: with_sha256.then(Sha256::new),
+        }
+    }
+    fn update(&mut self, data: &[u8]) {
+        self.md5.update(data);
+        if let Some(s) = &mut self.sha256 {
+            s.update(data);
+        }
+    }
+    fn finish(self) -> (String, Option<String>) {
+        (
+            hex::encode(self.md5.finalize()),
+            self.sha256.map(|s| hex::encode(s.finalize())),
+        )
+    }
+}
+
+fn hash_file(path: &Path, hashes: &mut Hashes) -> std::io::Result<u64> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        hashes.update(&buf[..n]);
+        total += n as u64;
+    }
+}
+
+fn check(spec: &Spec, md5: &str, sha256: Option<&str>) -> Result<(), DownloadError> {
+    if let Some(expected) = &spec.md5
+        && !expected.eq_ignore_ascii_case(md5)
+    {
+        return Err(DownloadError::Checksum {
+            url: spec.url.clone(),
+            algo: "md5",
+            expected: expected.clone(),
+            actual: md5.to_string(),
+        });
+    }
+    if let (Some(expected), Some(actual)) = (&spec.sha256, sha256)
+        && !expected.eq_ignore_ascii_case(actual)
+    {
+        return Err(DownloadError::Checksum {
+            url: spec.url.clone(),
+            algo: "sha256",
+            expected: expected.clone(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn partial_path(dest: &Path) -> PathBuf {
+    let mut s = dest.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+/// Download `spec` (or reuse a verified cached copy), retrying with backoff.
+pub async fn download(
+    client: &reqwest::Client,
+    ui: &Reporter,
+    spec: &Spec,
+    attempts: u32,
+) -> Result<Downloaded, DownloadError> {
+    let dest = &spec.dest;
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    if dest.exists() {
+        let mut h = Hashes::new(spec.sha256.is_some());
+        let bytes = hash_file(dest, &mut h).map_err(io_err(dest))?;
+        let (md5, sha) = h.finish();
+        if check(spec, &md5, sha.as_deref()).is_ok() && spec.md5.is_some() {
+            return Ok(Downloaded {
+                path: dest.clone(),
+                md5,
+                bytes,
+                cached: true,
+                resumed_from: 0,
+            });
+        }
+        // A cached file that does not match is not ours to trust: fetch again.
+        std::fs::remove_file(dest).map_err(io_err(dest))?;
+    }
+    let mut delay = Duration::from_millis(500);
+    for attempt in 1..=attempts.max(1) {
+        match fetch_once(client, ui, spec).await {
+            Ok(d) => return Ok(d),
+            Err(e) => {
+                let retry = matches!(e, DownloadError::Network { .. })
+                    || matches!(e, DownloadError::Http { status, .. } if status >= 500);
+                if !retry || attempt == attempts {
+                    return Err(e);
+                }
+                ui.warn(&format!("{e}; retrying in {:.1}s", delay.as_secs_f32()));
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+enum Msg {
+    Data(bytes::Bytes),
+}
+
+/// One attempt, resuming from what an earlier attempt left in `.partial`.
+async fn fetch_once(
+    client: &reqwest::Client,
+    ui: &Reporter,
+    spec: &Spec,
+) -> Result<Downloaded, DownloadError> {
+    let partial = partial_path(&spec.dest);
+    let existing = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    let mut req = client.get(&spec.url);
+    if existing > 0 {
+        req = req.header(header::RANGE, format!("bytes={existing}-"));
+    }
+    let resp = req.send().await.map_err(|e| net(&spec.url, &e))?;
+    let status = resp.status();
+    let resume = match status {
+        StatusCode::PARTIAL_CONTENT if existing > 0 => true,
+        s if s.is_success() => false,
+        StatusCode::RANGE_NOT_SATISFIABLE => {
+            // The partial file is as long as (or longer than) the resource: start over.
+            let _ = std::fs::remove_file(&partial);
+            return Err(DownloadError::Network {
+                url: spec.url.clone(),
+                detail: "the server refused to resume; the partial file was removed".into(),
+            });
+        }
+        s => {
+            return Err(DownloadError::Http {
+                url: spec.url.clone(),
+                status: s.as_u16(),
+            });
+        }
+    };
+    let offset = if resume { existing } else { 0 };
+    let total = resp.content_length().map(|l| l + offset);
+    let bar = ui.bar(
+        total,
+        spec.dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .as_deref()
+            .unwrap_or("download"),
+    );
+    bar.set_position(offset);
+
+    // Writer thread: hashes (including what a resumed file already has) and writes.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(64);
+    let partial_w = partial.clone();
+    let with_sha = spec.sha256.is_some();
+    let writer = std::thread::spawn(move || -> std::io::Result<(Hashes, u64)> {
+        let mut hashes = Hashes::new(with_sha);
+        let mut written = 0;
+        let file = if resume {
+            written = hash_file(&partial_w, &mut hashes)?;
+            std::fs::OpenOptions::new().append(true).open(&partial_w)?
+        } else {
+            std::fs::File::create(&partial_w)?
+        };
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        while let Ok(Msg::Data(chunk)) = rx.recv() {
+            hashes.update(&chunk);
+            out.write_all(&chunk)?;
+            written += chunk.len() as u64;
+        }
+        out.flush()?;
+        out.get_ref().sync_data()?;
+        Ok((hashes, written))
+    });
+
+    let mut stream = resp.bytes_stream();
+    let mut net_error = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => {
+                bar.inc(c.len() as u64);
+                if tx.send(Msg::Data(c)).is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                net_error = Some(net(&spec.url, &e));
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let joined = writer
+        .join()
+        .map_err(|_| io_err(&partial)(std::io::Error::other("the writer thread panicked")))?;
+    let (hashes, written) = joined.map_err(io_err(&partial))?;
+    bar.finish_and_clear();
+    if let Some(e) = net_error {
+        return Err(e);
+    }
+    if let Some(t) = total
+        && written < t
+    {
+        return Err(DownloadError::Network {
+            url: spec.url.clone(),
+            detail: format!("the connection closed after {written} of {t} bytes"),
+        });
+    }
+    let (md5, sha) = hashes.finish();
+    if let Err(e) = check(spec, &md5, sha.as_deref()) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    std::fs::rename(&partial, &spec.dest).map_err(io_err(&spec.dest))?;
+    Ok(Downloaded {
+        path: spec.dest.clone(),
+        md5,
+        bytes: written,
+        cached: false,
+        resumed_from: offset,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5sum_lines() {
+        let f = "0123456789abcdef0123456789abcdef  harbor-online-installer-v2.7.1.tgz\nffffffffffffffffffffffffffffffff  other.tgz\n";
+        assert_eq!(
+            md5_for(f, "harbor-online-installer-v2.7.1.tgz").as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+        assert_eq!(md5_for(f, "missing.tgz"), None);
+        assert_eq!(md5_for("zz  x.tgz", "x.tgz"), None);
+    }
+}

@@ -1,0 +1,121 @@
+//! Everything that differs between Harbor versions, in one table.
+
+use std::fmt;
+
+/// The newest Harbor release harbor-lab knows (the default).
+pub const DEFAULT_VERSION: &str = "v2.15.1";
+
+/// Versions we know the shape of, oldest first.
+pub const KNOWN_VERSIONS: &[&str] = &[
+    "v2.7.1", "v2.8.6", "v2.9.5", "v2.10.3", "v2.11.2", "v2.12.4", "v2.13.2", "v2.14.1", "v2.15.1",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl Version {
+    /// Parse `vX.Y.Z` (the `v` is optional).
+    pub fn parse(s: &str) -> Option<Version> {
+        let mut it = s.strip_prefix('v').unwrap_or(s).split('.');
+        let v = Version {
+            major: it.next()?.parse().ok()?,
+            minor: it.next()?.parse().ok()?,
+            patch: it.next()?.parse().ok()?,
+        };
+        it.next().is_none().then_some(v)
+    }
+
+    fn at_least(&self, major: u32, minor: u32) -> bool {
+        (self.major, self.minor) >= (major, minor)
+    }
+
+    /// The release tag, `vX.Y.Z`.
+    pub fn tag(&self) -> String {
+        self.to_string()
+    }
+
+    pub fn online_asset(&self) -> String {
+        format!("harbor-online-installer-{self}.tgz")
+    }
+
+    pub fn offline_asset(&self) -> String {
+        format!("harbor-offline-installer-{self}.tgz")
+    }
+
+    /// `install.sh` flags this version accepts (besides `--help`).
+    pub fn install_flags(&self) -> &'static [&'static str] {
+        if self.at_least(2, 9) {
+            &["--with-trivy"]
+        } else if self.at_least(2, 8) {
+            &["--with-notary", "--with-trivy"]
+        } else {
+            &["--with-notary", "--with-trivy", "--with-chartmuseum"]
+        }
+    }
+
+    /// Dotted harbor.yml keys `prepare` reads with `[]` (a missing one is a crash).
+    pub fn required_keys(&self) -> Vec<&'static str> {
+        let mut keys = vec![
+            "hostname",
+            "harbor_admin_password",
+            "data_volume",
+            "jobservice.max_job_workers",
+            "notification.webhook_job_max_retry",
+            "log.level",
+            "log.local",
+        ];
+        if self.at_least(2, 8) {
+            keys.push("jobservice.logger_sweeper_duration");
+            keys.push("notification.webhook_job_http_client_timeout");
+        }
+        if self.at_least(2, 9) {
+            keys.push("jobservice.job_loggers");
+        }
+        keys
+    }
+
+    /// The message Harbor puts in its 412 when cosign enforcement blocks a pull.
+    pub fn cosign_policy_message(&self) -> &'static str {
+        if self.at_least(2, 9) {
+            "The image is not signed by cosign."
+        } else {
+            "The image is not signed in Cosign."
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        let v271 = Version::parse("v2.7.1").unwrap();
+        assert_eq!(v271.online_asset(), "harbor-online-installer-v2.7.1.tgz");
+        assert!(v271.install_flags().contains(&"--with-chartmuseum"));
+        assert!(!v271.required_keys().contains(&"jobservice.job_loggers"));
+        let new = Version::parse(DEFAULT_VERSION).unwrap();
+        assert_eq!(new.install_flags(), &["--with-trivy"]);
+        assert!(new.required_keys().contains(&"jobservice.job_loggers"));
+        assert_eq!(
+            new.cosign_policy_message(),
+            "The image is not signed by cosign."
+        );
+        assert!(Version::parse("2.7").is_none());
+        assert!(Version::parse("v2.7.1.1").is_none());
+        for k in KNOWN_VERSIONS {
+            assert!(Version::parse(k).is_some());
+        }
+        assert_eq!(*KNOWN_VERSIONS.last().unwrap(), DEFAULT_VERSION);
+    }
+}

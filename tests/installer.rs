@@ -1,0 +1,670 @@
+//! The installer pipeline against a fixture release served from loopback, the
+//! real dockerd (with its own --config-file), and the Harbor API double.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::*;
+
+const TAG: &str = "v2.7.1";
+
+struct Lab {
+    root: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        Lab {
+            root: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self) -> &Path {
+        self.root.path()
+    }
+    fn workdir(&self) -> std::path::PathBuf {
+        self.path().join("work")
+    }
+    /// `harbor-lab install` with the test's cache, workdir and double settings.
+    fn install(&self, base: &str, port: u16, daemon_config: &Path, extra: &[&str]) -> Command {
+        let mut c = harbor_lab(self.path());
+        c.env("HARBOR_LAB_CACHE", self.path().join("cache"))
+            .env("HARBOR_DOUBLE_BIN", harbor_double_bin())
+            .env("HARBOR_DOUBLE_UPSTREAM", format!("http://{}", registry()))
+            .env("HARBOR_DOUBLE_NAMESPACE", unique("inst"))
+            .args(["install", "--harbor-version", TAG, "--download-base", base])
+            .args([
+                "--hostname",
+                "127.0.0.1",
+                "--allow-loopback-hostname",
+                "--http-port",
+                &port.to_string(),
+            ])
+            .arg("--workdir")
+            .arg(self.workdir())
+            .arg("--daemon-config")
+            .arg(daemon_config)
+            .args(["--health-timeout", "30", "--yes"])
+            .args(extra);
+        c
+    }
+    /// A daemon config nobody reads (for tests that must not touch dockerd).
+    fn private_daemon_config(&self, text: &str) -> std::path::PathBuf {
+        let p = self.path().join("daemon.json");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Stop a double the fixture's install.sh started.
+        if let Ok(pid) = std::fs::read_to_string(self.workdir().join("data/double.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+fn nothing_escaped(lab: &Lab) {
+    let workdir = lab.workdir();
+    assert!(
+        !workdir.join("harbor").exists(),
+        "a refused archive left harbor/ behind"
+    );
+    if workdir.exists() {
+        for e in std::fs::read_dir(&workdir).unwrap().flatten() {
+            assert!(
+                !e.file_name().to_string_lossy().starts_with(".extract-"),
+                "staging left behind"
+            );
+        }
+    }
+    for p in ["evil", "escaped", "work/evil"] {
+        assert!(
+            !lab.path().join(p).exists(),
+            "{p} was written outside the workdir"
+        );
+    }
+    assert!(!Path::new("/tmp/harbor-lab-evil").exists());
+}
+
+async fn refused(tarball: Vec<u8>, needle: &str) {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, tarball, None), None).await;
+    let cfg = lab.private_daemon_config("{}\n");
+    let port = free_port();
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = lab.install(
+            &format!("http://{}", server.addr),
+            port,
+            &cfg,
+            &["--no-daemon-reload"],
+        );
+        move || run(&mut cmd)
+    })
+    .await
+    .unwrap();
+    assert_ne!(out.code, 0, "accepted: {}", out.stderr);
+    assert!(
+        out.stderr.contains(needle),
+        "expected {needle:?} in: {}",
+        out.stderr
+    );
+    nothing_escaped(&lab);
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "{}\n",
+        "daemon.json must be untouched"
+    );
+}
+
+fn raw_tar(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    build(&mut b);
+    let tar = b.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    gz.finish().unwrap()
+}
+
+fn header(kind: tar::EntryType, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(0o644);
+    h
+}
+
+/// Write a raw path into a header, bypassing the tar crate's own checks.
+fn set_raw_path(h: &mut tar::Header, path: &str) {
+    let name = &mut h.as_old_mut().name;
+    name.fill(0);
+    name[..path.len()].copy_from_slice(path.as_bytes());
+    h.set_cksum();
+}
+
+fn with_installer(b: &mut tar::Builder<Vec<u8>>) {
+    let mut h = header(tar::EntryType::Regular, 4);
+    h.set_mode(0o755);
+    h.set_cksum();
+    b.append_data(&mut h, "harbor/install.sh", &b"true"[..])
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_archives_are_refused_and_leave_nothing() {
+    // Path traversal.
+    refused(
+        raw_tar(|b| {
+            with_installer(b);
+            let mut h = header(tar::EntryType::Regular, 4);
+            set_raw_path(&mut h, "harbor/../../evil");
+            b.append(&h, &b"evil"[..]).unwrap();
+        }),
+        "harbor/../../evil",
+    )
+    .await;
+    // Absolute path.
+    refused(
+        raw_tar(|b| {
+            with_installer(b);
+            let mut h = header(tar::EntryType::Regular, 4);
+            set_raw_path(&mut h, "/tmp/harbor-lab-evil");
+            b.append(&h, &b"evil"[..]).unwrap();
+        }),
+        "absolute",
+    )
+    .await;
+    // Symlink escape, then a file through it.
+    refused(
+        raw_tar(|b| {
+            with_installer(b);
+            let mut h = header(tar::EntryType::Symlink, 0);
+            h.set_link_name("../..").unwrap();
+            set_raw_path(&mut h, "harbor/up");
+            b.append(&h, &b""[..]).unwrap();
+            let mut h = header(tar::EntryType::Regular, 4);
+            set_raw_path(&mut h, "harbor/up/evil");
+            b.append(&h, &b"evil"[..]).unwrap();
+        }),
+        "harbor/up",
+    )
+    .await;
+    // A file through a symlink that itself stays inside.
+    refused(
+        raw_tar(|b| {
+            with_installer(b);
+            let mut h = header(tar::EntryType::Symlink, 0);
+            h.set_link_name(".").unwrap();
+            set_raw_path(&mut h, "harbor/self");
+            b.append(&h, &b""[..]).unwrap();
+            let mut h = header(tar::EntryType::Regular, 4);
+            set_raw_path(&mut h, "harbor/self/evil");
+            b.append(&h, &b"evil"[..]).unwrap();
+        }),
+        "goes through the symlink",
+    )
+    .await;
+    // Hardlink escape.
+    refused(
+        raw_tar(|b| {
+            with_installer(b);
+            let mut h = header(tar::EntryType::Link, 0);
+            h.set_link_name("../../../../etc/passwd").unwrap();
+            set_raw_path(&mut h, "harbor/passwd");
+            b.append(&h, &b""[..]).unwrap();
+        }),
+        "harbor/passwd",
+    )
+    .await;
+    // Device and fifo entries.
+    for kind in [
+        tar::EntryType::Char,
+        tar::EntryType::Block,
+        tar::EntryType::Fifo,
+    ] {
+        refused(
+            raw_tar(|b| {
+                with_installer(b);
+                let mut h = header(kind, 0);
+                set_raw_path(&mut h, "harbor/dev");
+                b.append(&h, &b""[..]).unwrap();
+            }),
+            "not allowed",
+        )
+        .await;
+    }
+    // No harbor/install.sh.
+    refused(
+        tgz(&[("other/install.sh", b"true", 0o755)]),
+        "no harbor/install.sh",
+    )
+    .await;
+    // Truncated gzip.
+    let mut t = fixture_installer();
+    t.truncate(t.len() / 2);
+    refused(t, "truncated").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gzip_bomb_is_refused() {
+    // Many gzip members of zeros: tiny compressed, 320 MiB decompressed.
+    let mut h = header(tar::EntryType::Regular, 320 << 20);
+    set_raw_path(&mut h, "harbor/big");
+    let member = |data: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, data).unwrap();
+        gz.finish().unwrap()
+    };
+    let mut bomb = member(h.as_bytes());
+    let zeros = member(&vec![0u8; 1 << 20]);
+    for _ in 0..320 {
+        bomb.extend_from_slice(&zeros);
+    }
+    assert!(bomb.len() < 2 << 20);
+    refused(bomb, "gzip bomb").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checksum_mismatch_deletes_the_download() {
+    let lab = Lab::new();
+    let tarball = fixture_installer();
+    let server = file_server(
+        release_files(TAG, tarball.clone(), Some("0".repeat(32))),
+        None,
+    )
+    .await;
+    let cfg = lab.private_daemon_config("{}\n");
+    let out = run(&mut lab.install(
+        &format!("http://{}", server.addr),
+        free_port(),
+        &cfg,
+        &["--no-daemon-reload"],
+    ));
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("expected md5 {}", "0".repeat(32))),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("got {}", md5_hex(&tarball))),
+        "{}",
+        out.stderr
+    );
+    let dir = lab.path().join("cache/downloads").join(TAG);
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    nothing_escaped(&lab);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_daemon_json_is_never_touched() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let bad = "{\"log-driver\": \"json-file\",, }\n";
+    let cfg = lab.private_daemon_config(bad);
+    let out = run(&mut lab.install(
+        &format!("http://{}", server.addr),
+        free_port(),
+        &cfg,
+        &["--no-daemon-reload"],
+    ));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&cfg.display().to_string()) && out.stderr.contains("not valid JSON"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&cfg).unwrap(), bad.as_bytes());
+    assert!(!lab.path().join("daemon.json.harbor-lab.bak").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn loopback_hostname_needs_the_override() {
+    let lab = Lab::new();
+    let cfg = lab.private_daemon_config("{}\n");
+    let out = run(harbor_lab(lab.path())
+        .env("HARBOR_LAB_CACHE", lab.path().join("cache"))
+        .args([
+            "install",
+            "--hostname",
+            "127.0.0.1",
+            "--download-base",
+            "http://127.0.0.1:9",
+            "--daemon-config",
+        ])
+        .arg(&cfg)
+        .arg("--workdir")
+        .arg(lab.workdir()));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--hostname 127.0.0.1 is refused"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--allow-loopback-hostname"),
+        "{}",
+        out.stderr
+    );
+    assert!(!lab.workdir().join("harbor").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_download_resumes_with_range() {
+    let lab = Lab::new();
+    // Pad the tarball so that "halfway" is a real cut.
+    let mut entries: Vec<(String, Vec<u8>, u32)> = vec![
+        (
+            "harbor/install.sh".into(),
+            FIXTURE_INSTALL.as_bytes().to_vec(),
+            0o755,
+        ),
+        (
+            "harbor/prepare".into(),
+            FIXTURE_PREPARE.as_bytes().to_vec(),
+            0o755,
+        ),
+        (
+            "harbor/common.sh".into(),
+            FIXTURE_COMMON.as_bytes().to_vec(),
+            0o644,
+        ),
+        (
+            "harbor/harbor.yml.tmpl".into(),
+            FIXTURE_TEMPLATE.as_bytes().to_vec(),
+            0o644,
+        ),
+    ];
+    let noise: Vec<u8> = (0..400_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    entries.push(("harbor/LICENSE".into(), noise, 0o644));
+    let refs: Vec<(&str, &[u8], u32)> = entries
+        .iter()
+        .map(|(p, d, m)| (p.as_str(), d.as_slice(), *m))
+        .collect();
+    let tarball = tgz(&refs);
+    let asset = format!("/{TAG}/harbor-online-installer-{TAG}.tgz");
+    let server = file_server(
+        release_files(TAG, tarball.clone(), None),
+        Some(asset.clone()),
+    )
+    .await;
+    let cfg = lab.private_daemon_config("{}\n");
+    let port = free_port();
+    let out = tokio::task::spawn_blocking({
+        let mut c = lab.install(
+            &format!("http://{}", server.addr),
+            port,
+            &cfg,
+            &["--no-daemon-reload", "--json"],
+        );
+        move || run(&mut c)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let reqs = server.requests();
+    let ranged: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.starts_with(&format!("GET {asset} range=")))
+        .collect();
+    assert_eq!(ranged.len(), 1, "{reqs:?}");
+    let from: usize = ranged[0].rsplit('=').next().unwrap().parse().unwrap();
+    assert!(from > 0 && from < tarball.len(), "{reqs:?}");
+    let cached = std::fs::read(
+        lab.path()
+            .join("cache/downloads")
+            .join(TAG)
+            .join(format!("harbor-online-installer-{TAG}.tgz")),
+    )
+    .unwrap();
+    assert_eq!(md5_hex(&cached), md5_hex(&tarball));
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let dl = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "download")
+        .unwrap();
+    assert!(dl["detail"].as_str().unwrap().contains("resumed"), "{dl}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_writes_nothing_and_shows_the_changes() {
+    let lab = Lab::new();
+    let tarball = lab.path().join("installer.tgz");
+    std::fs::write(&tarball, fixture_installer()).unwrap();
+    let cfg = lab.private_daemon_config("{\"debug\": true}\n");
+    let out = run(&mut lab.install(
+        "http://127.0.0.1:9",
+        free_port(),
+        &cfg,
+        &["--dry-run", "--installer-file", tarball.to_str().unwrap()],
+    ));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("hostname: 127.0.0.1"),
+        "the rendered harbor.yml is shown: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("+  \"insecure-registries\""),
+        "the daemon.json diff is shown: {}",
+        out.stderr
+    );
+    assert!(!lab.workdir().exists(), "dry run created the workdir");
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "{\"debug\": true}\n"
+    );
+}
+
+fn engine_info() -> serde_json::Value {
+    let out = Command::new("/usr/bin/docker")
+        .args(["info", "--format", "{{json .RegistryConfig}}"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The whole pipeline on the live dockerd: install, run again, status, down.
+/// One test, because it changes the daemon config the test dockerd reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn install_is_healthy_idempotent_and_down_restores_daemon_json() {
+    let daemon_config = std::env::var("HARBOR_LAB_TEST_DAEMON_CONFIG")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .expect("scripts/services.sh starts dockerd with --config-file; run scripts/test.sh");
+    let daemon_config = Path::new(&daemon_config).to_path_buf();
+    let original = std::fs::read(&daemon_config).unwrap();
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let base = format!("http://{}", server.addr);
+    let port = free_port();
+
+    // A container that runs before the install must still run after it.
+    let ctx = harbor_lab::context::Context::from_os();
+    let docker = harbor_lab::docker::engine::connect(&ctx).await.unwrap();
+    let image = format!("{}/keepalive/{}", registry(), unique("c"));
+    harbor_lab::docker::engine::import_rootfs(
+        &docker,
+        rootfs_tar("keepalive").into(),
+        &image,
+        "v1",
+    )
+    .await
+    .unwrap();
+    let cid = String::from_utf8(
+        Command::new("/usr/bin/docker")
+            .args([
+                "run",
+                "-d",
+                "--rm",
+                &format!("{image}:v1"),
+                "/bin/sh",
+                "-c",
+                "sleep 300",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    assert!(!cid.is_empty());
+    let started = |id: &str| {
+        String::from_utf8(
+            Command::new("/usr/bin/docker")
+                .args([
+                    "inspect",
+                    "-f",
+                    "{{.State.Running}} {{.State.StartedAt}}",
+                    id,
+                ])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+    };
+    let before = started(&cid);
+
+    let result = std::panic::AssertUnwindSafe(async {
+        let out = tokio::task::spawn_blocking({
+            let mut c = lab.install(&base, port, &daemon_config, &["--json"]);
+            move || run(&mut c)
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(report["harbor_url"], format!("http://127.0.0.1:{port}"));
+        let health: serde_json::Value =
+            reqwest::get(format!("http://127.0.0.1:{port}/api/v2.0/health"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        assert_eq!(health["status"], "healthy");
+        // The engine now lists the registry as insecure, without a restart.
+        let info = engine_info();
+        assert_eq!(
+            info["IndexConfigs"][format!("127.0.0.1:{port}")]["Secure"],
+            false,
+            "{info}"
+        );
+        assert_eq!(started(&cid), before, "the running container was disturbed");
+        // Secrets: the admin password is 0600 and not in the output.
+        let pw_file = lab.workdir().join("admin-password");
+        let pw = std::fs::read_to_string(&pw_file).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&pw_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!out.stdout.contains(pw.trim()) && !out.stderr.contains(pw.trim()));
+        // The harbor.yml kept the installer's comments.
+        let yml = std::fs::read_to_string(lab.workdir().join("harbor/harbor.yml")).unwrap();
+        assert!(
+            yml.contains("# workers in the job service") && yml.contains(&format!("port: {port}"))
+        );
+
+        // Again: no work, every step says it was skipped, nothing downloaded.
+        let n = server.requests().len();
+        let out = tokio::task::spawn_blocking({
+            let mut c = lab.install(&base, port, &daemon_config, &["--json"]);
+            move || run(&mut c)
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(
+            server.requests().len(),
+            n,
+            "the second run downloaded again"
+        );
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        for s in report["steps"].as_array().unwrap() {
+            if !["preflight", "host"].contains(&s["id"].as_str().unwrap()) {
+                assert_eq!(s["status"], "skipped", "{s}");
+            }
+        }
+        assert!(out.stderr.contains("Skipping"), "{}", out.stderr);
+
+        // status
+        let st = run(harbor_lab(lab.path())
+            .args(["status", "--json", "--workdir"])
+            .arg(lab.workdir()));
+        assert_eq!(st.code, 0, "{}", st.stderr);
+        let st: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+        assert_eq!(st["harbor_answers"], true);
+
+        // A concurrent run is refused by the lock.
+        let lock = std::fs::File::options()
+            .write(true)
+            .open(lab.workdir().join(".lock"))
+            .unwrap();
+        lock.try_lock().unwrap();
+        let out = run(&mut lab.install(&base, port, &daemon_config, &[]));
+        assert_eq!(out.code, 3, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("another harbor-lab run"),
+            "{}",
+            out.stderr
+        );
+        drop(lock);
+
+        // down restores daemon.json byte for byte and reloads.
+        let out = run(harbor_lab(lab.path())
+            .args(["down", "--workdir"])
+            .arg(lab.workdir()));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(std::fs::read(&daemon_config).unwrap(), original);
+        let mut gone = false;
+        for _ in 0..50 {
+            if engine_info()["IndexConfigs"]
+                .get(format!("127.0.0.1:{port}"))
+                .is_none()
+            {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(gone, "dockerd still lists the registry after down");
+    })
+    .catch_unwind_safe()
+    .await;
+    // Whatever happened, give the shared dockerd its config back.
+    if std::fs::read(&daemon_config).unwrap() != original {
+        std::fs::write(&daemon_config, &original).unwrap();
+        if let Some(pid) = harbor_lab::docker::daemon_config::dockerd_for(&daemon_config) {
+            let _ = harbor_lab::docker::daemon_config::sighup(pid);
+        }
+    }
+    let _ = Command::new("/usr/bin/docker")
+        .args(["rm", "-f", &cid])
+        .output();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+trait CatchUnwindSafe: std::future::Future + Sized {
+    fn catch_unwind_safe(self) -> futures_util::future::CatchUnwind<Self>
+    where
+        Self: std::panic::UnwindSafe,
+    {
+        futures_util::FutureExt::catch_unwind(self)
+    }
+}
+impl<F: std::future::Future> CatchUnwindSafe for F {}
