@@ -49,6 +49,67 @@ pub enum Command {
     Status(StatusArgs),
     /// Stop Harbor and restore the Docker daemon config; --purge also removes its data.
     Down(DownArgs),
+    /// The tutorial's story: push unsigned, sign, verify, tamper, enforce the cosign policy.
+    Demo(DemoArgs),
+    /// Everything: preflight, install, keys and the demo, after one confirmation.
+    Up(UpArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StoryArgs {
+    /// The image the demo pushes (pulled unless --image-file is given).
+    #[arg(long, value_name = "IMAGE", default_value = "busybox:latest")]
+    pub image: String,
+    /// Load the image from this file instead (`docker save` archive or a rootfs tarball), for offline machines.
+    #[arg(long, value_name = "PATH")]
+    pub image_file: Option<PathBuf>,
+    /// When to pull the image, as Docker's --pull.
+    #[arg(long, value_enum, default_value_t)]
+    pub pull: crate::docker::engine::PullPolicy,
+    /// The Harbor project the demo uses (created if missing).
+    #[arg(long, value_name = "NAME", default_value = "library")]
+    pub project: String,
+    /// Print, before each step, the manual command the tutorial uses for it.
+    #[arg(long)]
+    pub explain: bool,
+    /// Leave the project's cosign enforcement on after the demo.
+    #[arg(long)]
+    pub keep_policy: bool,
+    /// Run every step again, even those a previous run finished.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Read the key password from the first line of this file
+    /// [default: COSIGN_PASSWORD, a prompt, or <workdir>/cosign.password].
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Harbor's URL [default: from the workdir of `install`].
+    #[arg(long, value_name = "URL")]
+    pub harbor_url: Option<String>,
+    /// Harbor user.
+    #[arg(long, value_name = "USER", default_value = "admin")]
+    pub harbor_user: String,
+    /// Read the Harbor password from the first line of this file [default: the workdir's admin-password].
+    #[arg(long, value_name = "FILE")]
+    pub harbor_password_file: Option<PathBuf>,
+    /// Key pair prefix: PREFIX.key and PREFIX.pub [default: <workdir>/cosign].
+    #[arg(long, value_name = "PREFIX")]
+    pub key_prefix: Option<PathBuf>,
+    #[command(flatten)]
+    pub story: StoryArgs,
+    #[command(flatten)]
+    pub workdir: WorkdirArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub install: InstallArgs,
+    #[command(flatten)]
+    pub story: StoryArgs,
 }
 
 #[derive(Debug, Args, Clone)]

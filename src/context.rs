@@ -61,6 +61,13 @@ impl Context {
         self.env.get(key).map(String::as_str)
     }
 
+    /// A copy of this context with one more environment variable.
+    pub fn with_var(&self, key: &str, value: &str) -> Context {
+        let mut c = self.clone();
+        c.env.insert(key.to_string(), value.to_string());
+        c
+    }
+
     /// All environment variables (for passing a cleaned environment to children).
     pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
         self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))

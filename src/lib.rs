@@ -46,6 +46,8 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
             Command::Install(args) => commands::install::command(ctx, ui, &args).await,
             Command::Status(args) => commands::status::status(ctx, ui, &args).await,
             Command::Down(args) => commands::status::down(ctx, ui, &args).await,
+            Command::Demo(args) => commands::demo::command(ctx, ui, &args).await,
+            Command::Up(args) => commands::up::command(ctx, ui, &args).await,
         }
     });
     match result {

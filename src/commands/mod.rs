@@ -1,10 +1,12 @@
 //! The orchestration edge: each command turns its flags into library calls and
 //! reports through the [`Reporter`](crate::ui::Reporter). Errors get context here.
 
+pub mod demo;
 pub mod install;
 pub mod keys;
 pub mod sign;
 pub mod status;
+pub mod up;
 pub mod verify;
 
 use std::path::Path;

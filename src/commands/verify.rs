@@ -102,14 +102,7 @@ fn print_success(
     payloads: &[crate::cosign::payload::SimpleSigning],
     raw: &[Vec<u8>],
 ) {
-    ui.line("");
-    ui.line(&format!("Verification for {image} --"));
-    ui.line("The following checks were performed on each of these signatures:");
-    if !required.is_empty() {
-        ui.line("  - The specified annotations were verified.");
-    }
-    ui.line("  - The cosign claims were validated");
-    ui.line("  - The signatures were verified against the specified public key");
+    print_header(ui, image, required);
     if ui.json {
         return;
     }
@@ -124,4 +117,20 @@ fn print_success(
             }
         }
     }
+}
+
+/// cosign's verification header, on stderr.
+pub fn print_header(
+    ui: &Reporter,
+    image: &crate::registry::Reference,
+    required: &BTreeMap<String, String>,
+) {
+    ui.line("");
+    ui.line(&format!("Verification for {image} --"));
+    ui.line("The following checks were performed on each of these signatures:");
+    if !required.is_empty() {
+        ui.line("  - The specified annotations were verified.");
+    }
+    ui.line("  - The cosign claims were validated");
+    ui.line("  - The signatures were verified against the specified public key");
 }

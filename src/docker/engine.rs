@@ -147,6 +147,108 @@ pub async fn push(
     })
 }
 
+/// When to pull, as Docker's `--pull`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullPolicy {
+    Always,
+    #[default]
+    Missing,
+    Never,
+}
+
+/// Is `image` present in the engine?
+pub async fn has_image(docker: &Docker, image: &str) -> bool {
+    docker.inspect_image(image).await.is_ok()
+}
+
+/// `docker pull image`, one progress bar per layer. `Err` carries the
+/// engine's message (e.g. Harbor's 412 policy text) unchanged.
+pub async fn pull(
+    docker: &Docker,
+    ui: &Reporter,
+    image: &str,
+    creds: Option<DockerCredentials>,
+) -> Result<(), DockerError> {
+    let (repo, tag) = split_image(image);
+    let mut b = CreateImageOptionsBuilder::default().from_image(repo);
+    if let Some(t) = tag {
+        b = b.tag(t);
+    }
+    let mut stream = docker.create_image(Some(b.build()), None, creds);
+    let mut bars: HashMap<String, indicatif::ProgressBar> = HashMap::new();
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| engine(&format!("pull {image}"), e))?;
+        if let (Some(id), Some(detail)) = (&info.id, &info.progress_detail)
+            && let (Some(cur), Some(total)) = (detail.current, detail.total)
+        {
+            let bar = bars
+                .entry(id.clone())
+                .or_insert_with(|| ui.bar(Some(total.max(0) as u64), id));
+            bar.set_position(cur.max(0) as u64);
+        }
+    }
+    for bar in bars.values() {
+        bar.finish_and_clear();
+    }
+    Ok(())
+}
+
+/// Split `repo[:tag]` or `repo@digest` into what the engine's create API takes.
+pub fn split_image(image: &str) -> (&str, Option<&str>) {
+    if let Some((repo, digest)) = image.split_once('@') {
+        // The API takes the digest in the tag parameter.
+        return (repo, Some(digest));
+    }
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[slash..].rfind(':') {
+        Some(i) => (&image[..slash + i], Some(&image[slash + i + 1..])),
+        None => (image, None),
+    }
+}
+
+/// Load an image file: a `docker save` archive (it has `manifest.json`) is
+/// loaded; anything else is imported as a root filesystem named `name:tag`.
+pub async fn load_image_file(
+    docker: &Docker,
+    data: Bytes,
+    name: &str,
+    tag: &str,
+) -> Result<(), DockerError> {
+    if is_docker_save(&data) {
+        let mut stream = docker.import_image(
+            bollard::query_parameters::ImportImageOptionsBuilder::default().build(),
+            bollard::body_full(data),
+            None,
+        );
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| engine("load", e))?;
+            if let Some(e) = info.error_detail.and_then(|d| d.message) {
+                return Err(engine("load", e));
+            }
+        }
+        Ok(())
+    } else {
+        import_rootfs(docker, data, name, tag).await.map(|_| ())
+    }
+}
+
+fn is_docker_save(data: &[u8]) -> bool {
+    let reader: Box<dyn std::io::Read> = if data.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(data))
+    } else {
+        Box::new(data)
+    };
+    let mut ar = tar::Archive::new(reader);
+    let Ok(entries) = ar.entries() else {
+        return false;
+    };
+    entries.flatten().take(10_000).any(|e| {
+        e.path()
+            .is_ok_and(|p| p.as_os_str() == "manifest.json" || p.as_os_str() == "./manifest.json")
+    })
+}
+
 /// `"<tag>: digest: sha256:<hex> size: N"` → `sha256:<hex>`.
 pub fn parse_push_digest(status: &str) -> Option<String> {
     let rest = status.split("digest: ").nth(1)?;
@@ -157,6 +259,17 @@ pub fn parse_push_digest(status: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_names_split_like_docker() {
+        assert_eq!(split_image("busybox"), ("busybox", None));
+        assert_eq!(split_image("h:5000/a/b:v1"), ("h:5000/a/b", Some("v1")));
+        assert_eq!(
+            split_image("h:5000/a/b@sha256:aa"),
+            ("h:5000/a/b", Some("sha256:aa"))
+        );
+        assert_eq!(split_image("h:5000/a/b"), ("h:5000/a/b", None));
+    }
 
     #[test]
     fn digest_from_push_status() {

@@ -25,6 +25,10 @@ pub struct State {
     /// The Harbor this workdir installed.
     #[serde(default)]
     pub harbor: Option<HarborRecord>,
+    /// What the demo found (so a re-run reports the same answers without
+    /// pushing again); owned by `commands::demo`.
+    #[serde(default)]
+    pub demo: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -20,8 +20,8 @@ pub struct Reporter {
     quiet: bool,
     /// `--json`: stdout carries one machine-readable document.
     pub json: bool,
-    /// `--yes`: every confirmation is answered yes.
-    pub yes: bool,
+    /// `--yes`: every confirmation is answered yes (`up` sets it after its one confirmation).
+    yes: std::sync::atomic::AtomicBool,
     /// Can a prompt be shown (stdin and stderr are terminals)?
     pub interactive: bool,
 }
@@ -40,7 +40,7 @@ impl Reporter {
             color: ctx.stderr_tty && !ctx.no_color(),
             quiet: global.quiet,
             json: global.json,
-            yes: global.yes,
+            yes: std::sync::atomic::AtomicBool::new(global.yes),
             interactive: ctx.stdin_tty && ctx.stderr_tty,
         }
     }
@@ -53,9 +53,19 @@ impl Reporter {
             color: false,
             quiet: true,
             json: false,
-            yes: false,
+            yes: std::sync::atomic::AtomicBool::new(false),
             interactive: false,
         }
+    }
+
+    /// Are confirmations answered yes?
+    pub fn yes(&self) -> bool {
+        self.yes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Answer every later confirmation yes (after one confirmation of a whole plan).
+    pub fn assume_yes(&self) {
+        self.yes.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn paint(&self, code: &str, text: &str) -> String {

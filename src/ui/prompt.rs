@@ -6,7 +6,7 @@ use crate::ui::Reporter;
 
 /// Ask yes/no. `--yes` answers yes; without a terminal it is an error naming `flag_hint`.
 pub fn confirm(ui: &Reporter, question: &str, flag_hint: &str) -> Result<bool, UserError> {
-    if ui.yes {
+    if ui.yes() {
         return Ok(true);
     }
     if !ui.interactive {

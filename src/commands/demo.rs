@@ -1,0 +1,770 @@
+//! `demo`: the tutorial's story, one step at a time, against a running Harbor.
+//!
+//!  1. push the image unsigned and show what Harbor reports (not signed);
+//!  2. sign it with the lab key and show what Harbor reports (signed by cosign);
+//!  3. verify it, with cosign's output;
+//!  4. tamper: push a different image to the tag, show verification fail and
+//!     why, then put the original back;
+//!  5. policy: turn on cosign enforcement, show the unsigned image refused
+//!     (Harbor's 412) and the signed one pulled, then restore the policy.
+//!
+//! What a step found is kept in the journal, so running the demo again skips
+//! finished steps (nothing is pushed again) and reports the same answers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::StoryArgs;
+use crate::context::Context;
+use crate::cosign::verify::{Verdict, verify_image};
+use crate::docker::engine::{self, PullPolicy};
+use crate::error::UserError;
+use crate::fsutil::write_atomic;
+use crate::harbor::client::{Created, Harbor};
+use crate::plan::{Workdir, fingerprint};
+use crate::registry::{Client, Reference, RegistryOptions};
+use crate::ui::Reporter;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct DemoStep {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct DemoReport {
+    pub harbor_url: String,
+    pub image: String,
+    pub digest: String,
+    pub signed_before: bool,
+    pub signed_after: bool,
+    pub verified: bool,
+    pub tamper_detected: bool,
+    pub unsigned_pull_blocked: bool,
+    pub signed_pull_allowed: bool,
+    /// Harbor's own words when it refused the unsigned pull.
+    pub policy_message: String,
+    pub public_key: PathBuf,
+    pub private_key: PathBuf,
+    pub steps: Vec<DemoStep>,
+    /// The digest the tamper step pushed (unsigned), used by the policy step.
+    #[serde(default)]
+    pub tampered_digest: String,
+    /// Inputs this run was for (image, target, key).
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+/// Everything the demo needs to reach Harbor.
+pub struct Target {
+    pub harbor_url: String,
+    pub user: String,
+    pub password: String,
+    pub key_prefix: PathBuf,
+    pub workdir: PathBuf,
+}
+
+fn registry_host(url: &str) -> Result<String, UserError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            UserError::usage(format!(
+                "--harbor-url {url}: must start with http:// or https://"
+            ))
+        })?;
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains('/') {
+        return Err(UserError::usage(format!(
+            "--harbor-url {url}: give just scheme://host[:port]"
+        )));
+    }
+    Ok(host.to_string())
+}
+
+/// The lab key's password: --password-file, COSIGN_PASSWORD, a prompt, or
+/// (unattended) a random one kept 0600 in the workdir.
+fn lab_key_password(
+    ctx: &Context,
+    ui: &Reporter,
+    story: &StoryArgs,
+    workdir: &Path,
+    confirm: bool,
+) -> anyhow::Result<String> {
+    if let Some(f) = &story.password_file {
+        return super::read_secret_file(ctx, f, "--password-file");
+    }
+    if let Some(p) = ctx.var("COSIGN_PASSWORD") {
+        return Ok(p.to_string());
+    }
+    let kept = workdir.join("cosign.password");
+    if let Ok(text) = std::fs::read_to_string(&kept) {
+        return Ok(text.lines().next().unwrap_or("").to_string());
+    }
+    if ui.interactive {
+        return Ok(crate::ui::prompt::password(
+            ui,
+            "the lab's private key",
+            confirm,
+            "",
+        )?);
+    }
+    let p = super::install::random_password();
+    std::fs::create_dir_all(workdir).with_context(|| format!("creating {}", workdir.display()))?;
+    write_atomic(&kept, format!("{p}\n").as_bytes(), 0o600)
+        .with_context(|| format!("writing {}", kept.display()))?;
+    ui.line(&format!(
+        "The key password is kept in {} (0600)",
+        kept.display()
+    ));
+    Ok(p)
+}
+
+/// Make sure the lab key pair exists; returns whether it was created.
+pub fn ensure_keys(
+    ctx: &Context,
+    ui: &Reporter,
+    story: &StoryArgs,
+    prefix: &Path,
+    workdir: &Path,
+) -> anyhow::Result<bool> {
+    let key = with_ext(prefix, "key");
+    let public = with_ext(prefix, "pub");
+    if key.exists() && public.exists() {
+        return Ok(false);
+    }
+    if key.exists() != public.exists() {
+        return Err(UserError::usage(format!(
+            "only one of {} and {} exists; restore the other or remove it (the key pair is never overwritten silently)",
+            key.display(),
+            public.display()
+        ))
+        .into());
+    }
+    if let Some(dir) = key.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let password = lab_key_password(ctx, ui, story, workdir, true)?;
+    let file = crate::cli::PasswordArgs::default();
+    let ctx_with = ctx.with_var("COSIGN_PASSWORD", &password);
+    super::keys::write_key_pair(&ctx_with, ui, &key, &public, false, &file)?;
+    Ok(true)
+}
+
+pub fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(format!(".{ext}"));
+    PathBuf::from(s)
+}
+
+struct Run<'a> {
+    ui: &'a Reporter,
+    explain: bool,
+    report: DemoReport,
+}
+
+impl Run<'_> {
+    fn explain(&self, lines: &[String]) {
+        if self.explain {
+            for l in lines {
+                self.ui.line(&format!("  $ {l}"));
+            }
+        }
+    }
+    fn step(&mut self, name: &str, ok: bool, detail: String) {
+        self.ui.status(
+            if ok { "Ok" } else { "Failed" },
+            &format!("{name}: {detail}"),
+        );
+        self.report.steps.push(DemoStep {
+            name: name.into(),
+            ok,
+            detail,
+        });
+    }
+}
+
+/// Run the story. `Err` names the step that could not be carried out.
+pub async fn run_demo(
+    ctx: &Context,
+    ui: &Reporter,
+    story: &StoryArgs,
+    target: &Target,
+) -> anyhow::Result<DemoReport> {
+    let wd = Workdir::open_locked(&target.workdir)?;
+    let mut state = wd.load()?;
+    let host = registry_host(&target.harbor_url)?;
+    let source =
+        Reference::parse(&story.image).with_context(|| format!("--image {}", story.image))?;
+    let name = source
+        .repository
+        .rsplit('/')
+        .next()
+        .unwrap_or("demo")
+        .to_string();
+    let tag = source.tag.clone().unwrap_or_else(|| "latest".into());
+    let repo = format!("{}/{name}", story.project);
+    let image = format!("{host}/{repo}:{tag}");
+    let image_ref = Reference::parse(&image).with_context(|| format!("the demo image {image}"))?;
+    let key = with_ext(&target.key_prefix, "key");
+    let public = with_ext(&target.key_prefix, "pub");
+    let fp = fingerprint(&[
+        &story.image,
+        &story
+            .image_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        &image,
+        &key.display().to_string(),
+    ]);
+    let previous: Option<DemoReport> = state
+        .demo
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .filter(|r: &DemoReport| r.fingerprint == fp && !story.fresh);
+    let mut run = Run {
+        ui,
+        explain: story.explain,
+        report: DemoReport {
+            harbor_url: target.harbor_url.clone(),
+            image: image.clone(),
+            public_key: public.clone(),
+            private_key: key.clone(),
+            fingerprint: fp,
+            ..Default::default()
+        },
+    };
+    let harbor = Harbor::new(&target.harbor_url, &target.user, &target.password)?;
+    let registry = Client::new(RegistryOptions {
+        allow_insecure: target.harbor_url.starts_with("http://"),
+        username: Some(target.user.clone()),
+        password: Some(target.password.clone()),
+        ..Default::default()
+    })?;
+    let creds = Some(engine::credentials(&host, &target.user, &target.password));
+
+    // 0. Harbor answers, the credentials work, the project exists.
+    let step = "connect";
+    harbor
+        .check_login()
+        .await
+        .with_context(|| format!("demo step {step}"))?;
+    let created = harbor
+        .create_project(&story.project, false)
+        .await
+        .with_context(|| format!("demo step {step}"))?;
+    run.step(
+        step,
+        true,
+        match created {
+            Created::New { .. } => format!(
+                "logged in to {} and created project {}",
+                target.harbor_url, story.project
+            ),
+            Created::Exists => format!(
+                "logged in to {}; project {} exists",
+                target.harbor_url, story.project
+            ),
+        },
+    );
+
+    // 1. Push unsigned, and ask Harbor.
+    let step = "push";
+    run.explain(&[
+        format!("docker tag {} {image}", story.image),
+        format!("docker push {image}"),
+    ]);
+    let current = registry
+        .get_manifest(&image_ref)
+        .await
+        .with_context(|| format!("demo step {step}"))?;
+    let digest = match (&previous, &current) {
+        (Some(p), Some(m)) if m.digest == p.digest => {
+            run.step(
+                step,
+                true,
+                format!("{image} is already pushed ({})", p.digest),
+            );
+            p.digest.clone()
+        }
+        _ => {
+            let docker = engine::connect(ctx)
+                .await
+                .with_context(|| format!("demo step {step}"))?;
+            let local = prepare_local_image(ctx, ui, &docker, story)
+                .await
+                .with_context(|| format!("demo step {step}"))?;
+            engine::tag(&docker, &local, &format!("{host}/{repo}"), &tag)
+                .await
+                .with_context(|| format!("demo step {step}"))?;
+            let pushed = engine::push(&docker, ui, &format!("{host}/{repo}"), &tag, creds.clone())
+                .await
+                .with_context(|| format!("demo step {step}"))?;
+            let m = registry
+                .get_manifest(&image_ref)
+                .await
+                .with_context(|| format!("demo step {step}"))?;
+            let served = m.map(|m| m.digest).unwrap_or_default();
+            if served != pushed {
+                return Err(UserError::remote(format!("demo step {step}: the engine pushed {pushed} but the registry serves {served} for {image}")).into());
+            }
+            run.step(step, true, format!("pushed {image} ({pushed})"));
+            pushed
+        }
+    };
+    run.report.digest = digest.clone();
+    let pinned = image_ref.with_digest(&digest);
+
+    let step = "show-unsigned";
+    run.explain(&[artifact_curl(
+        &target.harbor_url,
+        &target.user,
+        &story.project,
+        &name,
+        &digest,
+    )]);
+    let art = harbor
+        .artifact(&story.project, &repo_in_project(&repo), &digest)
+        .await
+        .with_context(|| format!("demo step {step}"))?;
+    let signed_now = art.as_ref().is_some_and(|a| a.cosign_signed());
+    run.report.signed_before = previous.as_ref().map_or(signed_now, |p| p.signed_before);
+    run.step(
+        step,
+        true,
+        format!(
+            "Harbor reports {image}: {}",
+            if run.report.signed_before {
+                "signed by cosign (before this demo)"
+            } else {
+                "not signed"
+            }
+        ),
+    );
+
+    // 2. Sign, and ask Harbor again.
+    let step = "sign";
+    run.explain(&[format!(
+        "cosign sign --key {} --tlog-upload=false {pinned}",
+        key.display()
+    )]);
+    let password = lab_key_password(ctx, ui, story, &target.workdir, false)?;
+    let text =
+        std::fs::read(&key).map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
+    let signing_key = crate::cosign::keys::decrypt_private_key(&text, password.as_bytes())
+        .with_context(|| format!("demo step {step}: {}", key.display()))?;
+    let signed =
+        crate::cosign::sign::sign_image(&registry, &signing_key, &pinned, &BTreeMap::new())
+            .await
+            .with_context(|| format!("demo step {step}"))?;
+    run.step(
+        step,
+        true,
+        if signed.added {
+            format!("signed {digest}; signature at {}", signed.signature)
+        } else {
+            format!("{digest} is already signed by the lab key")
+        },
+    );
+
+    let step = "show-signed";
+    let art = harbor
+        .artifact(&story.project, &repo_in_project(&repo), &digest)
+        .await
+        .with_context(|| format!("demo step {step}"))?;
+    run.report.signed_after = art.as_ref().is_some_and(|a| a.cosign_signed());
+    let acc = art
+        .and_then(|a| a.accessories)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| a.kind)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ok = run.report.signed_after;
+    run.step(
+        step,
+        ok,
+        format!(
+            "Harbor reports {image}: {}",
+            if ok {
+                format!("signed by cosign (accessories: {acc})")
+            } else {
+                "still not signed".into()
+            }
+        ),
+    );
+
+    // 3. Verify, with cosign's output.
+    let step = "verify";
+    run.explain(&[format!(
+        "cosign verify --key {} --insecure-ignore-tlog {image}",
+        public.display()
+    )]);
+    let vk = signing_key.verifying_key();
+    match verify_image(&registry, vk, &image_ref, &BTreeMap::new())
+        .await
+        .with_context(|| format!("demo step {step}"))?
+    {
+        Verdict::Verified { payloads, .. } => {
+            super::verify::print_header(ui, &image_ref, &BTreeMap::new());
+            if !ui.json {
+                ui.line(&serde_json::to_string(&payloads).unwrap_or_default());
+            }
+            run.report.verified = true;
+            run.step(
+                step,
+                true,
+                format!("{image} verifies with {}", public.display()),
+            );
+        }
+        other => run.step(step, false, format!("{image} does not verify: {other:?}")),
+    }
+
+    // 4. Tamper: another image under the same tag.
+    let step = "tamper";
+    match &previous {
+        Some(p) if p.tamper_detected && !p.tampered_digest.is_empty() => {
+            run.report.tamper_detected = true;
+            run.report.tampered_digest = p.tampered_digest.clone();
+            run.step(step, true, format!("done before: the tag pointed at {}, which has no signature, and verification failed", p.tampered_digest));
+        }
+        _ => {
+            run.explain(&[
+                format!("docker push {image}   # a different image, same tag"),
+                format!(
+                    "cosign verify --key {} --insecure-ignore-tlog {image}",
+                    public.display()
+                ),
+            ]);
+            let (tampered, detail) = tamper(&registry, vk, &image_ref)
+                .await
+                .with_context(|| format!("demo step {step}"))?;
+            run.report.tamper_detected = !tampered.is_empty();
+            run.report.tampered_digest = tampered;
+            run.step(step, run.report.tamper_detected, detail);
+        }
+    }
+
+    // 5. Policy: enforcement on; the unsigned pull is refused, the signed one pulls.
+    let step = "policy";
+    match &previous {
+        Some(p) if p.unsigned_pull_blocked && p.signed_pull_allowed => {
+            run.report.unsigned_pull_blocked = true;
+            run.report.signed_pull_allowed = true;
+            run.report.policy_message = p.policy_message.clone();
+            run.step(step, true, format!("done before: Harbor refused the unsigned pull ({:?}) and let the signed one through", p.policy_message));
+        }
+        _ => {
+            run.explain(&[
+                format!("curl -u {}:*** -X PUT -H 'Content-Type: application/json' -d '{{\"metadata\":{{\"enable_content_trust_cosign\":\"true\"}}}}' {}/api/v2.0/projects/{}", target.user, target.harbor_url, story.project),
+                format!("docker pull {host}/{repo}@{}   # unsigned: refused", run.report.tampered_digest),
+                format!("docker pull {image}   # signed: allowed"),
+            ]);
+            policy(
+                ctx,
+                ui,
+                &harbor,
+                story,
+                &host,
+                &repo,
+                &image,
+                &mut run,
+                creds.clone(),
+            )
+            .await
+            .with_context(|| format!("demo step {step}"))?;
+        }
+    }
+
+    state.demo = Some(serde_json::to_value(&run.report)?);
+    wd.save(&state)?;
+    Ok(run.report)
+}
+
+fn repo_in_project(repo: &str) -> String {
+    repo.split_once('/').map_or(repo, |(_, r)| r).to_string()
+}
+
+fn artifact_curl(url: &str, user: &str, project: &str, name: &str, digest: &str) -> String {
+    format!(
+        "curl -u {user}:*** '{url}/api/v2.0/projects/{project}/repositories/{name}/artifacts/{digest}?with_accessory=true'"
+    )
+}
+
+/// The local image to push: loaded from --image-file, or pulled per --pull.
+async fn prepare_local_image(
+    ctx: &Context,
+    ui: &Reporter,
+    docker: &bollard::Docker,
+    story: &StoryArgs,
+) -> anyhow::Result<String> {
+    let (repo, tag) = engine::split_image(&story.image);
+    let tag = tag.unwrap_or("latest");
+    let local = format!("{repo}:{tag}");
+    if let Some(f) = &story.image_file {
+        let path = ctx.resolve(f);
+        let data = std::fs::read(&path)
+            .map_err(|e| UserError::usage(format!("--image-file {}: {e}", path.display())))?;
+        engine::load_image_file(docker, Bytes::from(data), repo, tag).await?;
+        return Ok(local);
+    }
+    let present = engine::has_image(docker, &local).await;
+    match story.pull {
+        PullPolicy::Never if !present => Err(UserError::usage(format!(
+            "--pull never, and {local} is not in the local engine; load it or use --image-file"
+        ))
+        .into()),
+        PullPolicy::Never => Ok(local),
+        PullPolicy::Missing if present => Ok(local),
+        _ => {
+            engine::pull(docker, ui, &local, None).await?;
+            Ok(local)
+        }
+    }
+}
+
+/// Push a different image (same layers, a changed config) to the tag, check
+/// that verification of the tag now fails, then put the original back.
+/// Returns the tampered digest (empty if the tamper went undetected).
+async fn tamper(
+    registry: &Client,
+    vk: &p256::ecdsa::VerifyingKey,
+    image: &Reference,
+) -> anyhow::Result<(String, String)> {
+    let original = registry
+        .get_manifest(image)
+        .await?
+        .ok_or_else(|| UserError::remote(format!("{image} disappeared")))?;
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&original.bytes).context("the pushed manifest is not JSON")?;
+    let config_digest = manifest["config"]["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let config = registry.get_blob(image, &config_digest, 16 << 20).await?;
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&config).context("the image config is not JSON")?;
+    if !cfg["config"].is_object() {
+        cfg["config"] = serde_json::json!({});
+    }
+    if !cfg["config"]["Labels"].is_object() {
+        cfg["config"]["Labels"] = serde_json::json!({});
+    }
+    cfg["config"]["Labels"]["org.harbor-lab.tampered"] = serde_json::json!("true");
+    let new_config = Bytes::from(serde_json::to_vec(&cfg)?);
+    let new_config_digest = crate::registry::sha256_digest(&new_config);
+    registry
+        .put_blob(image, &new_config_digest, new_config.clone())
+        .await?;
+    manifest["config"]["digest"] = serde_json::json!(new_config_digest);
+    manifest["config"]["size"] = serde_json::json!(new_config.len());
+    let tampered = registry
+        .put_manifest(
+            image,
+            Bytes::from(serde_json::to_vec(&manifest)?),
+            &original.media_type,
+        )
+        .await?;
+    let verdict = verify_image(registry, vk, image, &BTreeMap::new()).await;
+    // Put the original back whatever the verdict.
+    registry
+        .put_manifest(image, original.bytes.clone(), &original.media_type)
+        .await?;
+    let restored = registry
+        .get_manifest(image)
+        .await?
+        .map(|m| m.digest)
+        .unwrap_or_default();
+    if restored != original.digest {
+        return Err(
+            UserError::remote(format!("could not restore {image} to {}", original.digest)).into(),
+        );
+    }
+    Ok(match verdict? {
+        Verdict::NoSignatures { digest } | Verdict::NoValidSignature { digest, .. }
+            if digest != tampered =>
+        {
+            (
+                String::new(),
+                format!(
+                    "the tag resolved to {digest}, not the tampered {tampered}: the registry did not take the push"
+                ),
+            )
+        }
+        Verdict::NoSignatures { digest } => (
+            digest.clone(),
+            format!(
+                "pushed another image to the tag ({digest}): verification failed, because that digest has no signature; restored {}",
+                original.digest
+            ),
+        ),
+        Verdict::NoValidSignature { digest, reasons } => (
+            digest.clone(),
+            format!(
+                "pushed another image to the tag ({digest}): verification failed ({}); restored {}",
+                reasons.join("; "),
+                original.digest
+            ),
+        ),
+        other => (
+            String::new(),
+            format!("tampering was NOT detected: {other:?}"),
+        ),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn policy(
+    ctx: &Context,
+    ui: &Reporter,
+    harbor: &Harbor,
+    story: &StoryArgs,
+    host: &str,
+    repo: &str,
+    image: &str,
+    run: &mut Run<'_>,
+    creds: Option<bollard::auth::DockerCredentials>,
+) -> anyhow::Result<()> {
+    let project = harbor
+        .project(&story.project)
+        .await?
+        .ok_or_else(|| UserError::remote(format!("project {} disappeared", story.project)))?;
+    let was = project.cosign_enforced();
+    harbor.set_cosign_enforcement(&story.project, true).await?;
+    let result = async {
+        let docker = engine::connect(ctx).await?;
+        let unsigned = format!("{host}/{repo}@{}", run.report.tampered_digest);
+        let blocked = match engine::pull(&docker, ui, &unsigned, creds.clone()).await {
+            Ok(()) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        let signed = engine::pull(&docker, ui, image, creds.clone()).await;
+        anyhow::Ok((blocked, signed))
+    }
+    .await;
+    if !(was || story.keep_policy) {
+        harbor.set_cosign_enforcement(&story.project, false).await?;
+    }
+    let (blocked, signed) = result?;
+    match blocked {
+        Some(msg) if msg.contains("not signed") => {
+            let quoted = msg.rsplit(": ").next().unwrap_or(&msg).trim().to_string();
+            run.report.unsigned_pull_blocked = true;
+            run.report.policy_message = quoted.clone();
+            run.step(
+                "policy-unsigned",
+                true,
+                format!("Harbor refused the unsigned pull: {quoted:?}"),
+            );
+        }
+        Some(other) => run.step(
+            "policy-unsigned",
+            false,
+            format!("the unsigned pull failed, but not because of the policy: {other}"),
+        ),
+        None => run.step(
+            "policy-unsigned",
+            false,
+            "Harbor let the unsigned image through".into(),
+        ),
+    }
+    match signed {
+        Ok(()) => {
+            run.report.signed_pull_allowed = true;
+            run.step("policy-signed", true, format!("the signed {image} pulls"));
+        }
+        Err(e) => run.step(
+            "policy-signed",
+            false,
+            format!("the signed pull failed: {e}"),
+        ),
+    }
+    let state = if was || story.keep_policy {
+        "left on"
+    } else {
+        "turned back off"
+    };
+    run.step(
+        "policy",
+        run.report.unsigned_pull_blocked && run.report.signed_pull_allowed,
+        format!("cosign enforcement on project {} {state}", story.project),
+    );
+    Ok(())
+}
+
+/// `harbor-lab demo`: Harbor and secrets from the workdir unless given.
+pub async fn command(
+    ctx: &Context,
+    ui: &Reporter,
+    args: &crate::cli::DemoArgs,
+) -> anyhow::Result<u8> {
+    let workdir = super::install::workdir_path(ctx, &args.workdir.workdir);
+    let state = Workdir::open_unlocked(&workdir).load()?;
+    let harbor_url = match (&args.harbor_url, &state.harbor) {
+        (Some(u), _) => u.trim_end_matches('/').to_string(),
+        (None, Some(h)) if !h.url.is_empty() => h.url.clone(),
+        _ => {
+            return Err(UserError::usage(format!(
+                "no Harbor to use: pass --harbor-url, or run `harbor-lab install` first (nothing is recorded in {})",
+                workdir.display()
+            ))
+            .into());
+        }
+    };
+    let password = match (&args.harbor_password_file, &state.harbor) {
+        (Some(f), _) => super::read_secret_file(ctx, f, "--harbor-password-file")?,
+        (None, Some(h)) => {
+            super::read_secret_file(ctx, &h.admin_password_file, "the workdir's admin-password")?
+        }
+        (None, None) => {
+            return Err(UserError::usage("no Harbor password: pass --harbor-password-file").into());
+        }
+    };
+    let key_prefix = args
+        .key_prefix
+        .as_ref()
+        .map_or_else(|| workdir.join("cosign"), |p| ctx.resolve(p));
+    if ensure_keys(ctx, ui, &args.story, &key_prefix, &workdir)? {
+        ui.status(
+            "Done",
+            &format!("keys: created {}", with_ext(&key_prefix, "key").display()),
+        );
+    }
+    let target = Target {
+        harbor_url,
+        user: args.harbor_user.clone(),
+        password,
+        key_prefix,
+        workdir,
+    };
+    let report = run_demo(ctx, ui, &args.story, &target).await?;
+    finish(ui, &report)
+}
+
+pub fn finish(ui: &Reporter, report: &DemoReport) -> anyhow::Result<u8> {
+    if ui.json {
+        ui.json_out(&serde_json::to_value(report)?);
+    }
+    let all = report.steps.iter().all(|s| s.ok);
+    if all {
+        Ok(crate::error::EXIT_OK)
+    } else {
+        let failed: Vec<&str> = report
+            .steps
+            .iter()
+            .filter(|s| !s.ok)
+            .map(|s| s.name.as_str())
+            .collect();
+        Err(UserError::remote(format!(
+            "the demo did not show what it should at: {}",
+            failed.join(", ")
+        ))
+        .into())
+    }
+}

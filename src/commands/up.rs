@@ -1,0 +1,126 @@
+//! `up`: preflight -> install -> keys -> demo, with one plan shown first and
+//! one confirmation. Each part is the same code as its own command, so running
+//! `up` again after an interruption finishes the job and skips what is done.
+
+use serde_json::json;
+
+use crate::cli::UpArgs;
+use crate::context::Context;
+use crate::error::EXIT_OK;
+use crate::ui::{Reporter, prompt};
+
+use super::demo::{Target, ensure_keys, run_demo, with_ext};
+use super::install::{install, workdir_path};
+
+pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Result<u8> {
+    let workdir = workdir_path(ctx, &args.install.workdir.workdir);
+    let key_prefix = workdir.join("cosign");
+    let host = args
+        .install
+        .host
+        .hostname
+        .clone()
+        .unwrap_or_else(|| "this machine's first IPv4 address".into());
+    let port = args.install.host.http_port;
+    let plan = [
+        "check that this machine can run Harbor (Docker, compose, ports, disk, memory)".to_string(),
+        format!(
+            "download Harbor {} (md5-checked, cached) or use --installer-file, and extract it into {}",
+            args.install.harbor_version,
+            workdir.display()
+        ),
+        format!(
+            "write {}/harbor/harbor.yml for http://{host}:{port} with a random admin password (kept 0600)",
+            workdir.display()
+        ),
+        format!(
+            "add {host}:{port} to insecure-registries in {} and reload dockerd (no restart)",
+            args.install.daemon.daemon_config.display()
+        ),
+        "run install.sh and wait until Harbor reports healthy".to_string(),
+        format!(
+            "create the cosign key pair {}.key / .pub if missing",
+            key_prefix.display()
+        ),
+        format!(
+            "demo in project {}: push {} unsigned, sign, verify, tamper, enforce the cosign policy",
+            args.story.project, args.story.image
+        ),
+    ];
+    ui.line("harbor-lab up will:");
+    for (i, p) in plan.iter().enumerate() {
+        ui.line(&format!("  {}. {p}", i + 1));
+    }
+    if args.install.dry_run {
+        let report = install(ctx, ui, &args.install).await?;
+        if ui.json {
+            ui.json_out(&json!({"dry_run": true, "plan": plan, "install": report}));
+        }
+        return Ok(EXIT_OK);
+    }
+    if !prompt::confirm(ui, "Proceed?", "pass --yes to run the plan without asking")? {
+        return Err(crate::error::UserError::usage("cancelled; nothing was changed").into());
+    }
+    // One confirmation for the whole plan.
+    ui.assume_yes();
+
+    let installed = install(ctx, ui, &args.install).await?;
+    let created = ensure_keys(ctx, ui, &args.story, &key_prefix, &workdir)?;
+    ui.status(
+        if created { "Done" } else { "Skipping" },
+        &format!(
+            "keys: {} {}",
+            with_ext(&key_prefix, "key").display(),
+            if created { "created" } else { "already exists" }
+        ),
+    );
+    let password = super::read_secret_file(
+        ctx,
+        &installed.admin_password_file,
+        "the workdir's admin-password",
+    )?;
+    let target = Target {
+        harbor_url: installed.harbor_url.clone(),
+        user: "admin".into(),
+        password,
+        key_prefix: key_prefix.clone(),
+        workdir: workdir.clone(),
+    };
+    let demo = run_demo(ctx, ui, &args.story, &target).await?;
+
+    let registry = installed
+        .harbor_url
+        .trim_start_matches("http://")
+        .to_string();
+    ui.result_line("");
+    ui.result_line(&format!(
+        "Harbor:          {} (user admin)",
+        installed.harbor_url
+    ));
+    ui.result_line(&format!(
+        "Admin password:  {}",
+        installed.admin_password_file.display()
+    ));
+    ui.result_line(&format!(
+        "Keys:            {} / {}",
+        demo.private_key.display(),
+        demo.public_key.display()
+    ));
+    ui.result_line(&format!(
+        "Verified:        {} {} (signed by cosign in Harbor: {}; tamper caught: {}; unsigned pull refused: {})",
+        demo.image, demo.digest, demo.signed_after, demo.tamper_detected, demo.unsigned_pull_blocked
+    ));
+    if ui.json {
+        ui.json_out(&json!({
+            "harbor_url": installed.harbor_url,
+            "registry": registry,
+            "admin_password_file": installed.admin_password_file,
+            "private_key": demo.private_key,
+            "public_key": demo.public_key,
+            "install": installed,
+            "demo": demo,
+        }));
+    }
+    let code = super::demo::finish(&Reporter::silent(), &demo)?;
+    Ok(code)
+}

@@ -1,0 +1,509 @@
+//! The tutorial end to end: `up` against the fixture installer and the Harbor
+//! API double in front of the real registry, real docker pushes and pulls,
+//! judged afterwards by the real cosign.
+
+mod support;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use support::*;
+
+const TAG: &str = "v2.7.1";
+
+struct Lab {
+    root: tempfile::TempDir,
+    namespace: String,
+    image: String,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(
+            root.path().join("image.tar"),
+            rootfs_tar(&unique("demo-image")),
+        )
+        .unwrap();
+        std::fs::write(root.path().join("daemon.json"), "{}\n").unwrap();
+        Lab {
+            root,
+            namespace: unique("lab"),
+            image: format!("{}:v1", unique("hl-demo")),
+        }
+    }
+    fn path(&self) -> &Path {
+        self.root.path()
+    }
+    fn workdir(&self) -> PathBuf {
+        self.path().join("work")
+    }
+    fn cmd(&self, sub: &str) -> Command {
+        let mut c = harbor_lab(self.path());
+        c.env("HARBOR_LAB_CACHE", self.path().join("cache"))
+            .env("HARBOR_DOUBLE_BIN", harbor_double_bin())
+            .env("HARBOR_DOUBLE_UPSTREAM", format!("http://{}", registry()))
+            .env("HARBOR_DOUBLE_NAMESPACE", &self.namespace)
+            .arg(sub);
+        c
+    }
+    fn install_args(&self, c: &mut Command, base: &str, port: u16) {
+        c.args(["--harbor-version", TAG, "--download-base", base])
+            .args([
+                "--hostname",
+                "127.0.0.1",
+                "--allow-loopback-hostname",
+                "--http-port",
+                &port.to_string(),
+            ])
+            .arg("--workdir")
+            .arg(self.workdir())
+            .arg("--daemon-config")
+            .arg(self.path().join("daemon.json"))
+            .args(["--no-daemon-reload", "--health-timeout", "30"]);
+    }
+    fn story_args(&self, c: &mut Command) {
+        c.args(["--image", &self.image, "--image-file"])
+            .arg(self.path().join("image.tar"));
+    }
+    fn up(&self, base: &str, port: u16) -> Run {
+        let mut c = self.cmd("up");
+        self.install_args(&mut c, base, port);
+        self.story_args(&mut c);
+        c.args(["--yes", "--json"]);
+        run(&mut c)
+    }
+    fn kill_double(&self) {
+        if let Ok(pid) = std::fs::read_to_string(self.workdir().join("data/double.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.kill_double();
+    }
+}
+
+async fn release() -> FileServer {
+    file_server(release_files(TAG, fixture_installer(), None), None).await
+}
+
+fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    tokio::task::spawn_blocking(f)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_tells_the_whole_story_then_does_nothing_again() {
+    let lab = std::sync::Arc::new(Lab::new());
+    let server = release().await;
+    let base = format!("http://{}", server.addr);
+    let port = free_port();
+
+    let (l, b) = (lab.clone(), base.clone());
+    let out = blocking(move || l.up(&b, port)).await.unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let demo = &report["demo"];
+    for (k, want) in [
+        ("signed_before", false),
+        ("signed_after", true),
+        ("verified", true),
+        ("tamper_detected", true),
+        ("unsigned_pull_blocked", true),
+        ("signed_pull_allowed", true),
+    ] {
+        assert_eq!(demo[k], want, "{k}: {demo}");
+    }
+    assert_eq!(
+        demo["policy_message"], "The image is not signed in Cosign.",
+        "{demo}"
+    );
+    assert_eq!(report["registry"], format!("127.0.0.1:{port}"));
+    let public = PathBuf::from(report["public_key"].as_str().unwrap());
+    assert!(public.exists());
+    // Secrets never appear in the report.
+    let admin = std::fs::read_to_string(lab.workdir().join("admin-password")).unwrap();
+    let keypw = std::fs::read_to_string(lab.workdir().join("cosign.password")).unwrap();
+    assert!(!out.stdout.contains(admin.trim()) && !out.stdout.contains(keypw.trim()));
+    assert!(!out.stderr.contains(admin.trim()) && !out.stderr.contains(keypw.trim()));
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["admin-password", "cosign.password", "cosign.key"] {
+        let mode = std::fs::metadata(lab.workdir().join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    // Harbor's API agrees: the artifact has a signature.cosign accessory.
+    let digest = demo["digest"].as_str().unwrap().to_string();
+    let name = lab.image.split(':').next().unwrap().to_string();
+    let art: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v2.0/projects/library/repositories/{name}/artifacts/{digest}?with_accessory=true"))
+        .basic_auth("admin", Some(admin.trim()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(art["accessories"][0]["type"], "signature.cosign", "{art}");
+
+    // The real cosign accepts the demo image with the lab's public key.
+    let image = format!("127.0.0.1:{port}/library/{}", lab.image);
+    let home = lab.path().to_path_buf();
+    let (pubc, img) = (public.clone(), image.clone());
+    let c = blocking(move || {
+        run(cosign(&home)
+            .args([
+                "verify",
+                "--insecure-ignore-tlog=true",
+                "--allow-insecure-registry",
+                "--key",
+            ])
+            .arg(&pubc)
+            .arg(&img))
+    })
+    .await
+    .unwrap();
+    assert_eq!(c.code, 0, "cosign: {}", c.stderr);
+    assert!(c.stdout.contains(&digest));
+
+    // Again: every step is already done, nothing is pushed, same answers.
+    let (l, b) = (lab.clone(), base.clone());
+    let again = blocking(move || l.up(&b, port)).await.unwrap();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let r2: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    for s in r2["install"]["steps"].as_array().unwrap() {
+        if !["preflight", "host"].contains(&s["id"].as_str().unwrap()) {
+            assert_eq!(s["status"], "skipped", "{s}");
+        }
+    }
+    let steps = r2["demo"]["steps"].as_array().unwrap();
+    let detail = |n: &str| {
+        steps.iter().find(|s| s["name"] == n).unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        detail("push").contains("already pushed"),
+        "{}",
+        detail("push")
+    );
+    assert!(
+        detail("sign").contains("already signed"),
+        "{}",
+        detail("sign")
+    );
+    assert!(
+        detail("tamper").starts_with("done before"),
+        "{}",
+        detail("tamper")
+    );
+    assert!(
+        detail("policy").starts_with("done before"),
+        "{}",
+        detail("policy")
+    );
+    assert!(
+        !again.stderr.contains("Pushing signature"),
+        "{}",
+        again.stderr
+    );
+    for k in [
+        "signed_before",
+        "signed_after",
+        "verified",
+        "tamper_detected",
+        "unsigned_pull_blocked",
+        "signed_pull_allowed",
+        "digest",
+    ] {
+        assert_eq!(r2["demo"][k], demo[k], "{k}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killing_harbor_mid_demo_names_the_step_and_up_finishes() {
+    let lab = std::sync::Arc::new(Lab::new());
+    let server = release().await;
+    let base = format!("http://{}", server.addr);
+    let port = free_port();
+    let mut c = lab.cmd("install");
+    lab.install_args(&mut c, &base, port);
+    c.arg("--yes");
+    let out = run(&mut c);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // Start the demo and kill Harbor as soon as the first step is through.
+    let mut c = lab.cmd("demo");
+    c.arg("--workdir").arg(lab.workdir());
+    lab.story_args(&mut c);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("connect:") {
+            lab.kill_double();
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the demo succeeded without Harbor: {seen}"
+    );
+    assert!(
+        seen.contains("demo step "),
+        "the error names the step: {seen}"
+    );
+    assert!(
+        seen.contains(&format!("127.0.0.1:{port}")),
+        "the error names the server: {seen}"
+    );
+
+    // `up` afterwards finishes the job.
+    let (l, b) = (lab.clone(), base.clone());
+    let out = blocking(move || l.up(&b, port)).await.unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["demo"]["verified"], true);
+    assert_eq!(report["demo"]["unsigned_pull_blocked"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_terminal_and_no_yes_is_an_error_not_a_hang() {
+    let lab = Lab::new();
+    let mut c = lab.cmd("up");
+    lab.install_args(&mut c, "http://127.0.0.1:9", free_port());
+    let out = run(&mut c);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("--yes"), "{}", out.stderr);
+    assert!(
+        !lab.workdir().exists(),
+        "nothing may change before the confirmation"
+    );
+}
+
+/// The double, checked the other way round: the real cosign signs and
+/// verifies through it, and its API reports what Harbor would.
+#[tokio::test(flavor = "multi_thread")]
+async fn real_cosign_signs_and_verifies_through_the_double() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_path_buf();
+    std::fs::write(h.join("pw"), "Double-pw-123\n").unwrap();
+    let port = free_port();
+    let mut double = Command::new(harbor_double_bin())
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--upstream",
+            &format!("http://{}", registry()),
+        ])
+        .args([
+            "--namespace",
+            &unique("dbl"),
+            "--version",
+            "v2.9.0",
+            "--admin-password-file",
+        ])
+        .arg(h.join("pw"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let result = std::panic::AssertUnwindSafe(async {
+        for _ in 0..50 {
+            if reqwest::get(format!("http://127.0.0.1:{port}/api/v2.0/ping"))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        // Credentials for cosign and docker, as `docker login` would store them.
+        let auth = base64::engine::general_purpose::STANDARD.encode("admin:Double-pw-123");
+        std::fs::create_dir_all(h.join(".docker")).unwrap();
+        std::fs::write(
+            h.join(".docker/config.json"),
+            format!("{{\"auths\":{{\"127.0.0.1:{port}\":{{\"auth\":\"{auth}\"}}}}}}"),
+        )
+        .unwrap();
+        let repo = format!("127.0.0.1:{port}/library/{}", unique("via-double"));
+        let ctx = harbor_lab::context::Context::from_os();
+        let docker = harbor_lab::docker::engine::connect(&ctx).await.unwrap();
+        harbor_lab::docker::engine::import_rootfs(
+            &docker,
+            rootfs_tar(&unique("d")).into(),
+            &repo,
+            "v1",
+        )
+        .await
+        .unwrap();
+        let creds = harbor_lab::docker::engine::credentials(
+            &format!("127.0.0.1:{port}"),
+            "admin",
+            "Double-pw-123",
+        );
+        let digest = harbor_lab::docker::engine::push(
+            &docker,
+            &harbor_lab::ui::Reporter::silent(),
+            &repo,
+            "v1",
+            Some(creds),
+        )
+        .await
+        .unwrap();
+        let image = format!("{repo}:v1");
+        // Unauthenticated pushes get Harbor's challenge.
+        let r = reqwest::Client::new()
+            .put(format!("http://127.0.0.1:{port}/v2/library/x/manifests/v1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(
+            r.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("service=\"harbor-registry\"")
+        );
+
+        let out = run(cosign(&h)
+            .args(["generate-key-pair"])
+            .env("COSIGN_PASSWORD", "k"));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let out = run(cosign(&h)
+            .args([
+                "sign",
+                "--key",
+                "cosign.key",
+                "--tlog-upload=false",
+                "--allow-insecure-registry",
+                "-y",
+                &image,
+            ])
+            .env("COSIGN_PASSWORD", "k")
+            .env("DOCKER_CONFIG", h.join(".docker")));
+        assert_eq!(
+            out.code, 0,
+            "cosign sign through the double: {}",
+            out.stderr
+        );
+        let out = run(cosign(&h)
+            .args([
+                "verify",
+                "--key",
+                "cosign.pub",
+                "--insecure-ignore-tlog=true",
+                "--allow-insecure-registry",
+                &image,
+            ])
+            .env("DOCKER_CONFIG", h.join(".docker")));
+        assert_eq!(
+            out.code, 0,
+            "cosign verify through the double: {}",
+            out.stderr
+        );
+        let ours = run(harbor_lab(&h)
+            .args(["verify", "--key", "cosign.pub", &image])
+            .env("DOCKER_CONFIG", h.join(".docker")));
+        assert_eq!(ours.code, 0, "{}", ours.stderr);
+
+        // Harbor's view: signed by cosign, signature hidden from the list.
+        let api = harbor_lab::harbor::client::Harbor::new(
+            &format!("http://127.0.0.1:{port}"),
+            "admin",
+            "Double-pw-123",
+        )
+        .unwrap();
+        let name = repo.rsplit('/').next().unwrap();
+        let arts = api.artifacts("library", name).await.unwrap();
+        assert_eq!(arts.len(), 1, "{arts:?}");
+        assert_eq!(arts[0].digest, digest);
+        assert!(arts[0].cosign_signed());
+        // Enforcement: 412 with v2.9's message on an unsigned manifest.
+        api.set_cosign_enforcement("library", true).await.unwrap();
+        let other = format!("127.0.0.1:{port}/library/{}", unique("unsigned"));
+        harbor_lab::docker::engine::import_rootfs(
+            &docker,
+            rootfs_tar(&unique("u")).into(),
+            &other,
+            "v1",
+        )
+        .await
+        .unwrap();
+        let creds = harbor_lab::docker::engine::credentials(
+            &format!("127.0.0.1:{port}"),
+            "admin",
+            "Double-pw-123",
+        );
+        harbor_lab::docker::engine::push(
+            &docker,
+            &harbor_lab::ui::Reporter::silent(),
+            &other,
+            "v1",
+            Some(creds.clone()),
+        )
+        .await
+        .unwrap();
+        let err = harbor_lab::docker::engine::pull(
+            &docker,
+            &harbor_lab::ui::Reporter::silent(),
+            &format!("{other}:v1"),
+            Some(creds.clone()),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("The image is not signed by cosign."),
+            "{err}"
+        );
+        harbor_lab::docker::engine::pull(
+            &docker,
+            &harbor_lab::ui::Reporter::silent(),
+            &image,
+            Some(creds),
+        )
+        .await
+        .unwrap();
+        // A basic-auth write that carries Harbor's session cookie is a CSRF 403.
+        let r = reqwest::Client::new()
+            .put(format!("http://127.0.0.1:{port}/api/v2.0/projects/library"))
+            .basic_auth("admin", Some("Double-pw-123"))
+            .header("Cookie", "sid=abc")
+            .body("{\"metadata\":{}}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        // Duplicate projects: 409 with Harbor's message.
+        assert_eq!(
+            api.create_project("library", true).await.unwrap(),
+            harbor_lab::harbor::client::Created::Exists
+        );
+    });
+    let outcome = futures_util::FutureExt::catch_unwind(result).await;
+    let _ = double.kill();
+    let _ = double.wait();
+    if let Err(p) = outcome {
+        std::panic::resume_unwind(p);
+    }
+}
