@@ -223,6 +223,51 @@ impl Client {
         scheme
     }
 
+    /// A loopback registry answered our plain-HTTP request as a TLS server
+    /// does (Go: "Client sent an HTTP request to an HTTPS server", nginx: "The
+    /// plain HTTP request was sent to HTTPS port"): switch it to HTTPS.
+    async fn switch_to_https(
+        &self,
+        registry: &str,
+        resp: reqwest::Response,
+    ) -> Result<Option<reqwest::Response>, RegistryError> {
+        let plain_loopback =
+            resp.url().scheme() == "http" && reference::is_loopback_registry(registry);
+        if !plain_loopback || resp.status() != StatusCode::BAD_REQUEST {
+            return Ok(Some(resp));
+        }
+        let url = resp.url().to_string();
+        let mut body = read_limited(resp, ERROR_BODY_LIMIT)
+            .await
+            .unwrap_or_default();
+        if body.is_empty() {
+            // A HEAD answer has no body to tell; ask once with GET.
+            if let Ok(probe) = self
+                .strict
+                .get(format!("http://{registry}/v2/"))
+                .send()
+                .await
+            {
+                body = read_limited(probe, ERROR_BODY_LIMIT)
+                    .await
+                    .unwrap_or_default();
+            }
+        }
+        let text = String::from_utf8_lossy(&body);
+        if text.contains("HTTPS server") || text.contains("HTTPS port") {
+            self.with_host(registry, |h| h.scheme = Some("https"));
+            return Ok(None);
+        }
+        let (code, message) = parse_error_body(&body);
+        Err(RegistryError::Status {
+            method: "request".into(),
+            url,
+            status: 400,
+            code,
+            message,
+        })
+    }
+
     fn credentials(&self, registry: &str) -> Option<Credentials> {
         if let Some(c) = self.with_host(registry, |h| h.credentials.clone()) {
             return c;
@@ -262,7 +307,7 @@ impl Client {
         scope: &str,
         make: &(dyn Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder + Sync),
     ) -> Result<reqwest::Response, RegistryError> {
-        let base = format!("{}://{registry}", self.scheme(registry).await);
+        let mut base = format!("{}://{registry}", self.scheme(registry).await);
         for attempt in 0..2 {
             let mut req = make(self.http(), &base);
             let (token, basic) =
@@ -272,10 +317,23 @@ impl Client {
             } else if basic && let Some(c) = self.credentials(registry) {
                 req = req.basic_auth(c.username, Some(c.password));
             }
-            let resp = req.send().await.map_err(|e| RegistryError::Connect {
-                registry: registry.to_string(),
-                detail: error_chain(&e),
-            })?;
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| self.connect_error(registry, &e))?;
+            let resp = match self.switch_to_https(registry, resp).await? {
+                Some(r) => r,
+                None => {
+                    base = format!("https://{registry}");
+                    let mut req = make(self.http(), &base);
+                    if basic && let Some(c) = self.credentials(registry) {
+                        req = req.basic_auth(c.username, Some(c.password));
+                    }
+                    req.send()
+                        .await
+                        .map_err(|e| self.connect_error(registry, &e))?
+                }
+            };
             if resp.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
                 if resp.status() == StatusCode::UNAUTHORIZED {
                     let detail = error_detail(resp).await;
@@ -305,6 +363,22 @@ impl Client {
             }
         }
         unreachable!("the loop returns on its second attempt")
+    }
+
+    fn connect_error(&self, registry: &str, e: &reqwest::Error) -> RegistryError {
+        let detail = error_chain(e);
+        let hint = if detail.contains("certificate")
+            || detail.contains("Certificate")
+            || detail.contains("tls")
+        {
+            "; trust its CA with --registry-cacert, or pass --allow-insecure-registry"
+        } else {
+            "; check the address and that the registry is running"
+        };
+        RegistryError::Connect {
+            registry: registry.to_string(),
+            detail: format!("{detail}{hint}"),
+        }
     }
 
     fn unauthorized(&self, registry: &str, detail: Option<String>) -> RegistryError {
