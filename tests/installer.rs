@@ -45,8 +45,11 @@ impl Lab {
             .arg(self.workdir())
             .arg("--daemon-config")
             .arg(daemon_config)
-            .args(["--health-timeout", "30", "--yes"])
+            .arg("--yes")
             .args(extra);
+        if !extra.contains(&"--health-timeout") {
+            c.args(["--health-timeout", "30"]);
+        }
         c
     }
     /// A daemon config nobody reads (for tests that must not touch dockerd).
@@ -668,3 +671,134 @@ trait CatchUnwindSafe: std::future::Future + Sized {
     }
 }
 impl<F: std::future::Future> CatchUnwindSafe for F {}
+
+/// What a user can do to an install: edit harbor.yml, break install.sh,
+/// leave Harbor unhealthy, export `host`, and purge it all.
+#[tokio::test(flavor = "multi_thread")]
+async fn edited_config_failures_and_purge() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let base = format!("http://{}", server.addr);
+    let cfg = lab.private_daemon_config("{}\n");
+    let port = free_port();
+    let go = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut c = lab.install(
+            &base,
+            port,
+            &cfg,
+            &[&["--no-daemon-reload"], extra].concat(),
+        );
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        run(&mut c)
+    };
+
+    // install.sh fails: its ERROR lines and the log path are shown.
+    let out = go(&[], &[("HARBOR_FIXTURE_FAIL", "port is already allocated")]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("port is already allocated"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&lab.workdir().join("install.log").display().to_string()),
+        "{}",
+        out.stderr
+    );
+
+    // Harbor comes up unhealthy: the timeout names the components.
+    let out = go(
+        &["--health-timeout", "2"],
+        &[("HARBOR_DOUBLE_ARGS", "--unhealthy jobservice")],
+    );
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unhealthy components: jobservice"),
+        "{}",
+        out.stderr
+    );
+    lab_kill(&lab);
+
+    // An exported `host` must not reach install.sh (it would rewrite hostname).
+    let out = go(&[], &[("host", "evil.invalid")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let yml_path = lab.workdir().join("harbor/harbor.yml");
+    assert!(
+        std::fs::read_to_string(&yml_path)
+            .unwrap()
+            .contains("hostname: 127.0.0.1\n")
+    );
+
+    // The user edits harbor.yml: never overwritten silently.
+    let mine = std::fs::read_to_string(&yml_path)
+        .unwrap()
+        .replace("max_job_workers: 10", "max_job_workers: 3");
+    std::fs::write(&yml_path, &mine).unwrap();
+    let mut c = harbor_lab(lab.path());
+    c.env("HARBOR_LAB_CACHE", lab.path().join("cache"))
+        .args(["install", "--harbor-version", TAG, "--download-base", &base])
+        .args([
+            "--hostname",
+            "127.0.0.1",
+            "--allow-loopback-hostname",
+            "--http-port",
+            &port.to_string(),
+        ])
+        .arg("--workdir")
+        .arg(lab.workdir())
+        .arg("--daemon-config")
+        .arg(&cfg)
+        .arg("--no-daemon-reload");
+    let out = run(&mut c);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("-  max_job_workers: 3") && out.stderr.contains("+  max_job_workers: 10"),
+        "the diff is shown: {}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&yml_path).unwrap(), mine);
+    let out = go(&[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        std::fs::read_to_string(&yml_path)
+            .unwrap()
+            .contains("max_job_workers: 10")
+    );
+    let backup = lab.workdir().join("harbor/harbor.yml.harbor-lab.bak");
+    assert_eq!(
+        std::fs::read_to_string(backup).unwrap(),
+        mine,
+        "the user's version is kept"
+    );
+
+    // down --purge asks first; without a terminal or --yes it deletes nothing.
+    let out = run(harbor_lab(lab.path())
+        .args(["down", "--purge", "--workdir"])
+        .arg(lab.workdir()));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(lab.workdir().join("harbor").exists());
+    lab_kill(&lab);
+    let out = run(harbor_lab(lab.path())
+        .args(["down", "--purge", "--yes", "--workdir"])
+        .arg(lab.workdir()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !lab.workdir().exists(),
+        "the workdir (and its data volume) is gone"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "{}\n",
+        "daemon.json restored"
+    );
+}
+
+fn lab_kill(lab: &Lab) {
+    if let Ok(pid) = std::fs::read_to_string(lab.workdir().join("data/double.pid")) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}

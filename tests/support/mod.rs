@@ -471,20 +471,27 @@ pub async fn file_server(files: HashMap<String, Vec<u8>>, cut_first: Option<Stri
     FileServer { addr, log, task }
 }
 
-/// A path to the harbor-double binary (built next to the test binaries).
+/// The harbor-double binary, built (once per test process, a no-op when it
+/// is fresh) next to the test binaries: `cargo test --test X` alone would not
+/// rebuild another workspace package.
 pub fn harbor_double_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("harbor-double");
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "harbor-double"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building harbor-double");
-    }
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "-q", "-p", "harbor-double"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .unwrap();
+            assert!(status.success(), "building harbor-double");
+            let exe = std::env::current_exe().unwrap();
+            exe.parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("harbor-double")
+        })
+        .clone()
 }
 
 /// A tar.gz of `entries` (path, bytes, mode).

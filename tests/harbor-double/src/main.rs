@@ -42,6 +42,8 @@ struct App {
     public_url: String,
     password: String,
     version: String,
+    /// Components `/health` reports unhealthy (--unhealthy NAME, repeatable).
+    unhealthy: Vec<String>,
     http: reqwest::Client,
 }
 
@@ -263,7 +265,7 @@ impl App {
     }
 }
 
-async fn health() -> Response {
+async fn health(State(app): State<App>) -> Response {
     let names = [
         "core",
         "database",
@@ -273,12 +275,25 @@ async fn health() -> Response {
         "registry",
         "registryctl",
     ];
+    let components: Vec<Value> = names
+        .iter()
+        .map(|n| {
+            if app.unhealthy.iter().any(|u| u == n) {
+                json!({"name": n, "status": "unhealthy", "error": "failed to check the health status: timeout"})
+            } else {
+                json!({"name": n, "status": "healthy"})
+            }
+        })
+        .collect();
+    let status = if app.unhealthy.is_empty() {
+        "healthy"
+    } else {
+        "unhealthy"
+    };
+    // Harbor answers 200 either way: the status field is what counts.
     json_resp(
         StatusCode::OK,
-        &json!({
-            "components": names.iter().map(|n| json!({"name": n, "status": "healthy"})).collect::<Vec<_>>(),
-            "status": "healthy"
-        }),
+        &json!({"components": components, "status": status}),
     )
 }
 
@@ -813,6 +828,11 @@ async fn main() -> anyhow::Result<()> {
         public_url,
         password,
         version,
+        unhealthy: args
+            .windows(2)
+            .filter(|w| w[0] == "--unhealthy")
+            .map(|w| w[1].clone())
+            .collect(),
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()?,
