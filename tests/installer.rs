@@ -755,7 +755,8 @@ async fn edited_config_failures_and_purge() {
     let out = run(&mut c);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
-        out.stderr.contains("-  max_job_workers: 3") && out.stderr.contains("+  max_job_workers: 10"),
+        out.stderr.contains("-  max_job_workers: 3")
+            && out.stderr.contains("+  max_job_workers: 10"),
         "the diff is shown: {}",
         out.stderr
     );
