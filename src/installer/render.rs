@@ -316,12 +316,10 @@ mod tests {
     #[test]
     fn validation_mirrors_prepare() {
         let v271 = Version::parse("v2.7.1").unwrap();
-        assert!(
-            validate(SHIPPED, &v271, false)
-                .unwrap_err()
-                .to_string()
-                .contains("https.certificate")
-        );
+        let err = |text: &str| validate(text, &v271, false).unwrap_err().to_string();
+        assert!(err(SHIPPED).contains("placeholder"), "{}", err(SHIPPED));
+        let named = SHIPPED.replace("reg.mydomain.com", "10.0.0.5");
+        assert!(err(&named).contains("https.certificate"), "{}", err(&named));
         let mut s = settings();
         s.hostname = "127.0.0.1".into();
         let out = render(SHIPPED, LAB_TEMPLATE, "t", &s).unwrap();
