@@ -21,8 +21,9 @@ eval "$(scripts/services.sh)"
 eval "$(scripts/peers.sh)"
 set +a
 command -v /usr/bin/time >/dev/null || { echo "bench.sh: needs GNU time (apt-get install time)" >&2; exit 3; }
-cargo build --release -q --workspace
+cargo build --release -q --workspace --bins --examples
 HL="$CARGO_TARGET_DIR/release/harbor-lab"
+FETCH="$CARGO_TARGET_DIR/release/examples/fetch"
 COSIGN="$HARBOR_LAB_COSIGN"
 REG="$HARBOR_LAB_TEST_REGISTRY"
 DOCKER=$(command -v /usr/bin/docker || command -v docker)
@@ -88,6 +89,6 @@ bench_download() {
 case "$WHAT" in
   cosign) bench_cosign ;;
   download) bench_download ;;
-  all) bench_cosign; if [ -f scripts/bench-download.sh ]; then bench_download; fi ;;
+  all) bench_cosign; bench_download ;;
   *) echo "usage: bench.sh [cosign|download|all]" >&2; exit 2 ;;
 esac

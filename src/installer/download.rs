@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use md5::Md5;
+use md5::{Digest as _, Md5};
 use reqwest::{StatusCode, header};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::error::{EXIT_REMOTE, EXIT_USAGE, ExitCoded};
 use crate::ui::Reporter;
@@ -232,10 +232,6 @@ pub async fn download(
     unreachable!("the loop returns on its last attempt")
 }
 
-enum Msg {
-    Data(bytes::Bytes),
-}
-
 /// One attempt, resuming from what an earlier attempt left in `.partial`.
 async fn fetch_once(
     client: &reqwest::Client,
@@ -280,28 +276,42 @@ async fn fetch_once(
     );
     bar.set_position(offset);
 
-    // Writer thread: hashes (including what a resumed file already has) and writes.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(64);
-    let partial_w = partial.clone();
+    // Two threads: one hashes (first what a resumed file already holds), one
+    // writes. MD5 is sequential and the slowest part, so it gets a core of its own.
+    // At most QUEUE chunks wait for each thread (chunks are at most a few
+    // hundred KiB), so memory stays bounded however slow the disk or hash is.
+    const QUEUE: usize = 8;
+    let (hash_tx, hash_rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(QUEUE);
+    let (write_tx, write_rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(QUEUE);
+    let partial_h = partial.clone();
     let with_sha = spec.sha256.is_some();
-    let writer = std::thread::spawn(move || -> std::io::Result<(Hashes, u64)> {
+    let hasher = std::thread::spawn(move || -> std::io::Result<Hashes> {
         let mut hashes = Hashes::new(with_sha);
-        let mut written = 0;
-        let file = if resume {
-            written = hash_file(&partial_w, &mut hashes)?;
-            std::fs::OpenOptions::new().append(true).open(&partial_w)?
+        if resume {
+            hash_file(&partial_h, &mut hashes)?;
+        }
+        while let Ok(chunk) = hash_rx.recv() {
+            hashes.update(&chunk);
+        }
+        Ok(hashes)
+    });
+    let partial_w = partial.clone();
+    let writer = std::thread::spawn(move || -> std::io::Result<u64> {
+        let (file, mut written) = if resume {
+            let f = std::fs::OpenOptions::new().append(true).open(&partial_w)?;
+            let len = f.metadata()?.len();
+            (f, len)
         } else {
-            std::fs::File::create(&partial_w)?
+            (std::fs::File::create(&partial_w)?, 0)
         };
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        while let Ok(Msg::Data(chunk)) = rx.recv() {
-            hashes.update(&chunk);
+        while let Ok(chunk) = write_rx.recv() {
             out.write_all(&chunk)?;
             written += chunk.len() as u64;
         }
         out.flush()?;
         out.get_ref().sync_data()?;
-        Ok((hashes, written))
+        Ok(written)
     });
 
     let mut stream = resp.bytes_stream();
@@ -310,7 +320,8 @@ async fn fetch_once(
         match chunk {
             Ok(c) => {
                 bar.inc(c.len() as u64);
-                if tx.send(Msg::Data(c)).is_err() {
+                // Bytes clones share the buffer; both threads see the same chunk.
+                if hash_tx.send(c.clone()).is_err() || write_tx.send(c).is_err() {
                     break;
                 }
             }
@@ -320,11 +331,11 @@ async fn fetch_once(
             }
         }
     }
-    drop(tx);
-    let joined = writer
-        .join()
-        .map_err(|_| io_err(&partial)(std::io::Error::other("the writer thread panicked")))?;
-    let (hashes, written) = joined.map_err(io_err(&partial))?;
+    drop(hash_tx);
+    drop(write_tx);
+    let panicked = |_| io_err(&partial)(std::io::Error::other("a download thread panicked"));
+    let written = writer.join().map_err(panicked)?.map_err(io_err(&partial))?;
+    let hashes = hasher.join().map_err(panicked)?.map_err(io_err(&partial))?;
     bar.finish_and_clear();
     if let Some(e) = net_error {
         return Err(e);
