@@ -528,3 +528,68 @@ async fn hostile_registries_give_clear_errors() {
         assert_ne!(theirs.code, 0, "{name}: cosign accepted it");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_is_signed_as_the_index_and_text_output_is_raw() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    our_keys(h, "ours");
+    let (img, digest) = image("index").await;
+    let r = Reference::parse(&img).unwrap();
+    let c = client();
+    let m = c.get_manifest(&r).await.unwrap().unwrap();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": m.media_type, "size": m.bytes.len(), "digest": digest,
+                       "platform": {"architecture": "amd64", "os": "linux"}}]
+    });
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let index_digest = c
+        .put_manifest(
+            &r.with_tag("idx"),
+            bytes.into(),
+            "application/vnd.oci.image.index.v1+json",
+        )
+        .await
+        .unwrap();
+    let idx = format!("{}:idx", r.name());
+    let out = our_sign(h, "ours.key", &[&idx], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The index itself is signed (as cosign does without --recursive), not its child.
+    assert_eq!(sig_manifest(&idx, &index_digest).await.layers.len(), 1);
+    let theirs = cosign_verify(h, "ours.pub", &idx, &[]);
+    assert_eq!(theirs.code, 0, "{}", theirs.stderr);
+    assert!(theirs.stdout.contains(&index_digest));
+    assert_eq!(
+        our_verify(h, "ours.pub", &img, &[]).code,
+        10,
+        "the child image has no signature of its own"
+    );
+
+    // -o text prints the raw payload, exactly the signed bytes.
+    let text = our_verify(h, "ours.pub", &idx, &["-o", "text"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    let expected = harbor_lab::cosign::payload::build(&r.name(), &index_digest, &BTreeMap::new());
+    assert_eq!(
+        text.stdout,
+        format!("{}\n", String::from_utf8(expected).unwrap())
+    );
+
+    // keys public-key --outfile writes the same PEM as the .pub.
+    let out = run(harbor_lab(h)
+        .args([
+            "keys",
+            "public-key",
+            "--key",
+            "ours.key",
+            "--outfile",
+            "again.pub",
+        ])
+        .env("COSIGN_PASSWORD", PW));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        std::fs::read(h.join("again.pub")).unwrap(),
+        std::fs::read(h.join("ours.pub")).unwrap()
+    );
+}

@@ -243,9 +243,23 @@ async fn killing_harbor_mid_demo_names_the_step_and_up_finishes() {
     let out = run(&mut c);
     assert_eq!(out.code, 0, "{}", out.stderr);
 
+    // --pull never with an image the engine does not have: a usage error.
+    let absent = format!("{}:v1", unique("absent"));
+    let out = run(lab
+        .cmd("demo")
+        .arg("--workdir")
+        .arg(lab.workdir())
+        .args(["--image", &absent, "--pull", "never"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--pull never") && out.stderr.contains(&absent),
+        "{}",
+        out.stderr
+    );
+
     // Start the demo and kill Harbor as soon as the first step is through.
     let mut c = lab.cmd("demo");
-    c.arg("--workdir").arg(lab.workdir());
+    c.arg("--workdir").arg(lab.workdir()).arg("--explain");
     lab.story_args(&mut c);
     let mut child = c
         .stdin(Stdio::null())

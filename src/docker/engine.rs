@@ -119,18 +119,25 @@ pub async fn push(
     creds: Option<DockerCredentials>,
 ) -> Result<String, DockerError> {
     let opts = PushImageOptionsBuilder::default().tag(tag).build();
-    let bar = ui.bar(None, &format!("push {repo}:{tag}"));
     let mut stream = docker.push_image(repo, Some(opts), creds);
     let mut digest = None;
-    let mut layers: HashMap<String, u64> = HashMap::new();
+    // One bar per layer, like the docker CLI. bollard's push messages carry no
+    // layer id, so a layer is known by its size (distinct layers of the same
+    // size share a bar, which only merges their progress).
+    let mut bars: HashMap<i64, indicatif::ProgressBar> = HashMap::new();
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| engine(&format!("push {repo}:{tag}"), e))?;
         if let Some(detail) = &info.progress_detail
             && let (Some(cur), Some(total)) = (detail.current, detail.total)
+            && total > 0
         {
-            // Without layer ids, key the progress on the layer's total size.
-            layers.insert(total.to_string(), cur.max(0) as u64);
-            bar.set_position(layers.values().sum());
+            let bar = bars.entry(total).or_insert_with(|| {
+                ui.bar(
+                    Some(total as u64),
+                    &format!("layer {}", indicatif::HumanBytes(total as u64)),
+                )
+            });
+            bar.set_position(cur.max(0) as u64);
         }
         if let Some(status) = &info.status
             && let Some(d) = parse_push_digest(status)
@@ -138,7 +145,9 @@ pub async fn push(
             digest = Some(d);
         }
     }
-    bar.finish_and_clear();
+    for bar in bars.values() {
+        bar.finish_and_clear();
+    }
     digest.ok_or_else(|| {
         engine(
             &format!("push {repo}:{tag}"),

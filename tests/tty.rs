@@ -1,0 +1,101 @@
+//! The interactive paths, on a real terminal: util-linux `script` gives the
+//! command a pseudo-terminal and we type into it.
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use support::*;
+
+/// Run `args` on a pty in `dir`, typing each line after a pause.
+fn on_terminal(dir: &Path, args: &[&str], lines: &[&str]) -> (i32, String) {
+    let mut cmdline = shell_words(env!("CARGO_BIN_EXE_harbor-lab"));
+    for a in args {
+        cmdline.push(' ');
+        cmdline.push_str(&shell_words(a));
+    }
+    let mut child = Command::new("script")
+        .args(["-qec", &cmdline, "/dev/null"])
+        .current_dir(dir)
+        .env_remove("COSIGN_PASSWORD")
+        .env("HOME", dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` is installed");
+    let mut stdin = child.stdin.take().unwrap();
+    for l in lines {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        stdin.write_all(format!("{l}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn shell_words(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[test]
+fn key_password_is_asked_twice_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = on_terminal(
+        dir.path(),
+        &["keys", "generate", "--output-key-prefix", "t"],
+        &["sekret", "sekret"],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("Enter password for private key again"),
+        "{text}"
+    );
+    assert!(!text.contains("sekret"), "the password was echoed: {text}");
+    let key = std::fs::read(dir.path().join("t.key")).unwrap();
+    harbor_lab::cosign::keys::decrypt_private_key(&key, b"sekret").unwrap();
+}
+
+#[test]
+fn daemon_config_change_is_confirmed_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("installer.tgz"), fixture_installer()).unwrap();
+    std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
+    let port = free_port().to_string();
+    let args = [
+        "install",
+        "--harbor-version",
+        "v2.7.1",
+        "--installer-file",
+        "installer.tgz",
+        "--hostname",
+        "127.0.0.1",
+        "--allow-loopback-hostname",
+        "--http-port",
+        &port,
+        "--workdir",
+        "work",
+        "--daemon-config",
+        "daemon.json",
+        "--no-daemon-reload",
+    ];
+    // Answer "no": the file is left alone and the install stops there.
+    let (code, text) = on_terminal(d, &args, &["n"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("insecure-registries") && text.contains("daemon.json"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("daemon.json")).unwrap(),
+        "{}\n"
+    );
+}
