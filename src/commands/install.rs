@@ -206,6 +206,13 @@ pub async fn install(
         .data_volume
         .as_ref()
         .map_or_else(|| root.join("data"), |p| ctx.resolve(p));
+    let dv = data_volume.display().to_string();
+    if dv.contains(|c: char| c.is_whitespace() || "#'\"$".contains(c)) {
+        return Err(UserError::usage(format!(
+            "--data-volume {dv:?}: Harbor's prepare reads the path as one word; use a path without spaces, quotes, '#' or '$'"
+        ))
+        .into());
+    }
     let host = resolve_host(&args.host)?;
     let port = args.host.http_port;
     let url = base_url(&host, port);

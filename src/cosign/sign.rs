@@ -22,7 +22,9 @@ pub const MAX_LAYERS: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
-    #[error("image {0} not found in the registry")]
+    #[error(
+        "image {0} not found in the registry (no such tag or digest); push it first, or check the name"
+    )]
     ImageNotFound(String),
     #[error("{image}: {source}")]
     Registry {

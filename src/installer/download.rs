@@ -33,6 +33,10 @@ pub enum DownloadError {
         expected: String,
         actual: String,
     },
+    #[error(
+        "cannot fetch {url}: {detail}; check --download-base and the network, or use --installer-file on an offline machine"
+    )]
+    Unreachable { url: String, detail: String },
     #[error("{path}: {detail}")]
     Io { path: PathBuf, detail: String },
     #[error("{url} lists no checksum for {asset}")]
@@ -88,7 +92,14 @@ pub fn md5_for(md5sum: &str, asset: &str) -> Option<String> {
 
 /// Fetch a small text file (the `md5sum` list), at most 64 KiB.
 pub async fn fetch_text(client: &reqwest::Client, url: &str) -> Result<String, DownloadError> {
-    let resp = client.get(url).send().await.map_err(|e| net(url, &e))?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| DownloadError::Unreachable {
+            url: url.to_string(),
+            detail: crate::registry::error_chain(&e),
+        })?;
     if !resp.status().is_success() {
         return Err(DownloadError::Http {
             url: url.to_string(),
