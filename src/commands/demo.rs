@@ -23,7 +23,6 @@ use crate::context::Context;
 use crate::cosign::verify::{Verdict, verify_image};
 use crate::docker::engine::{self, PullPolicy};
 use crate::error::UserError;
-use crate::fsutil::write_atomic;
 use crate::harbor::client::{Created, Harbor};
 use crate::plan::{Workdir, fingerprint};
 use crate::registry::{Client, Reference, RegistryOptions};
@@ -103,8 +102,8 @@ fn lab_key_password(
         return Ok(p.to_string());
     }
     let kept = workdir.join("cosign.password");
-    if let Ok(text) = std::fs::read_to_string(&kept) {
-        return Ok(text.lines().next().unwrap_or("").to_string());
+    if let Some(p) = super::kept_secret(&kept) {
+        return Ok(p);
     }
     if ui.interactive {
         return Ok(crate::ui::prompt::password(
@@ -115,9 +114,7 @@ fn lab_key_password(
         )?);
     }
     let p = super::install::random_password();
-    std::fs::create_dir_all(workdir).with_context(|| format!("creating {}", workdir.display()))?;
-    write_atomic(&kept, format!("{p}\n").as_bytes(), 0o600)
-        .with_context(|| format!("writing {}", kept.display()))?;
+    super::keep_secret(&kept, &p)?;
     ui.line(&format!(
         "The key password is kept in {} (0600)",
         kept.display()

@@ -655,20 +655,16 @@ fn admin_password(
             .into());
         }
         if !dry_run {
-            write_atomic(kept, format!("{p}\n").as_bytes(), 0o600)
-                .with_context(|| format!("writing {}", kept.display()))?;
+            super::keep_secret(kept, &p)?;
         }
         return Ok(p);
     }
-    if let Ok(text) = std::fs::read_to_string(kept)
-        && let Some(line) = text.lines().next().filter(|l| !l.is_empty())
-    {
-        return Ok(line.to_string());
+    if let Some(p) = super::kept_secret(kept) {
+        return Ok(p);
     }
     let p = random_password();
     if !dry_run {
-        write_atomic(kept, format!("{p}\n").as_bytes(), 0o600)
-            .with_context(|| format!("writing {}", kept.display()))?;
+        super::keep_secret(kept, &p)?;
     }
     Ok(p)
 }

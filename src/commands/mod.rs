@@ -27,6 +27,24 @@ pub fn read_secret_file(ctx: &Context, path: &Path, flag: &str) -> anyhow::Resul
     Ok(text.lines().next().unwrap_or("").to_string())
 }
 
+/// A secret kept in the workdir: the first line of `path` when it exists.
+pub fn kept_secret(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .next()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+}
+
+/// Keep `secret` in `path`, readable by the owner only.
+pub fn keep_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    crate::fsutil::write_atomic(path, format!("{secret}\n").as_bytes(), 0o600)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// The private key password: `--password-file`, else `COSIGN_PASSWORD` (set but
 /// empty means the empty password, as in cosign), else a prompt on a terminal.
 pub fn key_password(
