@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # services.sh: start what the tests need when it is not already running:
 #   - dockerd, with its own --config-file (so tests can edit and reload it safely)
-#   - Debian's docker-registry (distribution 2.8) on 127.0.0.1:${HARBOR_LAB_REGISTRY_PORT:-5000}
+#   - Debian's docker-registry (distribution 2.8) on 127.0.0.1:${HARBOR_LAB_REGISTRY_PORT:-5055}
+#     (not 5000, where the docker-registry package's own service may listen)
 # Idempotent. State lives in ${HARBOR_LAB_CACHE:-/var/cache/harbor-lab}/services.
 # Prints the environment the tests read, as KEY=VALUE lines on stdout.
 set -euo pipefail
 
 CACHE="${HARBOR_LAB_CACHE:-/var/cache/harbor-lab}"
 S="$CACHE/services"
-PORT="${HARBOR_LAB_REGISTRY_PORT:-5000}"
+PORT="${HARBOR_LAB_REGISTRY_PORT:-5055}"
 mkdir -p "$S"
 
 wait_for() { # wait_for SECONDS CMD...
@@ -30,6 +31,8 @@ DPID=$(cat "$S/dockerd.pid" 2>/dev/null || pidof dockerd || true)
 RUNNING_CONFIG=""
 if [ -n "$DPID" ] && [ -r "/proc/$DPID/cmdline" ]; then
   RUNNING_CONFIG=$(tr '\0' '\n' < "/proc/$DPID/cmdline" | awk 'f{print; exit} /^--config-file$/{f=1} /^--config-file=/{sub("--config-file=",""); print; exit}')
+  # A dockerd started without --config-file (e.g. by systemd) reads the default.
+  RUNNING_CONFIG="${RUNNING_CONFIG:-/etc/docker/daemon.json}"
 fi
 
 # --- docker-registry ----------------------------------------------------------

@@ -63,43 +63,57 @@ impl ExitCoded for UserError {
 
 /// Walk the chain and take the code of the outermost error that has one.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    // Every typed error of the library, outermost first.
+    macro_rules! coded {
+        ($cause:expr, $($t:ty),* $(,)?) => {$(
+            if let Some(e) = $cause.downcast_ref::<$t>() {
+                return e.exit_code();
+            }
+        )*};
+    }
     for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<UserError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::cosign::keys::KeyError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::docker::engine::DockerError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::cosign::sign::SignError>() {
-            return e.exit_code();
-        }
-        macro_rules! coded {
-            ($($t:ty),*) => {$(
-                if let Some(e) = cause.downcast_ref::<$t>() {
-                    return e.exit_code();
-                }
-            )*};
-        }
         coded!(
+            cause,
+            UserError,
+            crate::cosign::keys::KeyError,
+            crate::cosign::sign::SignError,
+            crate::docker::engine::DockerError,
+            crate::docker::daemon_config::DaemonConfigError,
+            crate::harbor::client::HarborError,
+            crate::harbor::health::HealthTimeout,
             crate::installer::download::DownloadError,
             crate::installer::extract::ExtractError,
             crate::installer::render::RenderError,
             crate::installer::run::InstallError,
-            crate::docker::daemon_config::DaemonConfigError,
-            crate::harbor::health::HealthTimeout
+            crate::registry::RegistryError,
+            crate::registry::reference::ReferenceError,
         );
-        if let Some(e) = cause.downcast_ref::<crate::registry::RegistryError>() {
-            return e.exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::registry::reference::ReferenceError>() {
-            return e.exit_code();
-        }
         if cause.downcast_ref::<std::io::Error>().is_some() {
             return EXIT_USAGE;
         }
     }
     EXIT_INTERNAL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context as _;
+
+    #[test]
+    fn the_outermost_typed_error_decides() {
+        let harbor = crate::harbor::client::HarborError::Connect {
+            url: "u".into(),
+            detail: "d".into(),
+        };
+        let err = anyhow::Error::new(harbor).context("demo step push");
+        assert_eq!(exit_code(&err), EXIT_REMOTE);
+        let err: anyhow::Error = UserError::environment("x").into();
+        assert_eq!(exit_code(&err.context("y")), EXIT_ENVIRONMENT);
+        let err = Err::<(), _>(std::io::Error::other("gone"))
+            .context("reading f")
+            .unwrap_err();
+        assert_eq!(exit_code(&err), EXIT_USAGE);
+        assert_eq!(exit_code(&anyhow::anyhow!("a bug")), EXIT_INTERNAL);
+    }
 }

@@ -24,7 +24,7 @@ fn cache() -> String {
 
 /// The loopback docker-registry started by scripts/services.sh.
 pub fn registry() -> String {
-    env_or("HARBOR_LAB_TEST_REGISTRY", "127.0.0.1:5000")
+    env_or("HARBOR_LAB_TEST_REGISTRY", "127.0.0.1:5055")
 }
 
 fn tool(var: &str, default: String) -> PathBuf {
