@@ -799,7 +799,7 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let listen = arg(&args, "--listen").unwrap_or_else(|| "127.0.0.1:8080".into());
-    let upstream = arg(&args, "--upstream").unwrap_or_else(|| "http://127.0.0.1:5000".into());
+    let upstream = arg(&args, "--upstream").unwrap_or_else(|| "http://127.0.0.1:5055".into());
     let password = match arg(&args, "--admin-password-file") {
         Some(f) => std::fs::read_to_string(f)?
             .lines()
