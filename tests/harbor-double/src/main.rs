@@ -2,7 +2,7 @@
 //! docker-registry, written from the project's Harbor spec (shapes, codes and
 //! messages). Tests only: Harbor itself cannot be fetched where tests run.
 //!
-//! harbor-double --listen HOST:PORT --upstream http://127.0.0.1:5000
+//! harbor-double --listen HOST:PORT --upstream http://127.0.0.1:5055
 //!               --admin-password-file F [--namespace NS] [--version v2.7.1]
 //!
 //! Every repository is stored upstream under NS/ so that doubles sharing one
