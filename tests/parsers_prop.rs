@@ -100,3 +100,189 @@ proptest! {
         }
     }
 }
+
+mod installer_inputs {
+    use harbor_lab::docker::daemon_config;
+    use harbor_lab::installer::{download, extract, render, versions::Version};
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    fn settings() -> render::Settings {
+        render::Settings {
+            hostname: "10.0.0.5".into(),
+            http_port: 8080,
+            admin_password: "pw".into(),
+            data_volume: "/data".into(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+        #[test]
+        fn harbor_yml_validation_never_panics(text in ".{0,600}") {
+            let _ = render::validate(&text, &Version::parse("v2.7.1").unwrap(), false);
+        }
+
+        #[test]
+        fn yaml_shaped_harbor_yml_never_panics(keys in proptest::collection::vec(("[a-z_.]{1,12}", "[ -~]{0,20}"), 0..12)) {
+            let text: String = keys.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+            let _ = render::validate(&text, &Version::parse("v2.15.1").unwrap(), true);
+        }
+
+        #[test]
+        fn rendering_any_template_never_panics(template in ".{0,400}", overlay in ".{0,200}") {
+            let _ = render::render(&template, &overlay, "t", &settings());
+            let _ = render::render(&template, render::LAB_TEMPLATE, "t", &settings());
+        }
+
+        #[test]
+        fn daemon_json_merge_never_panics_and_is_idempotent(text in ".{0,300}") {
+            let p = Path::new("/etc/docker/daemon.json");
+            let entries = daemon_config::registry_entries("10.0.0.5", 80);
+            if let Ok(m) = daemon_config::merge(p, Some(&text), &entries) {
+                let merged = m.new_text.unwrap_or(text.clone());
+                // Merging again changes nothing.
+                prop_assert_eq!(daemon_config::merge(p, Some(&merged), &entries).unwrap().new_text, None);
+            }
+        }
+
+        #[test]
+        fn md5sum_lines_never_panic(text in ".{0,300}", asset in "[a-z.-]{1,20}") {
+            let _ = download::md5_for(&text, &asset);
+        }
+
+        #[test]
+        fn extracting_arbitrary_bytes_never_panics(data in proptest::collection::vec(any::<u8>(), 0..2048), gz in any::<bool>()) {
+            let dir = tempfile::tempdir().unwrap();
+            let bytes = if gz {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                std::io::Write::write_all(&mut e, &data).unwrap();
+                e.finish().unwrap()
+            } else {
+                data
+            };
+            let archive = dir.path().join("x.tgz");
+            std::fs::write(&archive, bytes).unwrap();
+            std::fs::create_dir_all(dir.path().join("work")).unwrap();
+            let err = extract::extract_installer(&archive, &dir.path().join("work/harbor"), &[]).unwrap_err();
+            // Garbage is refused as an unreadable archive or a non-installer, never an I/O failure of ours.
+            prop_assert!(!matches!(err, extract::ExtractError::Io { .. }), "{}", err);
+            prop_assert!(!dir.path().join("work/harbor").exists());
+            prop_assert_eq!(std::fs::read_dir(dir.path().join("work")).unwrap().count(), 0, "staging left behind");
+        }
+    }
+}
+
+mod hostile_tarballs {
+    use harbor_lab::installer::extract;
+    use proptest::prelude::*;
+
+    fn piece() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            Just("harbor"),
+            Just(".."),
+            Just("."),
+            Just("x"),
+            Just("link"),
+            Just("install.sh"),
+            Just("")
+        ]
+    }
+
+    fn entry() -> impl Strategy<Value = (u8, String, String)> {
+        (
+            0u8..4,
+            (any::<bool>(), proptest::collection::vec(piece(), 1..5))
+                .prop_map(|(abs, p)| format!("{}{}", if abs { "/" } else { "" }, p.join("/"))),
+            proptest::collection::vec(piece(), 1..5).prop_map(|p| p.join("/")),
+        )
+    }
+
+    fn raw_header(kind: u8, path: &str, target: &str, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(match kind {
+            0 => tar::EntryType::Regular,
+            1 => tar::EntryType::Directory,
+            2 => tar::EntryType::Symlink,
+            _ => tar::EntryType::Link,
+        });
+        h.set_size(size);
+        h.set_mode(0o755);
+        let name = &mut h.as_old_mut().name;
+        let n = path.len().min(99);
+        name[..n].copy_from_slice(&path.as_bytes()[..n]);
+        if kind >= 2 {
+            let link = &mut h.as_old_mut().linkname;
+            let n = target.len().min(99);
+            link[..n].copy_from_slice(&target.as_bytes()[..n]);
+        }
+        h.set_cksum();
+        h
+    }
+
+    fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                let meta = std::fs::symlink_metadata(&p).unwrap();
+                if meta.is_dir() {
+                    stack.push(p.clone());
+                }
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+        #[test]
+        fn nothing_ever_lands_outside_the_workdir(entries in proptest::collection::vec(entry(), 1..8), with_installer in any::<bool>()) {
+            let root = tempfile::tempdir().unwrap();
+            let outside = root.path().join("outside");
+            let work = outside.join("deep/work");
+            std::fs::create_dir_all(&work).unwrap();
+            let mut b = tar::Builder::new(Vec::new());
+            if with_installer {
+                b.append(&raw_header(0, "harbor/install.sh", "", 4), &b"true"[..]).unwrap();
+            }
+            for (kind, path, target) in &entries {
+                let data: &[u8] = if *kind == 0 { b"data" } else { b"" };
+                b.append(&raw_header(*kind, path, target, data.len() as u64), data).unwrap();
+            }
+            let tar = b.into_inner().unwrap();
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, &tar).unwrap();
+            let archive = root.path().join("a.tgz");
+            std::fs::write(&archive, gz.finish().unwrap()).unwrap();
+
+            let result = extract::extract_installer(&archive, &work.join("harbor"), &[]);
+            // Outside the workdir, only what we made ourselves exists.
+            let escaped: Vec<_> = files_under(&outside).into_iter().filter(|p| !p.starts_with(&work) && p != &outside.join("deep")).collect();
+            prop_assert!(escaped.is_empty(), "written outside the workdir: {:?} (entries {:?})", escaped, entries);
+            match result {
+                Ok(_) => prop_assert!(work.join("harbor/install.sh").exists()),
+                Err(_) => prop_assert!(!work.join("harbor").exists(), "a refused archive left harbor/ behind"),
+            }
+            // Every symlink that was extracted points inside the workdir.
+            for p in files_under(&work) {
+                if let Ok(target) = std::fs::read_link(&p) {
+                    let resolved = p.parent().unwrap().join(&target);
+                    let mut norm = std::path::PathBuf::new();
+                    for c in resolved.components() {
+                        match c {
+                            std::path::Component::ParentDir => { norm.pop(); }
+                            std::path::Component::CurDir => {}
+                            other => norm.push(other),
+                        }
+                    }
+                    prop_assert!(norm.starts_with(&work), "{} -> {}", p.display(), target.display());
+                }
+            }
+        }
+    }
+}
