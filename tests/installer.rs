@@ -540,9 +540,39 @@ async fn install_is_healthy_idempotent_and_down_restores_daemon_json() {
     };
     let before = started(&cid);
 
+    // Harbor's own containers: the fixture's compose file runs one from this image.
+    let fixture_image = format!("{}/fixture-log/{}:v1", registry(), unique("f"));
+    let (fi_repo, fi_tag) = fixture_image.rsplit_once(':').unwrap();
+    harbor_lab::docker::engine::import_rootfs(
+        &docker,
+        rootfs_tar("fixture-log").into(),
+        fi_repo,
+        fi_tag,
+    )
+    .await
+    .unwrap();
+    let fixture_running = || {
+        String::from_utf8(
+            Command::new("/usr/bin/docker")
+                .args([
+                    "ps",
+                    "--filter",
+                    "name=harbor-log-fixture",
+                    "--format",
+                    "{{.Names}}",
+                ])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .contains("harbor-log-fixture")
+    };
+
     let result = std::panic::AssertUnwindSafe(async {
         let out = tokio::task::spawn_blocking({
             let mut c = lab.install(&base, port, &daemon_config, &["--json"]);
+            c.env("HARBOR_FIXTURE_IMAGE", &fixture_image);
             move || run(&mut c)
         })
         .await
@@ -566,6 +596,7 @@ async fn install_is_healthy_idempotent_and_down_restores_daemon_json() {
             "{info}"
         );
         assert_eq!(started(&cid), before, "the running container was disturbed");
+        assert!(fixture_running(), "install.sh's compose up did not run");
         // Secrets: the admin password is 0600 and not in the output.
         let pw_file = lab.workdir().join("admin-password");
         let pw = std::fs::read_to_string(&pw_file).unwrap();
@@ -631,6 +662,11 @@ async fn install_is_healthy_idempotent_and_down_restores_daemon_json() {
             .args(["down", "--workdir"])
             .arg(lab.workdir()));
         assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            !fixture_running(),
+            "down left Harbor's containers running: {}",
+            out.stderr
+        );
         assert_eq!(std::fs::read(&daemon_config).unwrap(), original);
         let mut gone = false;
         for _ in 0..50 {
@@ -656,6 +692,9 @@ async fn install_is_healthy_idempotent_and_down_restores_daemon_json() {
     }
     let _ = Command::new("/usr/bin/docker")
         .args(["rm", "-f", &cid])
+        .output();
+    let _ = Command::new("/usr/bin/docker")
+        .args(["rm", "-f", "harbor-log-fixture"])
         .output();
     if let Err(p) = result {
         std::panic::resume_unwind(p);
