@@ -236,6 +236,15 @@ async fn many_images_are_signed_in_one_invocation_with_annotations() {
             cosign_verify(h, "ours.pub", img, &["-a", "team=other"]).code,
             0
         );
+        // Our stdout is cosign's, byte for byte (Go escapes <, > and & in strings).
+        let ours = our_verify(h, "ours.pub", img, &[]);
+        let theirs = cosign_verify(h, "ours.pub", img, &[]);
+        assert_eq!(ours.stdout, theirs.stdout);
+        assert!(
+            ours.stdout.contains("\\u003ca\\u0026b\\u003e"),
+            "{}",
+            ours.stdout
+        );
     }
 }
 

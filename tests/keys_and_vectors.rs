@@ -486,6 +486,13 @@ async fn check_case(
         "{name}: cosign disagrees: {}",
         theirs.stderr
     );
+    if expect == 0 {
+        // The same payload list on stdout, byte for byte.
+        assert_eq!(
+            ours.stdout, theirs.stdout,
+            "{name}: stdout differs from cosign's"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -108,7 +108,7 @@ fn print_success(
     }
     match args.output {
         OutputFormat::Json => {
-            let list = serde_json::to_string(payloads).unwrap_or_else(|_| "[]".into());
+            let list = crate::cosign::payload::go_json(&payloads);
             ui.stdout(&format!("\n{list}\n"));
         }
         OutputFormat::Text => {

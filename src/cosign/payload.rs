@@ -97,6 +97,26 @@ pub struct Image {
     pub docker_manifest_digest: String,
 }
 
+/// The Rekor bundle annotation cosign copies into `optional.Bundle` of its output.
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+/// Serialise JSON as Go's `json.Marshal` does: `<`, `>`, `&`, U+2028 and U+2029
+/// escaped. Those characters only occur inside strings, so escaping them in
+/// the compact output is exact.
+pub fn go_json<T: Serialize>(value: &T) -> String {
+    let text = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Why a payload's claims were refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClaimError {

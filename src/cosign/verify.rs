@@ -71,7 +71,21 @@ pub fn check_layer(
     if !signature_matches(key, blob, sig) {
         return Err("invalid signature: not made by this key, or the payload was changed".into());
     }
-    payload::check_claims(blob, expected_digest, required).map_err(|e| e.to_string())
+    let mut claims =
+        payload::check_claims(blob, expected_digest, required).map_err(|e| e.to_string())?;
+    // cosign reports a Rekor bundle carried by the layer as optional.Bundle.
+    if let Some(bundle) = layer
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(payload::BUNDLE_ANNOTATION))
+        .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+    {
+        claims
+            .optional
+            .get_or_insert_with(Default::default)
+            .insert("Bundle".into(), bundle);
+    }
+    Ok(claims)
 }
 
 /// Verify `image` against `key`. `Err` is reserved for the registry failing us;
