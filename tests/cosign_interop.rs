@@ -146,7 +146,11 @@ async fn we_verify_what_cosign_signs_and_append_to_it() {
     // We append our layer to cosign's .sig; both signatures stand.
     let out = our_sign(h, "ours.key", &[&img], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(sig_manifest(&img, &digest).await.layers.len(), 2);
+    let m = sig_manifest(&img, &digest).await;
+    assert_eq!(m.layers.len(), 2);
+    // Same image, same claims: our payload is cosign's, byte for byte.
+    assert_eq!(m.layers[0].digest, m.layers[1].digest);
+    assert_eq!(m.layers[0].size, m.layers[1].size);
     for key in ["theirs.pub", "ours.pub"] {
         assert_eq!(
             cosign_verify(h, key, &img, &[]).code,
