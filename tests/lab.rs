@@ -521,3 +521,90 @@ async fn real_cosign_signs_and_verifies_through_the_double() {
         std::panic::resume_unwind(p);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_pulls_or_loads_its_image_and_reports_json() {
+    let lab = std::sync::Arc::new(Lab::new());
+    let server = release().await;
+    let base = format!("http://{}", server.addr);
+    let port = free_port();
+    let mut c = lab.cmd("install");
+    lab.install_args(&mut c, &base, port);
+    c.arg("--yes");
+    let out = run(&mut c);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let harbor = format!("http://127.0.0.1:{port}");
+    let pwfile = lab.workdir().join("admin-password");
+
+    // --pull always: a real pull through dockerd (from the loopback registry).
+    let (source, _) = push_new_image(&registry(), &format!("pullsrc/{}", unique("p")), "v1").await;
+    let out = run(lab
+        .cmd("demo")
+        .args(["--harbor-url", &harbor, "--harbor-password-file"])
+        .arg(&pwfile)
+        .arg("--workdir")
+        .arg(lab.workdir())
+        .args([
+            "--image",
+            &source,
+            "--pull",
+            "always",
+            "--project",
+            "pulled",
+            "--json",
+        ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    for k in ["harbor_url", "image", "digest", "public_key", "steps"] {
+        assert!(!r[k].is_null(), "{k} missing: {r}");
+    }
+    assert_eq!(r["harbor_url"], harbor.as_str());
+    assert!(
+        r["image"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("127.0.0.1:{port}/pulled/"))
+    );
+    assert!(r["steps"].as_array().unwrap().iter().any(|s| {
+        s["name"] == "connect"
+            && s["detail"]
+                .as_str()
+                .unwrap()
+                .contains("created project pulled")
+    }));
+    for k in [
+        "signed_after",
+        "verified",
+        "tamper_detected",
+        "unsigned_pull_blocked",
+        "signed_pull_allowed",
+    ] {
+        assert_eq!(r[k], true, "{k}: {r}");
+    }
+    assert_eq!(r["signed_before"], false);
+
+    // --image-file with a `docker save` archive (loaded, not imported).
+    let saved = lab.path().join("saved.tar");
+    let st = Command::new("/usr/bin/docker")
+        .args(["save", "-o"])
+        .arg(&saved)
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let _ = Command::new("/usr/bin/docker")
+        .args(["rmi", "-f", &source])
+        .output();
+    let out = run(lab
+        .cmd("demo")
+        .arg("--workdir")
+        .arg(lab.workdir())
+        .args(["--image", &source, "--image-file"])
+        .arg(&saved)
+        .args(["--project", "loaded", "--json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r2: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    // The same image, so the same digest, now in another project.
+    assert_eq!(r2["digest"], r["digest"]);
+    assert_eq!(r2["verified"], true);
+}

@@ -99,3 +99,37 @@ fn daemon_config_change_is_confirmed_on_a_terminal() {
         "{}\n"
     );
 }
+
+#[test]
+fn up_asks_once_and_no_means_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
+    let port = free_port().to_string();
+    let args = [
+        "up",
+        "--download-base",
+        "http://127.0.0.1:9",
+        "--hostname",
+        "127.0.0.1",
+        "--allow-loopback-hostname",
+        "--http-port",
+        &port,
+        "--workdir",
+        "work",
+        "--daemon-config",
+        "daemon.json",
+    ];
+    let (code, text) = on_terminal(d, &args, &["n"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("harbor-lab up will:") && text.contains("Proceed?"),
+        "{text}"
+    );
+    assert!(text.contains("cancelled; nothing was changed"), "{text}");
+    assert!(!d.join("work").exists());
+    assert_eq!(
+        std::fs::read_to_string(d.join("daemon.json")).unwrap(),
+        "{}\n"
+    );
+}
