@@ -11,6 +11,15 @@ use support::*;
 
 /// Run `args` on a pty in `dir`, typing each line after a pause.
 fn on_terminal(dir: &Path, args: &[&str], lines: &[&str]) -> (i32, String) {
+    on_terminal_env(dir, args, lines, &[])
+}
+
+fn on_terminal_env(
+    dir: &Path,
+    args: &[&str],
+    lines: &[&str],
+    env: &[(&str, String)],
+) -> (i32, String) {
     let mut cmdline = shell_words(env!("CARGO_BIN_EXE_harbor-lab"));
     for a in args {
         cmdline.push(' ');
@@ -22,6 +31,7 @@ fn on_terminal(dir: &Path, args: &[&str], lines: &[&str]) -> (i32, String) {
         .env_remove("COSIGN_PASSWORD")
         .env("HOME", dir)
         .env("NO_COLOR", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -132,4 +142,69 @@ fn up_asks_once_and_no_means_nothing_changes() {
         std::fs::read_to_string(d.join("daemon.json")).unwrap(),
         "{}\n"
     );
+}
+
+#[test]
+fn a_declined_harbor_yml_stays_the_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("installer.tgz"), fixture_installer()).unwrap();
+    std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
+    let port = free_port().to_string();
+    let env = [
+        (
+            "HARBOR_DOUBLE_BIN",
+            harbor_double_bin().display().to_string(),
+        ),
+        ("HARBOR_DOUBLE_UPSTREAM", format!("http://{}", registry())),
+        ("HARBOR_DOUBLE_NAMESPACE", unique("tty")),
+    ];
+    let args = [
+        "install",
+        "--harbor-version",
+        "v2.7.1",
+        "--installer-file",
+        "installer.tgz",
+        "--hostname",
+        "127.0.0.1",
+        "--allow-loopback-hostname",
+        "--http-port",
+        &port,
+        "--workdir",
+        "work",
+        "--daemon-config",
+        "daemon.json",
+        "--no-daemon-reload",
+        "--health-timeout",
+        "30",
+    ];
+    let plain = |extra: &[&str]| {
+        let mut c = harbor_lab(d);
+        c.args(args).args(extra);
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        run(&mut c)
+    };
+    let out = plain(&["--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let yml = d.join("work/harbor/harbor.yml");
+    let mine = std::fs::read_to_string(&yml)
+        .unwrap()
+        .replace("level: info", "level: debug");
+    std::fs::write(&yml, &mine).unwrap();
+    // A harbor.yml harbor-lab has no record of writing (as if the user brought it).
+    std::fs::remove_file(d.join("work/state.json")).unwrap();
+
+    // On a terminal, answer "no": the install goes on with the user's file.
+    let (code, text) = on_terminal_env(d, &args, &["n"], &env);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(std::fs::read_to_string(&yml).unwrap(), mine);
+    // The next run must still treat it as the user's: it asks again.
+    let out = plain(&[]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&yml).unwrap(), mine);
+    if let Ok(pid) = std::fs::read_to_string(d.join("work/data/double.pid")) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+    }
 }

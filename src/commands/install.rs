@@ -15,7 +15,7 @@ use crate::error::{EXIT_OK, UserError};
 use crate::fsutil::{backup_once, write_atomic};
 use crate::installer::versions::Version;
 use crate::installer::{download, extract, preflight, render, run};
-use crate::plan::{HarborRecord, State, Workdir, fingerprint};
+use crate::plan::{State, Workdir, fingerprint};
 use crate::ui::{Reporter, prompt};
 
 #[derive(Debug, Clone, Serialize)]
@@ -446,24 +446,15 @@ pub async fn install(
             format!("{url} is {} ({} components)", h.status, h.components.len()),
         );
     }
-    state.harbor = Some(HarborRecord {
-        version: version.tag(),
-        hostname: host,
-        http_port: port,
-        url,
-        data_volume,
-        admin_password_file: password_file,
-        harbor_yml_sha256: state
-            .harbor
-            .as_ref()
-            .map(|h| h.harbor_yml_sha256.clone())
-            .unwrap_or_default(),
-    });
-    if let Some(h) = state.harbor.as_mut()
-        && h.harbor_yml_sha256.is_empty()
-    {
-        h.harbor_yml_sha256 = yml_sha;
-    }
+    // harbor_yml_sha256 is only ever set by write_harbor_yml: it marks the file
+    // as ours, so a user's kept version is never taken for ours later.
+    let h = state.harbor.get_or_insert_with(Default::default);
+    h.version = version.tag();
+    h.hostname = host;
+    h.http_port = port;
+    h.url = url;
+    h.data_volume = data_volume;
+    h.admin_password_file = password_file;
     state.record(
         "health",
         &fingerprint(&[&report.harbor_url]),
@@ -785,15 +776,7 @@ fn write_harbor_yml(
     }
     write_atomic(path, rendered.as_bytes(), 0o600)
         .with_context(|| format!("writing {}", path.display()))?;
-    let h = state.harbor.get_or_insert_with(|| HarborRecord {
-        version: String::new(),
-        hostname: String::new(),
-        http_port: 0,
-        url: String::new(),
-        data_volume: PathBuf::new(),
-        admin_password_file: PathBuf::new(),
-        harbor_yml_sha256: String::new(),
-    });
+    let h = state.harbor.get_or_insert_with(Default::default);
     h.harbor_yml_sha256 = ours;
     report.step(
         ui,

@@ -50,7 +50,7 @@ pub struct DaemonConfigRecord {
     pub added: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HarborRecord {
     pub version: String,
     pub hostname: String,
