@@ -252,34 +252,23 @@ async fn many_images_are_signed_in_one_invocation_with_annotations() {
     }
 }
 
+/// The repository's templates/ for podman/skopeo, filled in for this registry and key.
 fn skopeo_config(home: &Path, pubkey: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let fill = |t: &str| {
+        t.replace("{{ registry }}", &registry())
+            .replace("{{ public_key }}", &pubkey.display().to_string())
+    };
     let policy = home.join("policy.json");
     std::fs::write(
         &policy,
-        serde_json::json!({
-            "default": [{"type": "reject"}],
-            "transports": {
-                "docker": {
-                    registry(): [{
-                        "type": "sigstoreSigned",
-                        "keyPath": pubkey,
-                        "signedIdentity": {"type": "matchRepository"}
-                    }]
-                },
-                "dir": {"": [{"type": "insecureAcceptAnything"}]}
-            }
-        })
-        .to_string(),
+        fill(include_str!("../templates/containers-policy.json.tmpl")),
     )
     .unwrap();
     let regd = home.join("registries.d");
     std::fs::create_dir_all(&regd).unwrap();
     std::fs::write(
         regd.join("lab.yaml"),
-        format!(
-            "docker:\n  {}:\n    use-sigstore-attachments: true\n",
-            registry()
-        ),
+        fill(include_str!("../templates/registries.d.yaml.tmpl")),
     )
     .unwrap();
     (policy, regd)
