@@ -403,7 +403,12 @@ pub async fn run_demo(
         "cosign verify --key {} --insecure-ignore-tlog {image}",
         public.display()
     )]);
-    let vk = signing_key.verifying_key();
+    // Verify with the public key file, as a learner would (not the private key).
+    let pem = std::fs::read(&public)
+        .map_err(|e| UserError::usage(format!("{}: {e}", public.display())))?;
+    let verifying_key = crate::cosign::keys::parse_public_key(&pem)
+        .with_context(|| format!("demo step {step}: {}", public.display()))?;
+    let vk = &verifying_key;
     match verify_image(&registry, vk, &image_ref, &BTreeMap::new())
         .await
         .with_context(|| format!("demo step {step}"))?
