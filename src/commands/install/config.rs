@@ -1,0 +1,188 @@
+//! harbor.yml and Harbor's admin password.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use super::InstallReport;
+use crate::cli::InstallArgs;
+use crate::context::Context;
+use crate::error::UserError;
+use crate::fsutil::{backup_once, write_atomic};
+use crate::plan::State;
+use crate::ui::{Reporter, prompt};
+
+/// The admin password: from --admin-password-file, else the one kept in the
+/// workdir, else a new random one (kept 0600). Never printed.
+pub(super) fn admin_password(
+    ctx: &Context,
+    args: &InstallArgs,
+    kept: &Path,
+    dry_run: bool,
+) -> anyhow::Result<String> {
+    if let Some(f) = &args.admin_password_file {
+        let p = super::super::read_secret_file(ctx, f, "--admin-password-file")?;
+        if p.is_empty() {
+            return Err(UserError::usage(format!(
+                "--admin-password-file {}: the password is empty",
+                f.display()
+            ))
+            .into());
+        }
+        if !dry_run {
+            super::super::keep_secret(kept, &p)?;
+        }
+        return Ok(p);
+    }
+    if let Some(p) = super::super::kept_secret(kept) {
+        return Ok(p);
+    }
+    let p = random_password();
+    if !dry_run {
+        super::super::keep_secret(kept, &p)?;
+    }
+    Ok(p)
+}
+
+/// 24 characters from [A-Za-z0-9] (no `$`, which Harbor mangles), with at
+/// least one letter so YAML never reads it as a number.
+pub fn random_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    loop {
+        let mut raw = [0u8; 24];
+        getrandom::fill(&mut raw).expect("the operating system's random source failed");
+        // 256 % 57 != 0; reject the biased tail.
+        if raw
+            .iter()
+            .any(|b| *b as usize >= 256 - 256 % ALPHABET.len())
+        {
+            continue;
+        }
+        let s: String = raw
+            .iter()
+            .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+            .collect();
+        if s.bytes().any(|b| b.is_ascii_alphabetic()) && s.bytes().any(|b| b.is_ascii_digit()) {
+            return s;
+        }
+    }
+}
+
+pub(super) fn diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(2)
+        .header(old_name, new_name)
+        .to_string()
+}
+
+pub(super) fn write_harbor_yml(
+    ui: &Reporter,
+    report: &mut InstallReport,
+    state: &mut State,
+    path: &Path,
+    rendered: &str,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let ours = crate::registry::sha256_digest(rendered.as_bytes());
+    let existing = std::fs::read_to_string(path).ok();
+    let last_written = state.harbor.as_ref().map(|h| h.harbor_yml_sha256.clone());
+    match &existing {
+        Some(e) if e == rendered => {
+            report.step(
+                ui,
+                "harbor-yml",
+                "skipped",
+                format!("{} is up to date", path.display()),
+            );
+            return Ok(());
+        }
+        Some(e) => {
+            let edited =
+                last_written.as_deref() != Some(&crate::registry::sha256_digest(e.as_bytes()));
+            let d = diff(
+                e,
+                rendered,
+                &path.display().to_string(),
+                "harbor-lab's rendering",
+            );
+            if dry_run {
+                ui.line(&d);
+                report.step(
+                    ui,
+                    "harbor-yml",
+                    "planned",
+                    format!("update {}", path.display()),
+                );
+                return Ok(());
+            }
+            if edited {
+                ui.line(&format!(
+                    "{} was edited since harbor-lab wrote it:\n{d}",
+                    path.display()
+                ));
+                let replace = prompt::confirm(
+                    ui,
+                    &format!("Replace your edited {}? (a backup is kept)", path.display()),
+                    "pass --yes to replace it (a backup is kept), or put your change in the lab template",
+                )?;
+                if !replace {
+                    report.step(
+                        ui,
+                        "harbor-yml",
+                        "skipped",
+                        format!("kept your edited {}", path.display()),
+                    );
+                    return Ok(());
+                }
+            }
+            let backup =
+                backup_once(path).with_context(|| format!("backing up {}", path.display()))?;
+            ui.line(&format!(
+                "Backup of the previous harbor.yml: {}",
+                backup.display()
+            ));
+        }
+        None if dry_run => {
+            ui.line(&format!(
+                "--- {} (would be written) ---\n{rendered}",
+                path.display()
+            ));
+            report.step(
+                ui,
+                "harbor-yml",
+                "planned",
+                format!("write {}", path.display()),
+            );
+            return Ok(());
+        }
+        None => {}
+    }
+    write_atomic(path, rendered.as_bytes(), 0o600)
+        .with_context(|| format!("writing {}", path.display()))?;
+    let h = state.harbor.get_or_insert_with(Default::default);
+    h.harbor_yml_sha256 = ours;
+    report.step(
+        ui,
+        "harbor-yml",
+        "done",
+        format!("wrote {}", path.display()),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::installer::render;
+
+    #[test]
+    fn passwords_are_safe_for_harbor_and_yaml() {
+        for _ in 0..50 {
+            let p = random_password();
+            assert_eq!(p.len(), 24);
+            assert!(p.bytes().all(|b| b.is_ascii_alphanumeric()));
+            assert_eq!(render::yaml_scalar(&p), p);
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The download step: the release's md5sum, the cache, or a local installer.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::{InstallReport, now};
+use crate::cli::InstallArgs;
+use crate::context::Context;
+use crate::error::UserError;
+use crate::fsutil::write_atomic;
+use crate::installer::download;
+use crate::installer::versions::Version;
+use crate::plan::{State, fingerprint};
+use crate::ui::Reporter;
+
+/// The installer tarball on disk and its md5.
+pub(super) async fn obtain_installer(
+    ctx: &Context,
+    ui: &Reporter,
+    args: &InstallArgs,
+    version: &Version,
+    client: &reqwest::Client,
+    report: &mut InstallReport,
+    state: &mut State,
+) -> anyhow::Result<(PathBuf, String)> {
+    if let Some(p) = &args.installer_file {
+        let p = ctx.resolve(p);
+        if !p.is_file() {
+            return Err(UserError::usage(format!(
+                "--installer-file {}: no such file",
+                p.display()
+            ))
+            .into());
+        }
+        let md5 = file_md5(&p).with_context(|| format!("reading {}", p.display()))?;
+        report.step(
+            ui,
+            "download",
+            "skipped",
+            format!("using the local installer {}", p.display()),
+        );
+        return Ok((p, md5));
+    }
+    let asset = if args.offline {
+        version.offline_asset()
+    } else {
+        version.online_asset()
+    };
+    let base = args.download_base.trim_end_matches('/');
+    let url = format!("{base}/{}/{asset}", version.tag());
+    let sums_url = format!("{base}/{}/md5sum", version.tag());
+    let dir = ctx.cache_dir().join("downloads").join(version.tag());
+    let dest = dir.join(&asset);
+    let stored = dir.join(format!("{asset}.md5"));
+    // Verified before and unchanged since (same size and mtime): no network, no re-hash.
+    let stamp = |p: &Path| {
+        std::fs::metadata(p).ok().map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{mtime}", m.len())
+        })
+    };
+    if let (Some(st), Ok(md5)) = (stamp(&dest), std::fs::read_to_string(&stored)) {
+        let md5 = md5.trim().to_string();
+        if state.is_done("download", &fingerprint(&[&url, &md5, &st])) {
+            report.step(
+                ui,
+                "download",
+                "skipped",
+                format!("{} is cached and verified (md5 {md5})", dest.display()),
+            );
+            return Ok((dest, md5));
+        }
+    }
+    let expected = match download::fetch_text(client, &sums_url).await {
+        Ok(text) => Some(download::md5_for(&text, &asset).ok_or_else(|| {
+            download::DownloadError::NoChecksum {
+                url: sums_url.clone(),
+                asset: asset.clone(),
+            }
+        })?),
+        // Offline re-run: trust the checksum recorded when the file was verified.
+        Err(e) => match std::fs::read_to_string(&stored) {
+            Ok(s) if dest.is_file() => {
+                ui.warn(&format!(
+                    "{e}; using the cached, previously verified {}",
+                    dest.display()
+                ));
+                Some(s.trim().to_string())
+            }
+            _ => return Err(e.into()),
+        },
+    };
+    if args.dry_run {
+        let cached = dest.is_file() && file_md5(&dest).ok() == expected;
+        let status = if cached { "skipped" } else { "planned" };
+        let detail = if cached {
+            format!("{} is cached", dest.display())
+        } else {
+            format!("download {url}")
+        };
+        report.step(ui, "download", status, detail);
+        return Ok((dest, expected.unwrap_or_default()));
+    }
+    let spec = download::Spec {
+        url: url.clone(),
+        dest: dest.clone(),
+        md5: expected,
+        sha256: None,
+    };
+    let got = download::download(client, ui, &spec, 4).await?;
+    write_atomic(&stored, format!("{}\n", got.md5).as_bytes(), 0o644)
+        .with_context(|| format!("writing {}", stored.display()))?;
+    if let Some(st) = stamp(&dest) {
+        state.record(
+            "download",
+            &fingerprint(&[&url, &got.md5, &st]),
+            &dest.display().to_string(),
+            now(ctx),
+        );
+    }
+    if got.cached {
+        report.step(
+            ui,
+            "download",
+            "skipped",
+            format!("{} is cached (md5 {})", dest.display(), got.md5),
+        );
+    } else {
+        let resumed = if got.resumed_from > 0 {
+            format!(", resumed at byte {}", got.resumed_from)
+        } else {
+            String::new()
+        };
+        report.step(
+            ui,
+            "download",
+            "done",
+            format!("{url} ({} bytes, md5 ok{resumed})", got.bytes),
+        );
+    }
+    Ok((dest, got.md5))
+}
+
+fn file_md5(p: &Path) -> std::io::Result<String> {
+    use md5::{Digest, Md5};
+    use std::io::Read;
+    let mut f = std::fs::File::open(p)?;
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex::encode(h.finalize()));
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+/// Read `harbor/harbor.yml.tmpl` straight from a tarball (dry runs: nothing is written).
+pub(super) fn template_from_tarball(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    for e in ar.entries().ok()? {
+        let mut e = e.ok()?;
+        if e.path().ok()?.as_os_str() == "harbor/harbor.yml.tmpl" {
+            let mut s = String::new();
+            e.by_ref().take(1 << 20).read_to_string(&mut s).ok()?;
+            return Some(s);
+        }
+    }
+    None
+}

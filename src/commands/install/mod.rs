@@ -1,0 +1,474 @@
+//! `install` and `preflight`: the steps from a machine with Docker to a healthy
+//! Harbor. Every step re-checks the real world first, so running the command
+//! again finishes an interrupted run and skips what is done, saying so.
+
+mod config;
+mod daemon;
+mod fetch;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::cli::{InstallArgs, PreflightArgs};
+use crate::context::Context;
+use crate::error::{EXIT_OK, UserError};
+use crate::installer::versions::Version;
+use crate::installer::{extract, preflight, render, run};
+use crate::plan::{Workdir, fingerprint};
+use crate::ui::Reporter;
+
+pub use config::random_password;
+use config::{admin_password, write_harbor_yml};
+use daemon::configure_daemon;
+pub use daemon::reload_daemon;
+use fetch::{obtain_installer, template_from_tarball};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub id: String,
+    /// "done" (did work), "skipped" (already done), "planned" (dry run).
+    pub status: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct InstallReport {
+    pub harbor_url: String,
+    pub hostname: String,
+    pub http_port: u16,
+    pub harbor_version: String,
+    pub workdir: PathBuf,
+    pub admin_password_file: PathBuf,
+    pub daemon_config: PathBuf,
+    pub dry_run: bool,
+    pub steps: Vec<StepReport>,
+}
+
+impl InstallReport {
+    fn step(&mut self, ui: &Reporter, id: &str, status: &str, detail: String) {
+        let verb = match status {
+            "skipped" => "Skipping",
+            "planned" => "Would",
+            _ => "Done",
+        };
+        ui.status(verb, &format!("{id}: {detail}"));
+        self.steps.push(StepReport {
+            id: id.into(),
+            status: status.into(),
+            detail,
+        });
+    }
+}
+
+/// An HTTP client for downloads and Harbor: no cookie store (Harbor's CSRF).
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("harbor-lab/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(15))
+        .read_timeout(Duration::from_secs(60))
+        .build()
+        .context("setting up the HTTP client")
+}
+
+pub fn workdir_path(ctx: &Context, arg: &Option<PathBuf>) -> PathBuf {
+    arg.as_ref()
+        .map_or_else(|| ctx.state_dir(), |p| ctx.resolve(p))
+}
+
+fn now(ctx: &Context) -> u64 {
+    ctx.now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn resolve_host(host: &crate::cli::HostArgs) -> anyhow::Result<String> {
+    let name = match &host.hostname {
+        Some(h) => h.clone(),
+        None => crate::net::detect_host_ip()?.to_string(),
+    };
+    crate::net::check_hostname(&name, host.allow_loopback_hostname)?;
+    Ok(name)
+}
+
+fn base_url(host: &str, port: u16) -> String {
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    if port == 80 {
+        format!("http://{host}")
+    } else {
+        format!("http://{host}:{port}")
+    }
+}
+
+async fn run_preflight(
+    ctx: &Context,
+    ui: &Reporter,
+    http_port: u16,
+    harbor_answers: bool,
+    data_volume: &Path,
+    daemon_config: &Path,
+) -> (Vec<preflight::Check>, bool) {
+    let checks = preflight::run(
+        ctx,
+        &preflight::Inputs {
+            http_port,
+            harbor_answers,
+            data_volume,
+            daemon_config,
+            min_docker: (17, 6),
+        },
+    )
+    .await;
+    let mut ok = true;
+    for c in &checks {
+        match c.result.as_str() {
+            "fail" => {
+                ok = false;
+                ui.error(&format!(
+                    "preflight {}: {}; fix: {}",
+                    c.name, c.detail, c.fix
+                ));
+            }
+            "warn" => ui.warn(&format!("preflight {}: {} ({})", c.name, c.detail, c.fix)),
+            _ => {}
+        }
+    }
+    (checks, ok)
+}
+
+pub async fn preflight_command(
+    ctx: &Context,
+    ui: &Reporter,
+    args: &PreflightArgs,
+) -> anyhow::Result<u8> {
+    let host = resolve_host(&args.host)?;
+    let workdir = workdir_path(ctx, &args.workdir.workdir);
+    let client = http_client()?;
+    let answers = crate::harbor::health::check(&client, &base_url(&host, args.host.http_port))
+        .await
+        .is_ok();
+    let (checks, ok) = run_preflight(
+        ctx,
+        ui,
+        args.host.http_port,
+        answers,
+        &workdir.join("data"),
+        &ctx.resolve(&args.daemon.daemon_config),
+    )
+    .await;
+    for c in checks.iter().filter(|c| c.result == "ok") {
+        ui.status("Ok", &format!("{}: {}", c.name, c.detail));
+    }
+    if ui.json {
+        ui.json_out(&serde_json::json!({"hostname": host, "ok": ok, "checks": checks}));
+    }
+    if ok {
+        Ok(EXIT_OK)
+    } else {
+        Err(UserError::environment("preflight failed; fix the problems above and run again").into())
+    }
+}
+
+pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> anyhow::Result<u8> {
+    let report = install(ctx, ui, args).await?;
+    if ui.json {
+        ui.json_out(&serde_json::to_value(&report)?);
+    } else if !report.dry_run {
+        ui.result_line(&format!(
+            "Harbor is healthy at {} (admin password: {})",
+            report.harbor_url,
+            report.admin_password_file.display()
+        ));
+    }
+    Ok(EXIT_OK)
+}
+
+/// The whole install, step by step. Used by `install` and `up`.
+pub async fn install(
+    ctx: &Context,
+    ui: &Reporter,
+    args: &InstallArgs,
+) -> anyhow::Result<InstallReport> {
+    let version = Version::parse(&args.harbor_version).ok_or_else(|| {
+        UserError::usage(format!(
+            "--harbor-version {:?} is not vX.Y.Z (known: {})",
+            args.harbor_version,
+            crate::installer::versions::KNOWN_VERSIONS.join(", ")
+        ))
+    })?;
+    let root = workdir_path(ctx, &args.workdir.workdir);
+    let wd = if args.dry_run {
+        Workdir::open_unlocked(&root)
+    } else {
+        Workdir::open_locked(&root)?
+    };
+    let mut state = wd.load()?;
+    let daemon_path = ctx.resolve(&args.daemon.daemon_config);
+    let data_volume = args
+        .data_volume
+        .as_ref()
+        .map_or_else(|| root.join("data"), |p| ctx.resolve(p));
+    let dv = data_volume.display().to_string();
+    if dv.contains(|c: char| c.is_whitespace() || "#'\"$".contains(c)) {
+        return Err(UserError::usage(format!(
+            "--data-volume {dv:?}: Harbor's prepare reads the path as one word; use a path without spaces, quotes, '#' or '$'"
+        ))
+        .into());
+    }
+    let host = resolve_host(&args.host)?;
+    let port = args.host.http_port;
+    let url = base_url(&host, port);
+    let client = http_client()?;
+    let mut report = InstallReport {
+        harbor_url: url.clone(),
+        hostname: host.clone(),
+        http_port: port,
+        harbor_version: version.tag(),
+        workdir: root.clone(),
+        admin_password_file: root.join("admin-password"),
+        daemon_config: daemon_path.clone(),
+        dry_run: args.dry_run,
+        steps: Vec::new(),
+    };
+
+    // 1. Preflight.
+    let answers = crate::harbor::health::check(&client, &url)
+        .await
+        .is_ok_and(|h| h.status == "healthy");
+    let (_, ok) = run_preflight(ctx, ui, port, answers, &data_volume, &daemon_path).await;
+    if !ok {
+        return Err(UserError::environment(
+            "preflight failed; fix the problems above and run again",
+        )
+        .into());
+    }
+    report.step(
+        ui,
+        "preflight",
+        "done",
+        "this machine can run Harbor".into(),
+    );
+    report.step(
+        ui,
+        "host",
+        "done",
+        format!("Harbor will be published as {url}"),
+    );
+
+    // 2. Download (or the local installer).
+    let tarball =
+        obtain_installer(ctx, ui, args, &version, &client, &mut report, &mut state).await?;
+    if !args.dry_run {
+        wd.save(&state)?;
+    }
+
+    // 3. Extract.
+    let harbor_dir = wd.harbor_dir();
+    let tar_fp = fingerprint(&[&tarball.1]);
+    let extracted = harbor_dir.join("install.sh").is_file() && state.is_done("extract", &tar_fp);
+    if extracted {
+        report.step(
+            ui,
+            "extract",
+            "skipped",
+            format!("{} is already extracted", harbor_dir.display()),
+        );
+    } else if args.dry_run {
+        report.step(
+            ui,
+            "extract",
+            "planned",
+            format!(
+                "extract {} into {}",
+                tarball.0.display(),
+                harbor_dir.display()
+            ),
+        );
+    } else {
+        let n = extract::extract_installer(&tarball.0, &harbor_dir, &["harbor.yml"])?;
+        state.record(
+            "extract",
+            &tar_fp,
+            &tarball.0.display().to_string(),
+            now(ctx),
+        );
+        wd.save(&state)?;
+        report.step(
+            ui,
+            "extract",
+            "done",
+            format!("{n} entries into {}", harbor_dir.display()),
+        );
+    }
+
+    // 4. harbor.yml.
+    let password_file = report.admin_password_file.clone();
+    let password = admin_password(ctx, args, &password_file, args.dry_run)?;
+    let settings = render::Settings {
+        hostname: host.clone(),
+        http_port: port,
+        admin_password: password,
+        data_volume: data_volume.display().to_string(),
+    };
+    let (overlay, overlay_name) = match &args.lab_template {
+        Some(p) => {
+            let p = ctx.resolve(p);
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| UserError::usage(format!("--lab-template {}: {e}", p.display())))?;
+            (text, p.display().to_string())
+        }
+        None => (
+            render::LAB_TEMPLATE.to_string(),
+            "harbor.yml.tmpl (built in)".to_string(),
+        ),
+    };
+    let shipped = match std::fs::read_to_string(harbor_dir.join("harbor.yml.tmpl")) {
+        Ok(t) => Some(t),
+        Err(_) if args.dry_run => template_from_tarball(&tarball.0),
+        Err(e) => {
+            return Err(UserError::usage(format!(
+                "{}: {e}; the installer does not ship harbor.yml.tmpl",
+                harbor_dir.join("harbor.yml.tmpl").display()
+            ))
+            .into());
+        }
+    };
+    let yml_path = harbor_dir.join("harbor.yml");
+    let rendered = match shipped {
+        Some(t) => Some(render::render(&t, &overlay, &overlay_name, &settings)?),
+        None => None,
+    };
+    if let Some(rendered) = &rendered {
+        render::validate(rendered, &version, args.host.allow_loopback_hostname)?;
+        write_harbor_yml(
+            ui,
+            &mut report,
+            &mut state,
+            &yml_path,
+            rendered,
+            args.dry_run,
+        )?;
+        if !args.dry_run {
+            wd.save(&state)?;
+        }
+    } else {
+        report.step(
+            ui,
+            "harbor-yml",
+            "planned",
+            "render harbor.yml once the installer is downloaded".into(),
+        );
+    }
+    let final_yml = std::fs::read_to_string(&yml_path).unwrap_or_default();
+    if !args.dry_run {
+        // The file in place (ours, or the user's kept version) must pass too.
+        render::validate(&final_yml, &version, args.host.allow_loopback_hostname)
+            .with_context(|| format!("checking {}", yml_path.display()))?;
+    }
+
+    // 5. Docker daemon config.
+    configure_daemon(
+        ctx,
+        ui,
+        &mut report,
+        &mut state,
+        &wd,
+        &daemon_path,
+        &host,
+        port,
+        args,
+    )
+    .await?;
+
+    // 6. install.sh, 7. health.
+    let yml_sha = crate::registry::sha256_digest(final_yml.as_bytes());
+    let flags: Vec<String> = if args.with_trivy && version.install_flags().contains(&"--with-trivy")
+    {
+        vec!["--with-trivy".into()]
+    } else {
+        Vec::new()
+    };
+    let install_fp = fingerprint(&[&yml_sha, &flags.join(" "), &version.tag()]);
+    let healthy_now = crate::harbor::health::check(&client, &url)
+        .await
+        .is_ok_and(|h| h.status == "healthy");
+    if state.is_done("install", &install_fp) && healthy_now {
+        report.step(
+            ui,
+            "install",
+            "skipped",
+            "install.sh already ran with this harbor.yml and Harbor is up".into(),
+        );
+    } else if args.dry_run {
+        report.step(
+            ui,
+            "install",
+            "planned",
+            format!(
+                "run {}/install.sh {}",
+                harbor_dir.display(),
+                flags.join(" ")
+            ),
+        );
+    } else {
+        let log = root.join("install.log");
+        run::run_install_sh(ctx, ui, &harbor_dir, &flags, &log).await?;
+        state.record("install", &install_fp, &log.display().to_string(), now(ctx));
+        wd.save(&state)?;
+        report.step(
+            ui,
+            "install",
+            "done",
+            format!("install.sh finished (log: {})", log.display()),
+        );
+    }
+    if args.dry_run {
+        report.step(
+            ui,
+            "health",
+            "planned",
+            format!("wait for {url}/api/v2.0/health"),
+        );
+        return Ok(report);
+    }
+    if healthy_now {
+        report.step(ui, "health", "skipped", format!("{url} is already healthy"));
+    } else {
+        let h = crate::harbor::health::wait_healthy(
+            &client,
+            ui,
+            &url,
+            Duration::from_secs(args.health_timeout),
+        )
+        .await?;
+        report.step(
+            ui,
+            "health",
+            "done",
+            format!("{url} is {} ({} components)", h.status, h.components.len()),
+        );
+    }
+    // harbor_yml_sha256 is only ever set by write_harbor_yml: it marks the file
+    // as ours, so a user's kept version is never taken for ours later.
+    let h = state.harbor.get_or_insert_with(Default::default);
+    h.version = version.tag();
+    h.hostname = host;
+    h.http_port = port;
+    h.url = url;
+    h.data_volume = data_volume;
+    h.admin_password_file = password_file;
+    state.record(
+        "health",
+        &fingerprint(&[&report.harbor_url]),
+        "healthy",
+        now(ctx),
+    );
+    wd.save(&state)?;
+    Ok(report)
+}
