@@ -29,7 +29,8 @@ use fetch::{obtain_installer, template_from_tarball};
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
     pub id: String,
-    /// "done" (did work), "skipped" (already done), "planned" (dry run).
+    /// "done" (did work), "skipped" (already done), "checked" (a check that
+    /// changes nothing), "planned" (dry run).
     pub status: String,
     pub detail: String,
 }
@@ -52,6 +53,7 @@ impl InstallReport {
         let verb = match status {
             "skipped" => "Skipping",
             "planned" => "Would",
+            "checked" => "Checked",
             _ => "Done",
         };
         ui.status(verb, &format!("{id}: {detail}"));
@@ -251,13 +253,13 @@ pub async fn install(
     report.step(
         ui,
         "preflight",
-        "done",
+        "checked",
         "this machine can run Harbor".into(),
     );
     report.step(
         ui,
         "host",
-        "done",
+        "checked",
         format!("Harbor will be published as {url}"),
     );
 
