@@ -38,6 +38,18 @@ pub fn backup_once(path: &Path) -> std::io::Result<PathBuf> {
     Ok(backup)
 }
 
+/// Copy `path` to `<path>.bak` (replacing an older `.bak`), keeping its mode:
+/// the version about to be replaced stays recoverable.
+pub fn backup_previous(path: &Path) -> std::io::Result<PathBuf> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".bak");
+    let backup = PathBuf::from(name);
+    let data = std::fs::read(path)?;
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    write_atomic(&backup, &data, mode)?;
+    Ok(backup)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

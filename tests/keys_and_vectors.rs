@@ -154,6 +154,13 @@ fn keys_generate_writes_cosign_files_with_modes_and_never_overwrites() {
     let forced = gen_(&["--force"]);
     assert_eq!(forced.code, 0, "{}", forced.stderr);
     assert_ne!(read(&key), before);
+    // The replaced key is kept, still owner-only.
+    let bak = home.path().join("lab.key.bak");
+    assert_eq!(read(&bak), before);
+    assert_eq!(
+        std::fs::metadata(&bak).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let sk = keys::decrypt_private_key(&read(&key), b"pw").unwrap();
     assert_eq!(
         sk.verifying_key(),
@@ -201,6 +208,18 @@ fn password_sources_and_no_terminal() {
         out.stderr.contains("file.key") && out.stderr.contains("wrong password"),
         "{}",
         out.stderr
+    );
+    // --json: the public key inside a JSON document.
+    let out = run(harbor_lab(home.path())
+        .args(["--json", "keys", "public-key", "--key", "file.key"])
+        .env("COSIGN_PASSWORD", "s3cret"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        v["public_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
     );
     // A missing key file names the flag and the file.
     let out = run(harbor_lab(home.path())

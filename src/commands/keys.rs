@@ -53,6 +53,14 @@ pub fn write_key_pair(
         }
     }
     let password = super::key_password(ctx, ui, password, "private key", true)?;
+    // --force: the key pair being replaced stays recoverable as .bak (0600 kept).
+    for p in [key_path, pub_path] {
+        if p.exists() {
+            let b = crate::fsutil::backup_previous(p)
+                .with_context(|| format!("backing up {}", p.display()))?;
+            ui.line(&format!("Previous {} kept as {}", p.display(), b.display()));
+        }
+    }
     let key = keys::generate();
     let private =
         keys::encrypt_private_key(&key, password.as_bytes(), keys::SIGSTORE_PRIVATE_LABEL)?;
@@ -77,6 +85,7 @@ pub fn public_key(ctx: &Context, ui: &Reporter, args: &PublicKeyArgs) -> anyhow:
                 .with_context(|| format!("writing {}", out.display()))?;
             ui.line(&format!("Public key written to {}", out.display()));
         }
+        None if ui.json => ui.json_out(&serde_json::json!({ "public_key": public })),
         None => ui.stdout(&public),
     }
     Ok(EXIT_OK)
