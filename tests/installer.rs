@@ -28,12 +28,8 @@ impl Lab {
     }
     /// `harbor-lab install` with the test's cache, workdir and double settings.
     fn install(&self, base: &str, port: u16, daemon_config: &Path, extra: &[&str]) -> Command {
-        let mut c = harbor_lab(self.path());
-        c.env("HARBOR_LAB_CACHE", self.path().join("cache"))
-            .env("HARBOR_DOUBLE_BIN", harbor_double_bin())
-            .env("HARBOR_DOUBLE_UPSTREAM", format!("http://{}", registry()))
-            .env("HARBOR_DOUBLE_NAMESPACE", unique("inst"))
-            .args(["install", "--harbor-version", TAG, "--download-base", base])
+        let mut c = harbor_lab_with_double(self.path(), &unique("inst"));
+        c.args(["install", "--harbor-version", TAG, "--download-base", base])
             .args([
                 "--hostname",
                 "127.0.0.1",

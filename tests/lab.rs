@@ -41,12 +41,8 @@ impl Lab {
         self.path().join("work")
     }
     fn cmd(&self, sub: &str) -> Command {
-        let mut c = harbor_lab(self.path());
-        c.env("HARBOR_LAB_CACHE", self.path().join("cache"))
-            .env("HARBOR_DOUBLE_BIN", harbor_double_bin())
-            .env("HARBOR_DOUBLE_UPSTREAM", format!("http://{}", registry()))
-            .env("HARBOR_DOUBLE_NAMESPACE", &self.namespace)
-            .arg(sub);
+        let mut c = harbor_lab_with_double(self.path(), &self.namespace);
+        c.arg(sub);
         c
     }
     fn install_args(&self, c: &mut Command, base: &str, port: u16) {

@@ -105,6 +105,17 @@ pub fn harbor_lab(home: &Path) -> Command {
     c
 }
 
+/// Our binary, set up to install the fixture: its own download cache, and the
+/// environment the fixture's install.sh needs to start the Harbor double.
+pub fn harbor_lab_with_double(home: &Path, namespace: &str) -> Command {
+    let mut c = harbor_lab(home);
+    c.env("HARBOR_LAB_CACHE", home.join("cache"))
+        .env("HARBOR_DOUBLE_BIN", harbor_double_bin())
+        .env("HARBOR_DOUBLE_UPSTREAM", format!("http://{}", registry()))
+        .env("HARBOR_DOUBLE_NAMESPACE", namespace);
+    c
+}
+
 /// The real cosign, with its own HOME so it never reads a user's config.
 pub fn cosign(home: &Path) -> Command {
     let mut c = Command::new(cosign_path());
@@ -215,15 +226,9 @@ pub async fn fake_registry(routes: HashMap<String, Reply>, fallback: Reply) -> F
             let routes = routes.clone();
             let fallback = fallback.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
-                    match sock.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
+                let Some(head) = read_head(&mut sock).await else {
+                    return;
+                };
                 let mut parts = head.split_whitespace();
                 let method = parts.next().unwrap_or("").to_string();
                 let target = parts.next().unwrap_or("/");
@@ -238,6 +243,19 @@ pub async fn fake_registry(routes: HashMap<String, Reply>, fallback: Reply) -> F
         }
     });
     FakeRegistry { addr, task }
+}
+
+/// Read an HTTP request head (up to the blank line, at most 64 KiB).
+async fn read_head(sock: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
+        match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
 async fn answer(
@@ -410,15 +428,9 @@ pub async fn file_server(files: HashMap<String, Vec<u8>>, cut_first: Option<Stri
             };
             let (files, log, cut) = (files.clone(), log2.clone(), cut.clone());
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
-                    match sock.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
+                let Some(head) = read_head(&mut sock).await else {
+                    return;
+                };
                 let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
                 let range = head
                     .lines()
