@@ -380,8 +380,16 @@ async fn a_cut_download_resumes_with_range() {
             0o644,
         ),
     ];
-    let noise: Vec<u8> = (0..400_000u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+    // Incompressible bytes (xorshift), so the partial file is megabytes: the
+    // resumed attempt re-hashes it while the new bytes are being appended.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..8 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
         .collect();
     entries.push(("harbor/LICENSE".into(), noise, 0o644));
     let refs: Vec<(&str, &[u8], u32)> = entries

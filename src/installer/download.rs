@@ -154,7 +154,13 @@ impl Hashes {
 }
 
 fn hash_file(path: &Path, hashes: &mut Hashes) -> std::io::Result<u64> {
-    let mut f = std::fs::File::open(path)?;
+    hash_prefix(path, u64::MAX, hashes)
+}
+
+/// Hash the first `len` bytes of `path` (all of it when shorter). Bounded so a
+/// file that another thread is appending to is never hashed past `len`.
+fn hash_prefix(path: &Path, len: u64, hashes: &mut Hashes) -> std::io::Result<u64> {
+    let mut f = std::fs::File::open(path)?.take(len);
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0;
     loop {
@@ -299,7 +305,14 @@ async fn fetch_once(
     let hasher = std::thread::spawn(move || -> std::io::Result<Hashes> {
         let mut hashes = Hashes::new(with_sha);
         if resume {
-            hash_file(&partial_h, &mut hashes)?;
+            // Exactly the bytes that were there before this attempt: the writer
+            // thread appends to the same file meanwhile.
+            let got = hash_prefix(&partial_h, existing, &mut hashes)?;
+            if got != existing {
+                return Err(std::io::Error::other(
+                    "the partial download shrank while resuming",
+                ));
+            }
         }
         while let Ok(chunk) = hash_rx.recv() {
             hashes.update(&chunk);
@@ -377,6 +390,22 @@ async fn fetch_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resuming_hashes_only_what_was_there_before() {
+        // The writer thread appends to the partial file while the hasher reads
+        // it: the hasher must stop at the length the attempt started with.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.partial");
+        std::fs::write(&p, b"hello world, and then some appended bytes").unwrap();
+        let mut h = Hashes::new(false);
+        assert_eq!(hash_prefix(&p, 11, &mut h).unwrap(), 11);
+        let mut expected = Hashes::new(false);
+        expected.update(b"hello world");
+        assert_eq!(h.finish().0, expected.finish().0);
+        let mut all = Hashes::new(false);
+        assert_eq!(hash_file(&p, &mut all).unwrap(), 41);
+    }
 
     #[test]
     fn md5sum_lines() {
