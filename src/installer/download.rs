@@ -157,6 +157,13 @@ fn hash_file(path: &Path, hashes: &mut Hashes) -> std::io::Result<u64> {
     hash_prefix(path, u64::MAX, hashes)
 }
 
+/// The md5 (hex) of a whole file.
+pub fn file_md5(path: &Path) -> std::io::Result<String> {
+    let mut h = Hashes::new(false);
+    hash_file(path, &mut h)?;
+    Ok(h.finish().0)
+}
+
 /// Hash the first `len` bytes of `path` (all of it when shorter). Bounded so a
 /// file that another thread is appending to is never hashed past `len`.
 fn hash_prefix(path: &Path, len: u64, hashes: &mut Hashes) -> std::io::Result<u64> {

@@ -308,16 +308,19 @@ impl Client {
         make: &(dyn Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder + Sync),
     ) -> Result<reqwest::Response, RegistryError> {
         let mut base = format!("{}://{registry}", self.scheme(registry).await);
-        for attempt in 0..2 {
-            let mut req = make(self.http(), &base);
+        // The request for `base`, with whatever auth this registry has earned so far.
+        let authed = |base: &str| {
+            let req = make(self.http(), base);
             let (token, basic) =
                 self.with_host(registry, |h| (h.tokens.get(scope).cloned(), h.basic));
-            if let Some(t) = token {
-                req = req.bearer_auth(t);
-            } else if basic && let Some(c) = self.credentials(registry) {
-                req = req.basic_auth(c.username, Some(c.password));
+            match (token, basic.then(|| self.credentials(registry)).flatten()) {
+                (Some(t), _) => req.bearer_auth(t),
+                (None, Some(c)) => req.basic_auth(c.username, Some(c.password)),
+                (None, None) => req,
             }
-            let resp = req
+        };
+        for attempt in 0..2 {
+            let resp = authed(&base)
                 .send()
                 .await
                 .map_err(|e| self.connect_error(registry, &e))?;
@@ -325,11 +328,8 @@ impl Client {
                 Some(r) => r,
                 None => {
                     base = format!("https://{registry}");
-                    let mut req = make(self.http(), &base);
-                    if basic && let Some(c) = self.credentials(registry) {
-                        req = req.basic_auth(c.username, Some(c.password));
-                    }
-                    req.send()
+                    authed(&base)
+                        .send()
                         .await
                         .map_err(|e| self.connect_error(registry, &e))?
                 }

@@ -33,7 +33,7 @@ pub(super) async fn obtain_installer(
             ))
             .into());
         }
-        let md5 = file_md5(&p).with_context(|| format!("reading {}", p.display()))?;
+        let md5 = download::file_md5(&p).with_context(|| format!("reading {}", p.display()))?;
         report.step(
             ui,
             "download",
@@ -96,7 +96,7 @@ pub(super) async fn obtain_installer(
         },
     };
     if args.dry_run {
-        let cached = dest.is_file() && file_md5(&dest).ok() == expected;
+        let cached = dest.is_file() && download::file_md5(&dest).ok() == expected;
         let status = if cached { "skipped" } else { "planned" };
         let detail = if cached {
             format!("{} is cached", dest.display())
@@ -144,21 +144,6 @@ pub(super) async fn obtain_installer(
         );
     }
     Ok((dest, got.md5))
-}
-
-fn file_md5(p: &Path) -> std::io::Result<String> {
-    use md5::{Digest, Md5};
-    use std::io::Read;
-    let mut f = std::fs::File::open(p)?;
-    let mut h = Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok(hex::encode(h.finalize()));
-        }
-        h.update(&buf[..n]);
-    }
 }
 
 /// Read `harbor/harbor.yml.tmpl` straight from a tarball (dry runs: nothing is written).
