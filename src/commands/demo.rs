@@ -163,6 +163,9 @@ struct Run<'a> {
     ui: &'a Reporter,
     explain: bool,
     report: DemoReport,
+    /// The step being carried out: every error of the story is reported as
+    /// "demo step <current>".
+    current: &'static str,
 }
 
 impl Run<'_> {
@@ -236,6 +239,7 @@ pub async fn run_demo(
             fingerprint: fp,
             ..Default::default()
         },
+        current: "setup",
     };
     let harbor = Harbor::new(&target.harbor_url, &target.user, &target.password)?;
     let registry = Client::new(RegistryOptions {
@@ -246,243 +250,224 @@ pub async fn run_demo(
     })?;
     let creds = Some(engine::credentials(&host, &target.user, &target.password));
 
-    // 0. Harbor answers, the credentials work, the project exists.
-    let step = "connect";
-    harbor
-        .check_login()
-        .await
-        .with_context(|| format!("demo step {step}"))?;
-    let created = harbor
-        .create_project(&story.project, false)
-        .await
-        .with_context(|| format!("demo step {step}"))?;
-    run.step(
-        step,
-        true,
-        match created {
-            Created::New { .. } => format!(
-                "logged in to {} and created project {}",
-                target.harbor_url, story.project
-            ),
-            Created::Exists => format!(
-                "logged in to {}; project {} exists",
-                target.harbor_url, story.project
-            ),
-        },
-    );
-
-    // 1. Push unsigned, and ask Harbor.
-    let step = "push";
-    run.explain(&[
-        format!("docker tag {} {image}", story.image),
-        format!("docker push {image}"),
-    ]);
-    let current = registry
-        .get_manifest(&image_ref)
-        .await
-        .with_context(|| format!("demo step {step}"))?;
-    let digest = match (&previous, &current) {
-        (Some(p), Some(m)) if m.digest == p.digest => {
-            run.step(
-                step,
-                true,
-                format!("{image} is already pushed ({})", p.digest),
-            );
-            p.digest.clone()
-        }
-        _ => {
-            let docker = engine::connect(ctx)
-                .await
-                .with_context(|| format!("demo step {step}"))?;
-            let local = prepare_local_image(ctx, ui, &docker, story)
-                .await
-                .with_context(|| format!("demo step {step}"))?;
-            engine::tag(&docker, &local, &format!("{host}/{repo}"), &tag)
-                .await
-                .with_context(|| format!("demo step {step}"))?;
-            let pushed = engine::push(&docker, ui, &format!("{host}/{repo}"), &tag, creds.clone())
-                .await
-                .with_context(|| format!("demo step {step}"))?;
-            let m = registry
-                .get_manifest(&image_ref)
-                .await
-                .with_context(|| format!("demo step {step}"))?;
-            let served = m.map(|m| m.digest).unwrap_or_default();
-            if served != pushed {
-                return Err(UserError::remote(format!("demo step {step}: the engine pushed {pushed} but the registry serves {served} for {image}")).into());
-            }
-            run.step(step, true, format!("pushed {image} ({pushed})"));
-            pushed
-        }
-    };
-    run.report.digest = digest.clone();
-    let pinned = image_ref.with_digest(&digest);
-
-    let step = "show-unsigned";
-    run.explain(&[artifact_curl(
-        &target.harbor_url,
-        &target.user,
-        &story.project,
-        &name,
-        &digest,
-    )]);
-    let art = harbor
-        .artifact(&story.project, &repo_in_project(&repo), &digest)
-        .await
-        .with_context(|| format!("demo step {step}"))?;
-    let signed_now = art.as_ref().is_some_and(|a| a.cosign_signed());
-    run.report.signed_before = previous.as_ref().map_or(signed_now, |p| p.signed_before);
-    run.step(
-        step,
-        true,
-        format!(
-            "Harbor reports {image}: {}",
-            if run.report.signed_before {
-                "signed by cosign (before this demo)"
-            } else {
-                "not signed"
-            }
-        ),
-    );
-
-    // 2. Sign, and ask Harbor again.
-    let step = "sign";
-    run.explain(&[format!(
-        "cosign sign --key {} --tlog-upload=false {pinned}",
-        key.display()
-    )]);
-    let password = lab_key_password(ctx, ui, story, &target.workdir, false)?;
-    let text =
-        std::fs::read(&key).map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
-    let signing_key = crate::cosign::keys::decrypt_private_key(&text, password.as_bytes())
-        .with_context(|| format!("demo step {step}: {}", key.display()))?;
-    let signed =
-        crate::cosign::sign::sign_image(&registry, &signing_key, &pinned, &BTreeMap::new())
-            .await
-            .with_context(|| format!("demo step {step}"))?;
-    run.step(
-        step,
-        true,
-        if signed.added {
-            format!("signed {digest}; signature at {}", signed.signature)
-        } else {
-            format!("{digest} is already signed by the lab key")
-        },
-    );
-
-    let step = "show-signed";
-    let art = harbor
-        .artifact(&story.project, &repo_in_project(&repo), &digest)
-        .await
-        .with_context(|| format!("demo step {step}"))?;
-    run.report.signed_after = art.as_ref().is_some_and(|a| a.cosign_signed());
-    let acc = art
-        .and_then(|a| a.accessories)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|a| a.kind)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let ok = run.report.signed_after;
-    run.step(
-        step,
-        ok,
-        format!(
-            "Harbor reports {image}: {}",
-            if ok {
-                format!("signed by cosign (accessories: {acc})")
-            } else {
-                "still not signed".into()
-            }
-        ),
-    );
-
-    // 3. Verify, with cosign's output.
-    let step = "verify";
-    run.explain(&[format!(
-        "cosign verify --key {} --insecure-ignore-tlog {image}",
-        public.display()
-    )]);
-    // Verify with the public key file, as a learner would (not the private key).
-    let pem = std::fs::read(&public)
-        .map_err(|e| UserError::usage(format!("{}: {e}", public.display())))?;
-    let verifying_key = crate::cosign::keys::parse_public_key(&pem)
-        .with_context(|| format!("demo step {step}: {}", public.display()))?;
-    let vk = &verifying_key;
-    match verify_image(&registry, vk, &image_ref, &BTreeMap::new())
-        .await
-        .with_context(|| format!("demo step {step}"))?
-    {
-        Verdict::Verified { payloads, .. } => {
-            super::verify::print_header(ui, &image_ref, &BTreeMap::new());
-            if !ui.json {
-                ui.line(&serde_json::to_string(&payloads).unwrap_or_default());
-            }
-            run.report.verified = true;
-            run.step(
-                step,
-                true,
-                format!("{image} verifies with {}", public.display()),
-            );
-        }
-        other => run.step(step, false, format!("{image} does not verify: {other:?}")),
-    }
-
-    // 4. Tamper: another image under the same tag.
-    let step = "tamper";
-    match &previous {
-        Some(p) if p.tamper_detected && !p.tampered_digest.is_empty() => {
-            run.report.tamper_detected = true;
-            run.report.tampered_digest = p.tampered_digest.clone();
-            run.step(step, true, format!("done before: the tag pointed at {}, which has no signature, and verification failed", p.tampered_digest));
-        }
-        _ => {
-            run.explain(&[
-                format!("docker push {image}   # a different image, same tag"),
-                format!(
-                    "cosign verify --key {} --insecure-ignore-tlog {image}",
-                    public.display()
+    let story_result = async {
+        // 0. Harbor answers, the credentials work, the project exists.
+        let step = "connect";
+        run.current = step;
+        harbor.check_login().await?;
+        let created = harbor.create_project(&story.project, false).await?;
+        run.step(
+            step,
+            true,
+            match created {
+                Created::New { .. } => format!(
+                    "logged in to {} and created project {}",
+                    target.harbor_url, story.project
                 ),
-            ]);
-            let (tampered, detail) = tamper(&registry, vk, &image_ref)
-                .await
-                .with_context(|| format!("demo step {step}"))?;
-            run.report.tamper_detected = !tampered.is_empty();
-            run.report.tampered_digest = tampered;
-            run.step(step, run.report.tamper_detected, detail);
-        }
-    }
+                Created::Exists => format!(
+                    "logged in to {}; project {} exists",
+                    target.harbor_url, story.project
+                ),
+            },
+        );
 
-    // 5. Policy: enforcement on; the unsigned pull is refused, the signed one pulls.
-    let step = "policy";
-    match &previous {
-        Some(p) if p.unsigned_pull_blocked && p.signed_pull_allowed => {
-            run.report.unsigned_pull_blocked = true;
-            run.report.signed_pull_allowed = true;
-            run.report.policy_message = p.policy_message.clone();
-            run.step(step, true, format!("done before: Harbor refused the unsigned pull ({:?}) and let the signed one through", p.policy_message));
+        // 1. Push unsigned, and ask Harbor.
+        let step = "push";
+        run.current = step;
+        run.explain(&[
+            format!("docker tag {} {image}", story.image),
+            format!("docker push {image}"),
+        ]);
+        let current = registry.get_manifest(&image_ref).await?;
+        let digest = match (&previous, &current) {
+            (Some(p), Some(m)) if m.digest == p.digest => {
+                run.step(
+                    step,
+                    true,
+                    format!("{image} is already pushed ({})", p.digest),
+                );
+                p.digest.clone()
+            }
+            _ => {
+                let docker = engine::connect(ctx).await?;
+                let local = prepare_local_image(ctx, ui, &docker, story).await?;
+                engine::tag(&docker, &local, &format!("{host}/{repo}"), &tag).await?;
+                let pushed = engine::push(&docker, ui, &format!("{host}/{repo}"), &tag, creds.clone())
+                    .await?;
+                let m = registry.get_manifest(&image_ref).await?;
+                let served = m.map(|m| m.digest).unwrap_or_default();
+                if served != pushed {
+                    return Err(UserError::remote(format!("the engine pushed {pushed} but the registry serves {served} for {image}")).into());
+                }
+                run.step(step, true, format!("pushed {image} ({pushed})"));
+                pushed
+            }
+        };
+        run.report.digest = digest.clone();
+        let pinned = image_ref.with_digest(&digest);
+
+        let step = "show-unsigned";
+        run.current = step;
+        run.explain(&[artifact_curl(
+            &target.harbor_url,
+            &target.user,
+            &story.project,
+            &name,
+            &digest,
+        )]);
+        let art = harbor.artifact(&story.project, &repo_in_project(&repo), &digest).await?;
+        let signed_now = art.as_ref().is_some_and(|a| a.cosign_signed());
+        run.report.signed_before = previous.as_ref().map_or(signed_now, |p| p.signed_before);
+        run.step(
+            step,
+            true,
+            format!(
+                "Harbor reports {image}: {}",
+                if run.report.signed_before {
+                    "signed by cosign (before this demo)"
+                } else {
+                    "not signed"
+                }
+            ),
+        );
+
+        // 2. Sign, and ask Harbor again.
+        let step = "sign";
+        run.current = step;
+        run.explain(&[format!(
+            "cosign sign --key {} --tlog-upload=false {pinned}",
+            key.display()
+        )]);
+        let password = lab_key_password(ctx, ui, story, &target.workdir, false)?;
+        let text =
+            std::fs::read(&key).map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
+        let signing_key = crate::cosign::keys::decrypt_private_key(&text, password.as_bytes())
+            .with_context(|| key.display().to_string())?;
+        let signed =
+            crate::cosign::sign::sign_image(&registry, &signing_key, &pinned, &BTreeMap::new())
+                .await?;
+        run.step(
+            step,
+            true,
+            if signed.added {
+                format!("signed {digest}; signature at {}", signed.signature)
+            } else {
+                format!("{digest} is already signed by the lab key")
+            },
+        );
+
+        let step = "show-signed";
+        run.current = step;
+        let art = harbor.artifact(&story.project, &repo_in_project(&repo), &digest).await?;
+        run.report.signed_after = art.as_ref().is_some_and(|a| a.cosign_signed());
+        let acc = art
+            .and_then(|a| a.accessories)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.kind)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ok = run.report.signed_after;
+        run.step(
+            step,
+            ok,
+            format!(
+                "Harbor reports {image}: {}",
+                if ok {
+                    format!("signed by cosign (accessories: {acc})")
+                } else {
+                    "still not signed".into()
+                }
+            ),
+        );
+
+        // 3. Verify, with cosign's output.
+        let step = "verify";
+        run.current = step;
+        run.explain(&[format!(
+            "cosign verify --key {} --insecure-ignore-tlog {image}",
+            public.display()
+        )]);
+        // Verify with the public key file, as a learner would (not the private key).
+        let pem = std::fs::read(&public)
+            .map_err(|e| UserError::usage(format!("{}: {e}", public.display())))?;
+        let verifying_key = crate::cosign::keys::parse_public_key(&pem)
+            .with_context(|| public.display().to_string())?;
+        let vk = &verifying_key;
+        match verify_image(&registry, vk, &image_ref, &BTreeMap::new()).await?
+        {
+            Verdict::Verified { payloads, .. } => {
+                super::verify::print_header(ui, &image_ref, &BTreeMap::new());
+                if !ui.json {
+                    ui.line(&serde_json::to_string(&payloads).unwrap_or_default());
+                }
+                run.report.verified = true;
+                run.step(
+                    step,
+                    true,
+                    format!("{image} verifies with {}", public.display()),
+                );
+            }
+            other => run.step(step, false, format!("{image} does not verify: {other:?}")),
         }
-        _ => {
-            run.explain(&[
-                format!("curl -u {}:*** -X PUT -H 'Content-Type: application/json' -d '{{\"metadata\":{{\"enable_content_trust_cosign\":\"true\"}}}}' {}/api/v2.0/projects/{}", target.user, target.harbor_url, story.project),
-                format!("docker pull {host}/{repo}@{}   # unsigned: refused", run.report.tampered_digest),
-                format!("docker pull {image}   # signed: allowed"),
-            ]);
-            policy(
-                ctx,
-                ui,
-                &harbor,
-                story,
-                &host,
-                &repo,
-                &image,
-                &mut run,
-                creds.clone(),
-            )
-            .await
-            .with_context(|| format!("demo step {step}"))?;
+
+        // 4. Tamper: another image under the same tag.
+        let step = "tamper";
+        run.current = step;
+        match &previous {
+            Some(p) if p.tamper_detected && !p.tampered_digest.is_empty() => {
+                run.report.tamper_detected = true;
+                run.report.tampered_digest = p.tampered_digest.clone();
+                run.step(step, true, format!("done before: the tag pointed at {}, which has no signature, and verification failed", p.tampered_digest));
+            }
+            _ => {
+                run.explain(&[
+                    format!("docker push {image}   # a different image, same tag"),
+                    format!(
+                        "cosign verify --key {} --insecure-ignore-tlog {image}",
+                        public.display()
+                    ),
+                ]);
+                let (tampered, detail) = tamper(&registry, vk, &image_ref).await?;
+                run.report.tamper_detected = !tampered.is_empty();
+                run.report.tampered_digest = tampered;
+                run.step(step, run.report.tamper_detected, detail);
+            }
         }
-    }
+
+        // 5. Policy: enforcement on; the unsigned pull is refused, the signed one pulls.
+        let step = "policy";
+        run.current = step;
+        match &previous {
+            Some(p) if p.unsigned_pull_blocked && p.signed_pull_allowed => {
+                run.report.unsigned_pull_blocked = true;
+                run.report.signed_pull_allowed = true;
+                run.report.policy_message = p.policy_message.clone();
+                run.step(step, true, format!("done before: Harbor refused the unsigned pull ({:?}) and let the signed one through", p.policy_message));
+            }
+            _ => {
+                run.explain(&[
+                    format!("curl -u {}:*** -X PUT -H 'Content-Type: application/json' -d '{{\"metadata\":{{\"enable_content_trust_cosign\":\"true\"}}}}' {}/api/v2.0/projects/{}", target.user, target.harbor_url, story.project),
+                    format!("docker pull {host}/{repo}@{}   # unsigned: refused", run.report.tampered_digest),
+                    format!("docker pull {image}   # signed: allowed"),
+                ]);
+                policy(
+                    ctx,
+                    ui,
+                    &harbor,
+                    story,
+                    &host,
+                    &repo,
+                    &image,
+                    &mut run,
+                    creds.clone(),
+                ).await?;
+            }
+        }
+
+        anyhow::Ok(())
+    }.await;
+    story_result.with_context(|| format!("demo step {}", run.current))?;
 
     state.demo = Some(serde_json::to_value(&run.report)?);
     wd.save(&state)?;
