@@ -8,7 +8,7 @@ use std::process::Command;
 
 use support::*;
 
-const TAG: &str = "v2.7.1";
+const TAG: &str = FIXTURE_TAG;
 
 struct Lab {
     root: tempfile::TempDir,
@@ -29,20 +29,9 @@ impl Lab {
     /// `harbor-lab install` with the test's cache, workdir and double settings.
     fn install(&self, base: &str, port: u16, daemon_config: &Path, extra: &[&str]) -> Command {
         let mut c = harbor_lab_with_double(self.path(), &unique("inst"));
-        c.args(["install", "--harbor-version", TAG, "--download-base", base])
-            .args([
-                "--hostname",
-                "127.0.0.1",
-                "--allow-loopback-hostname",
-                "--http-port",
-                &port.to_string(),
-            ])
-            .arg("--workdir")
-            .arg(self.workdir())
-            .arg("--daemon-config")
-            .arg(daemon_config)
-            .arg("--yes")
-            .args(extra);
+        c.arg("install");
+        fixture_install_args(&mut c, base, port, &self.workdir(), daemon_config);
+        c.arg("--yes").args(extra);
         if !extra.contains(&"--health-timeout") {
             c.args(["--health-timeout", "30"]);
         }

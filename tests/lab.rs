@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use base64::Engine as _;
 use support::*;
 
-const TAG: &str = "v2.7.1";
+const TAG: &str = FIXTURE_TAG;
 
 struct Lab {
     root: tempfile::TempDir,
@@ -46,19 +46,14 @@ impl Lab {
         c
     }
     fn install_args(&self, c: &mut Command, base: &str, port: u16) {
-        c.args(["--harbor-version", TAG, "--download-base", base])
-            .args([
-                "--hostname",
-                "127.0.0.1",
-                "--allow-loopback-hostname",
-                "--http-port",
-                &port.to_string(),
-            ])
-            .arg("--workdir")
-            .arg(self.workdir())
-            .arg("--daemon-config")
-            .arg(self.path().join("daemon.json"))
-            .args(["--no-daemon-reload", "--health-timeout", "30"]);
+        fixture_install_args(
+            c,
+            base,
+            port,
+            &self.workdir(),
+            &self.path().join("daemon.json"),
+        );
+        c.args(["--no-daemon-reload", "--health-timeout", "30"]);
     }
     fn story_args(&self, c: &mut Command) {
         c.args(["--image", &self.image, "--image-file"])
@@ -359,32 +354,18 @@ async fn real_cosign_signs_and_verifies_through_the_double() {
             format!("{{\"auths\":{{\"127.0.0.1:{port}\":{{\"auth\":\"{auth}\"}}}}}}"),
         )
         .unwrap();
-        let repo = format!("127.0.0.1:{port}/library/{}", unique("via-double"));
+        let host = format!("127.0.0.1:{port}");
+        let creds = harbor_lab::docker::engine::credentials(&host, "admin", "Double-pw-123");
+        let (image, digest) = push_new_image_as(
+            &host,
+            &format!("library/{}", unique("via-double")),
+            "v1",
+            Some(creds.clone()),
+        )
+        .await;
+        let repo = image.trim_end_matches(":v1").to_string();
         let ctx = harbor_lab::context::Context::from_os();
         let docker = harbor_lab::docker::engine::connect(&ctx).await.unwrap();
-        harbor_lab::docker::engine::import_rootfs(
-            &docker,
-            rootfs_tar(&unique("d")).into(),
-            &repo,
-            "v1",
-        )
-        .await
-        .unwrap();
-        let creds = harbor_lab::docker::engine::credentials(
-            &format!("127.0.0.1:{port}"),
-            "admin",
-            "Double-pw-123",
-        );
-        let digest = harbor_lab::docker::engine::push(
-            &docker,
-            &harbor_lab::ui::Reporter::silent(),
-            &repo,
-            "v1",
-            Some(creds),
-        )
-        .await
-        .unwrap();
-        let image = format!("{repo}:v1");
         // Unauthenticated pushes get Harbor's challenge.
         let r = reqwest::Client::new()
             .put(format!("http://127.0.0.1:{port}/v2/library/x/manifests/v1"))
@@ -454,33 +435,17 @@ async fn real_cosign_signs_and_verifies_through_the_double() {
         assert!(arts[0].cosign_signed());
         // Enforcement: 412 with v2.9's message on an unsigned manifest.
         api.set_cosign_enforcement("library", true).await.unwrap();
-        let other = format!("127.0.0.1:{port}/library/{}", unique("unsigned"));
-        harbor_lab::docker::engine::import_rootfs(
-            &docker,
-            rootfs_tar(&unique("u")).into(),
-            &other,
-            "v1",
-        )
-        .await
-        .unwrap();
-        let creds = harbor_lab::docker::engine::credentials(
-            &format!("127.0.0.1:{port}"),
-            "admin",
-            "Double-pw-123",
-        );
-        harbor_lab::docker::engine::push(
-            &docker,
-            &harbor_lab::ui::Reporter::silent(),
-            &other,
+        let (other, _) = push_new_image_as(
+            &host,
+            &format!("library/{}", unique("unsigned")),
             "v1",
             Some(creds.clone()),
         )
-        .await
-        .unwrap();
+        .await;
         let err = harbor_lab::docker::engine::pull(
             &docker,
             &harbor_lab::ui::Reporter::silent(),
-            &format!("{other}:v1"),
+            &other,
             Some(creds.clone()),
         )
         .await

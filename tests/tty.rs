@@ -83,7 +83,7 @@ fn daemon_config_change_is_confirmed_on_a_terminal() {
     let args = [
         "install",
         "--harbor-version",
-        "v2.7.1",
+        FIXTURE_TAG,
         "--installer-file",
         "installer.tgz",
         "--hostname",
@@ -162,7 +162,7 @@ fn a_declined_harbor_yml_stays_the_users() {
     let args = [
         "install",
         "--harbor-version",
-        "v2.7.1",
+        FIXTURE_TAG,
         "--installer-file",
         "installer.tgz",
         "--hostname",

@@ -159,6 +159,16 @@ pub fn rootfs_tar(id: &str) -> Vec<u8> {
 /// Make a new image through dockerd (import, then push) at
 /// `<registry>/<repo>:<tag>`. Returns the reference and the pushed digest.
 pub async fn push_new_image(registry: &str, repo: &str, tag: &str) -> (String, String) {
+    push_new_image_as(registry, repo, tag, None).await
+}
+
+/// [`push_new_image`], pushing with these registry credentials.
+pub async fn push_new_image_as(
+    registry: &str,
+    repo: &str,
+    tag: &str,
+    creds: Option<bollard::auth::DockerCredentials>,
+) -> (String, String) {
     let ctx = harbor_lab::context::Context::from_os();
     let docker = harbor_lab::docker::engine::connect(&ctx)
         .await
@@ -173,11 +183,37 @@ pub async fn push_new_image(registry: &str, repo: &str, tag: &str) -> (String, S
     .await
     .expect("docker import");
     let ui = harbor_lab::ui::Reporter::silent();
-    let digest = harbor_lab::docker::engine::push(&docker, &ui, &name, tag, None)
+    let digest = harbor_lab::docker::engine::push(&docker, &ui, &name, tag, creds)
         .await
         .expect("docker push");
     (format!("{name}:{tag}"), digest)
 }
+
+/// The arguments that point `harbor-lab install` (or `up`) at the fixture
+/// release served at `base`, on 127.0.0.1:`port`.
+pub fn fixture_install_args(
+    c: &mut Command,
+    base: &str,
+    port: u16,
+    workdir: &Path,
+    daemon_config: &Path,
+) {
+    c.args(["--harbor-version", FIXTURE_TAG, "--download-base", base])
+        .args([
+            "--hostname",
+            "127.0.0.1",
+            "--allow-loopback-hostname",
+            "--http-port",
+            &port.to_string(),
+        ])
+        .arg("--workdir")
+        .arg(workdir)
+        .arg("--daemon-config")
+        .arg(daemon_config);
+}
+
+/// The Harbor version the fixture installer is shaped like.
+pub const FIXTURE_TAG: &str = "v2.7.1";
 
 /// A library registry client for loopback registries.
 pub fn client() -> harbor_lab::registry::Client {
