@@ -132,6 +132,23 @@ fn set_raw_path(h: &mut tar::Header, path: &str) {
     h.set_cksum();
 }
 
+/// Append one entry with its path written as-is (bypassing the tar crate's own
+/// checks), and a link target for links.
+fn put(
+    b: &mut tar::Builder<Vec<u8>>,
+    kind: tar::EntryType,
+    path: &str,
+    link: Option<&str>,
+    data: &[u8],
+) {
+    let mut h = header(kind, data.len() as u64);
+    if let Some(target) = link {
+        h.set_link_name(target).unwrap();
+    }
+    set_raw_path(&mut h, path);
+    b.append(&h, data).unwrap();
+}
+
 fn with_installer(b: &mut tar::Builder<Vec<u8>>) {
     let mut h = header(tar::EntryType::Regular, 4);
     h.set_mode(0o755);
@@ -146,9 +163,13 @@ async fn hostile_archives_are_refused_and_leave_nothing() {
     refused(
         raw_tar(|b| {
             with_installer(b);
-            let mut h = header(tar::EntryType::Regular, 4);
-            set_raw_path(&mut h, "harbor/../../evil");
-            b.append(&h, &b"evil"[..]).unwrap();
+            put(
+                b,
+                tar::EntryType::Regular,
+                "harbor/../../evil",
+                None,
+                b"evil",
+            );
         }),
         "harbor/../../evil",
     )
@@ -157,9 +178,13 @@ async fn hostile_archives_are_refused_and_leave_nothing() {
     refused(
         raw_tar(|b| {
             with_installer(b);
-            let mut h = header(tar::EntryType::Regular, 4);
-            set_raw_path(&mut h, "/tmp/harbor-lab-evil");
-            b.append(&h, &b"evil"[..]).unwrap();
+            put(
+                b,
+                tar::EntryType::Regular,
+                "/tmp/harbor-lab-evil",
+                None,
+                b"evil",
+            );
         }),
         "absolute",
     )
@@ -168,13 +193,8 @@ async fn hostile_archives_are_refused_and_leave_nothing() {
     refused(
         raw_tar(|b| {
             with_installer(b);
-            let mut h = header(tar::EntryType::Symlink, 0);
-            h.set_link_name("../..").unwrap();
-            set_raw_path(&mut h, "harbor/up");
-            b.append(&h, &b""[..]).unwrap();
-            let mut h = header(tar::EntryType::Regular, 4);
-            set_raw_path(&mut h, "harbor/up/evil");
-            b.append(&h, &b"evil"[..]).unwrap();
+            put(b, tar::EntryType::Symlink, "harbor/up", Some("../.."), b"");
+            put(b, tar::EntryType::Regular, "harbor/up/evil", None, b"evil");
         }),
         "harbor/up",
     )
@@ -183,13 +203,14 @@ async fn hostile_archives_are_refused_and_leave_nothing() {
     refused(
         raw_tar(|b| {
             with_installer(b);
-            let mut h = header(tar::EntryType::Symlink, 0);
-            h.set_link_name(".").unwrap();
-            set_raw_path(&mut h, "harbor/self");
-            b.append(&h, &b""[..]).unwrap();
-            let mut h = header(tar::EntryType::Regular, 4);
-            set_raw_path(&mut h, "harbor/self/evil");
-            b.append(&h, &b"evil"[..]).unwrap();
+            put(b, tar::EntryType::Symlink, "harbor/self", Some("."), b"");
+            put(
+                b,
+                tar::EntryType::Regular,
+                "harbor/self/evil",
+                None,
+                b"evil",
+            );
         }),
         "goes through the symlink",
     )
@@ -198,10 +219,13 @@ async fn hostile_archives_are_refused_and_leave_nothing() {
     refused(
         raw_tar(|b| {
             with_installer(b);
-            let mut h = header(tar::EntryType::Link, 0);
-            h.set_link_name("../../../../etc/passwd").unwrap();
-            set_raw_path(&mut h, "harbor/passwd");
-            b.append(&h, &b""[..]).unwrap();
+            put(
+                b,
+                tar::EntryType::Link,
+                "harbor/passwd",
+                Some("../../../../etc/passwd"),
+                b"",
+            );
         }),
         "harbor/passwd",
     )
@@ -215,9 +239,7 @@ async fn hostile_archives_are_refused_and_leave_nothing() {
         refused(
             raw_tar(|b| {
                 with_installer(b);
-                let mut h = header(kind, 0);
-                set_raw_path(&mut h, "harbor/dev");
-                b.append(&h, &b""[..]).unwrap();
+                put(b, kind, "harbor/dev", None, b"");
             }),
             "not allowed",
         )
