@@ -265,6 +265,11 @@ pub struct RegistryArgs {
     /// Read the registry password from the first line of this file.
     #[arg(long, value_name = "FILE")]
     pub registry_password_file: Option<PathBuf>,
+    /// Refused with advice: a password on the command line shows in `ps` and in
+    /// shell history. Kept (hidden) so that users coming from other tools get told
+    /// what to use instead of "unexpected argument".
+    #[arg(long, hide = true, value_name = "PASSWORD")]
+    pub registry_password: Option<String>,
 }
 
 #[derive(Debug, Args)]

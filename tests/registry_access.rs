@@ -203,6 +203,31 @@ async fn tls_and_basic_auth_registry() {
         .env("REGISTRY_PASSWORD", "lab-pw"));
     assert_eq!(out.code, 0, "{}", out.stderr);
 
+    // A password in argv is refused before any request (even when the environment
+    // holds a good one), with what to use instead, and the message does not repeat it.
+    let out = run(harbor_lab(&d)
+        .args([
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--registry-cacert",
+            "ca.pem",
+            "--registry-username",
+            "lab",
+            "--registry-password",
+            "argv-pw",
+            &image,
+        ])
+        .env("REGISTRY_PASSWORD", "lab-pw"));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("REGISTRY_PASSWORD")
+            && out.stderr.contains("--registry-password-file")
+            && !out.stderr.contains("argv-pw"),
+        "{}",
+        out.stderr
+    );
+
     // No credentials: the registry's Basic challenge is answered with a hint.
     let out = run(harbor_lab(&d).args([
         "verify",

@@ -70,6 +70,13 @@ pub fn key_password(
 
 /// Build the registry client from the shared registry flags.
 pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Client> {
+    if args.registry_password.is_some() {
+        return Err(UserError::usage(
+            "--registry-password is not accepted: a password in argv shows in `ps` and shell history; \
+             set REGISTRY_PASSWORD or pass --registry-password-file",
+        )
+        .into());
+    }
     let ca_cert_pem = match &args.registry_cacert {
         Some(p) => {
             let full = ctx.resolve(p);
