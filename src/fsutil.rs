@@ -24,6 +24,26 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
     Ok(())
 }
 
+/// Ask the kernel to start writing `len` bytes at `offset` of `file` to disk now,
+/// without waiting for them. A long download that calls this as it goes leaves
+/// little for its final `sync_data` (which would otherwise write the whole file
+/// after the last byte arrived). Best effort: errors are ignored.
+#[cfg(target_os = "linux")]
+pub fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: the descriptor stays open for the borrow of `file`, and the call
+    // touches no memory of ours.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn start_writeback(_file: &std::fs::File, _offset: u64, _len: u64) {}
+
 /// Copy `path` to `<path>.harbor-lab.bak` once: an existing backup is kept,
 /// because it holds the user's original. Returns the backup path.
 pub fn backup_once(path: &Path) -> std::io::Result<PathBuf> {

@@ -392,9 +392,11 @@ async fn a_cut_download_resumes_with_range() {
         ),
     ];
     // Incompressible bytes (xorshift), so the partial file is megabytes: the
-    // resumed attempt re-hashes it while the new bytes are being appended.
+    // resumed attempt re-hashes it while the new bytes are being appended. 40 MiB,
+    // so that both attempts pass the writer's 16 MiB early-writeback mark (the
+    // resumed one at offsets past the cut).
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let noise: Vec<u8> = (0..8 << 20)
+    let noise: Vec<u8> = (0..40 << 20)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
