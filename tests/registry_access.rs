@@ -171,17 +171,23 @@ async fn tls_and_basic_auth_registry() {
     ]));
     assert_eq!(c.code, 0, "cosign: {}", c.stderr);
 
+    // `verify` of the first image as user "lab", the password in the environment.
+    let verify_as_lab = |extra: &[&str]| {
+        run(harbor_lab(&d)
+            .args([
+                "verify",
+                "--key",
+                "cosign.pub",
+                "--registry-username",
+                "lab",
+            ])
+            .args(extra)
+            .arg(&image)
+            .env("REGISTRY_PASSWORD", "lab-pw"))
+    };
+
     // Without the CA: a clear TLS error naming the registry and the fix.
-    let out = run(harbor_lab(&d)
-        .args([
-            "verify",
-            "--key",
-            "cosign.pub",
-            "--registry-username",
-            "lab",
-            &image,
-        ])
-        .env("REGISTRY_PASSWORD", "lab-pw"));
+    let out = verify_as_lab(&[]);
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr.contains(&reg.addr) && out.stderr.contains("--registry-cacert"),
@@ -190,35 +196,17 @@ async fn tls_and_basic_auth_registry() {
     );
 
     // --allow-insecure-registry accepts the unknown certificate.
-    let out = run(harbor_lab(&d)
-        .args([
-            "verify",
-            "--key",
-            "cosign.pub",
-            "--allow-insecure-registry",
-            "--registry-username",
-            "lab",
-            &image,
-        ])
-        .env("REGISTRY_PASSWORD", "lab-pw"));
+    let out = verify_as_lab(&["--allow-insecure-registry"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 
     // A password in argv is refused before any request (even when the environment
     // holds a good one), with what to use instead, and the message does not repeat it.
-    let out = run(harbor_lab(&d)
-        .args([
-            "verify",
-            "--key",
-            "cosign.pub",
-            "--registry-cacert",
-            "ca.pem",
-            "--registry-username",
-            "lab",
-            "--registry-password",
-            "argv-pw",
-            &image,
-        ])
-        .env("REGISTRY_PASSWORD", "lab-pw"));
+    let out = verify_as_lab(&[
+        "--registry-cacert",
+        "ca.pem",
+        "--registry-password",
+        "argv-pw",
+    ]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("REGISTRY_PASSWORD")
