@@ -155,9 +155,10 @@ pub struct PreflightArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct InstallArgs {
-    /// The Harbor release to install.
-    #[arg(long, value_name = "vX.Y.Z", default_value = crate::installer::versions::DEFAULT_VERSION)]
-    pub harbor_version: String,
+    /// The Harbor release to install [default: the newest harbor-lab knows, or, with
+    /// --installer-file, the version that installer was packaged as].
+    #[arg(long, value_name = "vX.Y.Z")]
+    pub harbor_version: Option<String>,
     /// Use this local online or offline installer tarball instead of downloading.
     #[arg(long, value_name = "PATH")]
     pub installer_file: Option<PathBuf>,

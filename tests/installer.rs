@@ -486,6 +486,78 @@ async fn dry_run_writes_nothing_and_shows_the_changes() {
     );
 }
 
+/// A local installer says which Harbor it is (its prepare script's image tag, else
+/// its file name), so --harbor-version is not needed with it, and one that
+/// contradicts the installer is refused.
+#[test]
+fn a_local_installer_brings_its_version() {
+    let lab = Lab::new();
+    let cfg = lab.private_daemon_config("{}\n");
+    let port = free_port().to_string();
+    let dry_run = |file: &Path, extra: &[&str]| {
+        run(harbor_lab(lab.path())
+            .args(["install", "--installer-file"])
+            .arg(file)
+            .args(["--hostname", "127.0.0.1", "--allow-loopback-hostname"])
+            .args(["--http-port", &port])
+            .arg("--workdir")
+            .arg(lab.workdir())
+            .arg("--daemon-config")
+            .arg(&cfg)
+            .args(["--dry-run", "--json"])
+            .args(extra))
+    };
+    let version_of = |out: &Run| {
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        report["harbor_version"].as_str().unwrap().to_string()
+    };
+
+    // Named anyhow: the prepare script's goharbor/prepare:<tag> tells.
+    let tagged = lab.path().join("installer.tgz");
+    std::fs::write(&tagged, fixture_installer()).unwrap();
+    assert_eq!(version_of(&dry_run(&tagged, &[])), TAG);
+    let out = dry_run(&tagged, &["--harbor-version", "v2.15.1"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--installer-file")
+            && out.stderr.contains(&format!("holds Harbor {TAG}"))
+            && out.stderr.contains("v2.15.1"),
+        "{}",
+        out.stderr
+    );
+
+    // A prepare script without the tag: Harbor's file name tells.
+    let untagged_prepare: String = FIXTURE_PREPARE
+        .lines()
+        .filter(|l| !l.contains("goharbor/prepare:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let untagged = tgz(&[
+        ("harbor/install.sh", FIXTURE_INSTALL.as_bytes(), 0o755),
+        ("harbor/prepare", untagged_prepare.as_bytes(), 0o755),
+        ("harbor/common.sh", FIXTURE_COMMON.as_bytes(), 0o644),
+        ("harbor/harbor.yml.tmpl", FIXTURE_TEMPLATE.as_bytes(), 0o644),
+    ]);
+    let named = lab
+        .path()
+        .join(format!("harbor-offline-installer-{TAG}-amd64.tgz"));
+    std::fs::write(&named, &untagged).unwrap();
+    assert_eq!(version_of(&dry_run(&named, &[])), TAG);
+
+    // Neither: the newest version's rules apply, and the refusal says what to do.
+    let anonymous = lab.path().join("untagged.tgz");
+    std::fs::write(&anonymous, &untagged).unwrap();
+    let out = dry_run(&anonymous, &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--harbor-version"), "{}", out.stderr);
+    assert_eq!(
+        version_of(&dry_run(&anonymous, &["--harbor-version", TAG])),
+        TAG
+    );
+    assert!(!lab.workdir().exists(), "a dry run created the workdir");
+}
+
 fn engine_info() -> serde_json::Value {
     let out = Command::new("/usr/bin/docker")
         .args(["info", "--format", "{{json .RegistryConfig}}"])

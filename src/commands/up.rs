@@ -24,11 +24,21 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
     let port = args.install.host.http_port;
     let plan = [
         "check that this machine can run Harbor (Docker, compose, ports, disk, memory)".to_string(),
-        format!(
-            "download Harbor {} (md5-checked, cached) or use --installer-file, and extract it into {}",
-            args.install.harbor_version,
-            workdir.display()
-        ),
+        match &args.install.installer_file {
+            Some(f) => format!(
+                "extract the Harbor installer {} into {}",
+                f.display(),
+                workdir.display()
+            ),
+            None => format!(
+                "download Harbor {} (md5-checked, cached) and extract it into {}",
+                args.install
+                    .harbor_version
+                    .as_deref()
+                    .unwrap_or(crate::installer::versions::DEFAULT_VERSION),
+                workdir.display()
+            ),
+        },
         format!(
             "write {}/harbor/harbor.yml for http://{host}:{port} with a random admin password (kept 0600)",
             workdir.display()

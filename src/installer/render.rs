@@ -211,7 +211,10 @@ pub fn validate(text: &str, version: &Version, allow_loopback: bool) -> Result<V
     let v: Value = serde_norway::from_str(text).map_err(|e| bad(format!("not YAML: {e}")))?;
     for key in version.required_keys() {
         if lookup(&v, key).is_none_or(Value::is_null) {
-            return Err(bad(format!("{key} is missing (required by {version})")));
+            return Err(bad(format!(
+                "{key} is missing (Harbor {version} requires it; if the installer is another \
+                 version, pass --harbor-version)"
+            )));
         }
     }
     let host = lookup(&v, "hostname").and_then(Value::as_str).unwrap_or("");

@@ -88,6 +88,33 @@ impl Version {
     }
 }
 
+/// The version in an installer's file name as Harbor publishes it:
+/// `harbor-{online,offline}-installer-vX.Y.Z.tgz`, also with an `-amd64`/`-arm64`
+/// suffix (as later releases name them).
+pub fn from_installer_name(name: &str) -> Option<Version> {
+    let rest = name
+        .strip_prefix("harbor-online-installer-")
+        .or_else(|| name.strip_prefix("harbor-offline-installer-"))?
+        .strip_suffix(".tgz")?;
+    let tag = rest
+        .strip_suffix("-amd64")
+        .or_else(|| rest.strip_suffix("-arm64"))
+        .unwrap_or(rest);
+    Version::parse(tag)
+}
+
+/// The version an installer was packaged as: its `prepare` wrapper runs the
+/// `goharbor/prepare:<tag>` image (the tag is written in at package time).
+pub fn from_prepare_script(text: &str) -> Option<Version> {
+    text.match_indices("goharbor/prepare:").find_map(|(i, m)| {
+        let tag: String = text[i + m.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        Version::parse(&tag)
+    })
+}
+
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "v{}.{}.{}", self.major, self.minor, self.patch)
@@ -117,5 +144,33 @@ mod tests {
             assert!(Version::parse(k).is_some());
         }
         assert_eq!(*KNOWN_VERSIONS.last().unwrap(), DEFAULT_VERSION);
+    }
+
+    #[test]
+    fn installer_versions() {
+        let v = |s| Version::parse(s);
+        assert_eq!(
+            from_installer_name("harbor-online-installer-v2.7.1.tgz"),
+            v("v2.7.1")
+        );
+        assert_eq!(
+            from_installer_name("harbor-offline-installer-v2.15.1-arm64.tgz"),
+            v("v2.15.1")
+        );
+        assert_eq!(from_installer_name("harbor.tgz"), None);
+        assert_eq!(
+            from_installer_name("harbor-online-installer-v2.7.tgz"),
+            None
+        );
+        assert_eq!(
+            from_installer_name("harbor-online-installer-v2.7.1.tar"),
+            None
+        );
+        let prepare = "set -e\ndocker run --rm -v $input_dir:/input --privileged \
+                       goharbor/prepare:v2.8.6 prepare $@\n";
+        assert_eq!(from_prepare_script(prepare), v("v2.8.6"));
+        // An untagged development build names no version.
+        assert_eq!(from_prepare_script("goharbor/prepare:dev prepare"), None);
+        assert_eq!(from_prepare_script("#!/bin/bash\necho hi\n"), None);
     }
 }

@@ -146,18 +146,35 @@ pub(super) async fn obtain_installer(
     Ok((dest, got.md5))
 }
 
-/// Read `harbor/harbor.yml.tmpl` straight from a tarball (dry runs: nothing is written).
-pub(super) fn template_from_tarball(path: &Path) -> Option<String> {
+/// The text of some small files of an installer tarball that is not extracted
+/// yet (for `--dry-run`), in the order of `names`; one pass, stopping once all
+/// are found. A file that is missing, too big or not text is `None`.
+pub(super) fn files_from_tarball(path: &Path, names: &[&str]) -> Vec<Option<String>> {
     use std::io::Read;
-    let f = std::fs::File::open(path).ok()?;
+    let mut found: Vec<Option<String>> = vec![None; names.len()];
+    let Ok(f) = std::fs::File::open(path) else {
+        return found;
+    };
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
-    for e in ar.entries().ok()? {
-        let mut e = e.ok()?;
-        if e.path().ok()?.as_os_str() == "harbor/harbor.yml.tmpl" {
-            let mut s = String::new();
-            e.by_ref().take(1 << 20).read_to_string(&mut s).ok()?;
-            return Some(s);
+    let Ok(entries) = ar.entries() else {
+        return found;
+    };
+    for e in entries {
+        let Ok(mut e) = e else { break };
+        let Some(i) = e
+            .path()
+            .ok()
+            .and_then(|p| names.iter().position(|n| p.as_os_str() == *n))
+        else {
+            continue;
+        };
+        let mut s = String::new();
+        if e.by_ref().take(1 << 20).read_to_string(&mut s).is_ok() {
+            found[i] = Some(s);
+        }
+        if found.iter().all(Option::is_some) {
+            break;
         }
     }
-    None
+    found
 }

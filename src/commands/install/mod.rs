@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::cli::{InstallArgs, PreflightArgs};
 use crate::context::Context;
 use crate::error::{EXIT_OK, UserError};
-use crate::installer::versions::Version;
+use crate::installer::versions::{self, Version};
 use crate::installer::{extract, preflight, render, run};
 use crate::plan::{Workdir, fingerprint};
 use crate::ui::Reporter;
@@ -24,7 +24,7 @@ pub use config::random_password;
 use config::{admin_password, write_harbor_yml};
 use daemon::configure_daemon;
 pub use daemon::reload_daemon;
-use fetch::{obtain_installer, template_from_tarball};
+use fetch::{files_from_tarball, obtain_installer};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
@@ -191,19 +191,46 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> anyhow
     Ok(EXIT_OK)
 }
 
+/// The version to plan with before the installer is opened: --harbor-version,
+/// else the one in --installer-file's name, else the newest we know. The bool says
+/// whether the user chose it.
+fn first_version(args: &InstallArgs) -> anyhow::Result<(Version, bool)> {
+    if let Some(s) = &args.harbor_version {
+        let v = Version::parse(s).ok_or_else(|| {
+            UserError::usage(format!(
+                "--harbor-version {s:?} is not vX.Y.Z (known: {})",
+                versions::KNOWN_VERSIONS.join(", ")
+            ))
+        })?;
+        return Ok((v, true));
+    }
+    let named = args.installer_file.as_deref().and_then(name_version);
+    let newest = Version::parse(versions::DEFAULT_VERSION);
+    let v = named
+        .or(newest)
+        .context("the built-in default version is not vX.Y.Z")?;
+    Ok((v, false))
+}
+
+fn name_version(file: &Path) -> Option<Version> {
+    versions::from_installer_name(file.file_name()?.to_str()?)
+}
+
+/// The version a local installer was packaged as: its prepare script's image tag,
+/// else its file name.
+fn installer_version(file: &Path, prepare: Option<&str>) -> Option<Version> {
+    prepare
+        .and_then(versions::from_prepare_script)
+        .or_else(|| name_version(file))
+}
+
 /// The whole install, step by step. Used by `install` and `up`.
 pub async fn install(
     ctx: &Context,
     ui: &Reporter,
     args: &InstallArgs,
 ) -> anyhow::Result<InstallReport> {
-    let version = Version::parse(&args.harbor_version).ok_or_else(|| {
-        UserError::usage(format!(
-            "--harbor-version {:?} is not vX.Y.Z (known: {})",
-            args.harbor_version,
-            crate::installer::versions::KNOWN_VERSIONS.join(", ")
-        ))
-    })?;
+    let (mut version, explicit) = first_version(args)?;
     let root = workdir_path(ctx, &args.workdir.workdir);
     let wd = if args.dry_run {
         Workdir::open_unlocked(&root)
@@ -309,6 +336,32 @@ pub async fn install(
         );
     }
 
+    // What the installer holds: from the extracted files, or (a dry run that has
+    // not extracted this tarball) straight from the tarball.
+    let [shipped, prepare] = if args.dry_run && !extracted {
+        let mut f = files_from_tarball(&tarball.0, &["harbor/harbor.yml.tmpl", "harbor/prepare"]);
+        [f[0].take(), f[1].take()]
+    } else {
+        ["harbor.yml.tmpl", "prepare"].map(|n| std::fs::read_to_string(harbor_dir.join(n)).ok())
+    };
+    // A local installer says which Harbor it is, and the rules for harbor.yml and
+    // install.sh's flags follow that version.
+    if let Some(file) = &args.installer_file
+        && let Some(found) = installer_version(file, prepare.as_deref())
+        && found != version
+    {
+        if explicit {
+            return Err(UserError::usage(format!(
+                "--installer-file {} holds Harbor {found}, but --harbor-version says {version}; \
+                 pass --harbor-version {found} or leave it out",
+                file.display()
+            ))
+            .into());
+        }
+        version = found;
+        report.harbor_version = found.tag();
+    }
+
     // 4. harbor.yml.
     let password_file = report.admin_password_file.clone();
     let password = admin_password(ctx, args, &password_file, args.dry_run)?;
@@ -330,17 +383,13 @@ pub async fn install(
             "harbor.yml.tmpl (built in)".to_string(),
         ),
     };
-    let shipped = match std::fs::read_to_string(harbor_dir.join("harbor.yml.tmpl")) {
-        Ok(t) => Some(t),
-        Err(_) if args.dry_run => template_from_tarball(&tarball.0),
-        Err(e) => {
-            return Err(UserError::usage(format!(
-                "{}: {e}; the installer does not ship harbor.yml.tmpl",
-                harbor_dir.join("harbor.yml.tmpl").display()
-            ))
-            .into());
-        }
-    };
+    if shipped.is_none() && !args.dry_run {
+        return Err(UserError::usage(format!(
+            "{}: missing or unreadable; the installer does not ship harbor.yml.tmpl",
+            harbor_dir.join("harbor.yml.tmpl").display()
+        ))
+        .into());
+    }
     let yml_path = harbor_dir.join("harbor.yml");
     let rendered = match shipped {
         Some(t) => Some(render::render(&t, &overlay, &overlay_name, &settings)?),
