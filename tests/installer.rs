@@ -462,16 +462,30 @@ async fn dry_run_writes_nothing_and_shows_the_changes() {
     let tarball = lab.path().join("installer.tgz");
     std::fs::write(&tarball, fixture_installer()).unwrap();
     let cfg = lab.private_daemon_config("{\"debug\": true}\n");
+    let pw = lab.path().join("admin-pw");
+    std::fs::write(&pw, "Given4Admin\n").unwrap();
     let out = run(&mut lab.install(
         "http://127.0.0.1:9",
         free_port(),
         &cfg,
-        &["--dry-run", "--installer-file", tarball.to_str().unwrap()],
+        &[
+            "--dry-run",
+            "--installer-file",
+            tarball.to_str().unwrap(),
+            "--admin-password-file",
+            pw.to_str().unwrap(),
+        ],
     ));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains("hostname: 127.0.0.1"),
         "the rendered harbor.yml is shown: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("harbor_admin_password: ********")
+            && !format!("{}{}", out.stdout, out.stderr).contains("Given4Admin"),
+        "the admin password is hidden: {}",
         out.stderr
     );
     assert!(

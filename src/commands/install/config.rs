@@ -68,12 +68,43 @@ pub fn random_password() -> String {
     }
 }
 
+/// A unified diff of two harbor.yml texts, for the terminal: password values
+/// are hidden (a changed one still shows as a -/+ pair).
 pub(super) fn diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
-    similar::TextDiff::from_lines(old, new)
+    let d = similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(2)
         .header(old_name, new_name)
-        .to_string()
+        .to_string();
+    hide_passwords(&d)
+}
+
+/// harbor.yml text (or a diff of it) with the value of every `...password:` key
+/// replaced, so that showing it never shows a secret.
+pub(super) fn hide_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        // Past a diff marker and the YAML indentation, to the key.
+        let body = line.trim_start_matches(['+', '-', ' ']);
+        let lead = &line[..line.len() - body.len()];
+        let secret = body.split_once(':').filter(|(key, value)| {
+            key.ends_with("password")
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !value.trim().is_empty()
+        });
+        match secret {
+            Some((key, _)) => {
+                out.push_str(lead);
+                out.push_str(key);
+                out.push_str(": ********");
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
 }
 
 pub(super) fn write_harbor_yml(
@@ -145,8 +176,9 @@ pub(super) fn write_harbor_yml(
         }
         None if dry_run => {
             ui.line(&format!(
-                "--- {} (would be written) ---\n{rendered}",
-                path.display()
+                "--- {} (would be written; passwords hidden) ---\n{}",
+                path.display(),
+                hide_passwords(rendered)
             ));
             report.step(
                 ui,
@@ -175,6 +207,43 @@ pub(super) fn write_harbor_yml(
 mod tests {
     use super::*;
     use crate::installer::render;
+
+    #[test]
+    fn shown_yaml_and_diffs_hide_passwords() {
+        let yml = "hostname: h\nharbor_admin_password: S3cret\ndatabase:\n  password: root123\n\
+                   # harbor_admin_password: commented\nlog:\n  level: info";
+        let shown = hide_passwords(yml);
+        assert!(
+            !shown.contains("S3cret") && !shown.contains("root123"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("harbor_admin_password: ********\n"),
+            "{shown}"
+        );
+        assert!(shown.contains("  password: ********\n"), "{shown}");
+        assert!(
+            shown.contains("# harbor_admin_password: commented\n"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("  level: info"), "{shown}");
+        // A changed password still shows as changed, without either value.
+        let d = diff(yml, &yml.replace("S3cret", "Other9"), "a", "b");
+        assert!(!d.contains("S3cret") && !d.contains("Other9"), "{d}");
+        assert!(d.contains("-harbor_admin_password: ********"), "{d}");
+        assert!(d.contains("+harbor_admin_password: ********"), "{d}");
+        // Odd input never panics.
+        for t in [
+            "",
+            ":",
+            "password:",
+            "+-+ password: x",
+            "é password: ü\n",
+            "\n\n",
+        ] {
+            let _ = hide_passwords(t);
+        }
+    }
 
     #[test]
     fn passwords_are_safe_for_harbor_and_yaml() {
