@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use support::*;
 
-/// Run `args` on a pty in `dir`, typing each line after a pause.
+/// Run `args` on a pty in `dir`, typing each line after a pause (at most a minute).
 fn on_terminal(dir: &Path, args: &[&str], lines: &[&str]) -> (i32, String) {
     on_terminal_env(dir, args, lines, &[])
 }
@@ -25,8 +25,10 @@ fn on_terminal_env(
         cmdline.push(' ');
         cmdline.push_str(&shell_words(a));
     }
-    let mut child = Command::new("script")
-        .args(["-qec", &cmdline, "/dev/null"])
+    // A prompt nobody answers waits on the pty for ever: `timeout` turns that
+    // into a failure (exit 124) with the text so far, instead of a hung test.
+    let mut child = Command::new("timeout")
+        .args(["-k", "5", "60", "script", "-qec", &cmdline, "/dev/null"])
         .current_dir(dir)
         .env_remove("COSIGN_PASSWORD")
         .env("HOME", dir)
@@ -207,4 +209,62 @@ fn a_declined_harbor_yml_stays_the_users() {
     if let Ok(pid) = std::fs::read_to_string(d.join("work/data/double.pid")) {
         let _ = Command::new("kill").arg(pid.trim()).status();
     }
+}
+
+/// `up` on a terminal: one confirmation, the new key's password typed twice, and
+/// the demo signs with it without asking a third time.
+#[test]
+fn up_on_a_terminal_asks_for_the_key_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("installer.tgz"), fixture_installer()).unwrap();
+    std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
+    std::fs::write(d.join("image.tar"), rootfs_tar(&unique("tty-image"))).unwrap();
+    let port = free_port().to_string();
+    let image = format!("{}:v1", unique("hl-tty"));
+    let env = [
+        (
+            "HARBOR_DOUBLE_BIN",
+            harbor_double_bin().display().to_string(),
+        ),
+        ("HARBOR_DOUBLE_UPSTREAM", format!("http://{}", registry())),
+        ("HARBOR_DOUBLE_NAMESPACE", unique("ttyup")),
+        ("HARBOR_LAB_CACHE", d.join("cache").display().to_string()),
+    ];
+    let args = [
+        "up",
+        "--installer-file",
+        "installer.tgz",
+        "--hostname",
+        "127.0.0.1",
+        "--allow-loopback-hostname",
+        "--http-port",
+        &port,
+        "--workdir",
+        "work",
+        "--daemon-config",
+        "daemon.json",
+        "--no-daemon-reload",
+        "--health-timeout",
+        "30",
+        "--image",
+        &image,
+        "--image-file",
+        "image.tar",
+    ];
+    let (code, text) = on_terminal_env(d, &args, &["y", "lab-key-pw", "lab-key-pw"], &env);
+    if let Ok(pid) = std::fs::read_to_string(d.join("work/data/double.pid")) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+    }
+    assert_eq!(code, 0, "{text}");
+    let (before, after) = text.split_once("Done keys:").expect("the keys step ran");
+    assert!(before.contains("private key again"), "{text}");
+    assert!(!after.contains("Enter password"), "asked again: {text}");
+    assert!(
+        !text.contains("lab-key-pw"),
+        "the password was echoed: {text}"
+    );
+    assert!(text.contains("Ok verify"), "{text}");
+    let key = std::fs::read(d.join("work/cosign.key")).unwrap();
+    harbor_lab::cosign::keys::decrypt_private_key(&key, b"lab-key-pw").unwrap();
 }

@@ -122,18 +122,20 @@ fn lab_key_password(
     Ok(p)
 }
 
-/// Make sure the lab key pair exists; returns whether it was created.
+/// Make sure the lab key pair exists. When it creates the pair, it returns the
+/// context the demo should sign in: one that holds the password just chosen, so
+/// that a prompted password is not asked for a third time a moment later.
 pub fn ensure_keys(
     ctx: &Context,
     ui: &Reporter,
     story: &StoryArgs,
     prefix: &Path,
     workdir: &Path,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<Context>> {
     let key = with_ext(prefix, "key");
     let public = with_ext(prefix, "pub");
     if key.exists() && public.exists() {
-        return Ok(false);
+        return Ok(None);
     }
     if key.exists() != public.exists() {
         return Err(UserError::usage(format!(
@@ -150,7 +152,7 @@ pub fn ensure_keys(
     let file = crate::cli::PasswordArgs::default();
     let ctx_with = ctx.with_var("COSIGN_PASSWORD", &password);
     super::keys::write_key_pair(&ctx_with, ui, &key, &public, false, &file)?;
-    Ok(true)
+    Ok(Some(ctx_with))
 }
 
 pub fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
@@ -717,12 +719,14 @@ pub async fn command(
         .key_prefix
         .as_ref()
         .map_or_else(|| workdir.join("cosign"), |p| ctx.resolve(p));
-    if ensure_keys(ctx, ui, &args.story, &key_prefix, &workdir)? {
+    let created = ensure_keys(ctx, ui, &args.story, &key_prefix, &workdir)?;
+    if created.is_some() {
         ui.status(
             "Done",
             &format!("keys: created {}", with_ext(&key_prefix, "key").display()),
         );
     }
+    let ctx = created.as_ref().unwrap_or(ctx);
     let target = Target {
         harbor_url,
         user: args.harbor_user.clone(),

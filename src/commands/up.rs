@@ -40,12 +40,21 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
             ),
         },
         format!(
-            "write {}/harbor/harbor.yml for http://{host}:{port} with a random admin password (kept 0600)",
-            workdir.display()
+            "write {}/harbor/harbor.yml for http://{host}:{port} with {}",
+            workdir.display(),
+            match &args.install.admin_password_file {
+                Some(f) => format!("the admin password in {}", f.display()),
+                None => "a random admin password (kept 0600)".to_string(),
+            }
         ),
         format!(
-            "add {host}:{port} to insecure-registries in {} and reload dockerd (no restart)",
-            args.install.daemon.daemon_config.display()
+            "add {host}:{port} to insecure-registries in {}{}",
+            args.install.daemon.daemon_config.display(),
+            if args.install.daemon.no_daemon_reload {
+                " (dockerd is not reloaded: --no-daemon-reload)"
+            } else {
+                " and reload dockerd (no restart)"
+            }
         ),
         "run install.sh and wait until Harbor reports healthy".to_string(),
         format!(
@@ -54,7 +63,11 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
         ),
         format!(
             "demo in project {}: push {} unsigned, sign, verify, tamper, enforce the cosign policy",
-            args.story.project, args.story.image
+            args.story.project,
+            match &args.story.image_file {
+                Some(f) => format!("the image in {}", f.display()),
+                None => args.story.image.clone(),
+            }
         ),
     ];
     ui.line("harbor-lab up will:");
@@ -77,13 +90,23 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
     let installed = install(ctx, ui, &args.install).await?;
     let created = ensure_keys(ctx, ui, &args.story, &key_prefix, &workdir)?;
     ui.status(
-        if created { "Done" } else { "Skipping" },
+        if created.is_some() {
+            "Done"
+        } else {
+            "Skipping"
+        },
         &format!(
             "keys: {} {}",
             with_ext(&key_prefix, "key").display(),
-            if created { "created" } else { "already exists" }
+            if created.is_some() {
+                "created"
+            } else {
+                "already exists"
+            }
         ),
     );
+    // The demo signs with the password the keys were just made with, if they were.
+    let ctx = created.as_ref().unwrap_or(ctx);
     let password = super::read_secret_file(
         ctx,
         &installed.admin_password_file,
