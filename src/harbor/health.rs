@@ -44,7 +44,7 @@ pub async fn check(client: &reqwest::Client, base: &str) -> Result<Health, Strin
         .timeout(Duration::from_secs(10))
         .send()
         .await
-        .map_err(|e| format!("no answer ({})", crate::registry::error_chain(&e)))?;
+        .map_err(|e| format!("no answer: {}", crate::registry::root_cause(&e)))?;
     if !resp.status().is_success() {
         return Err(format!("HTTP {}", resp.status().as_u16()));
     }

@@ -723,6 +723,16 @@ pub async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Bytes
 }
 
 /// An error with its sources, on one line.
+/// The innermost cause of an error (e.g. "Connection refused (os error 111)"),
+/// for one-line progress messages where the whole chain is too long.
+pub fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
