@@ -253,8 +253,13 @@ fn up_on_a_terminal_asks_for_the_key_password_once() {
         "image.tar",
     ];
     let (code, text) = on_terminal_env(d, &args, &["y", "lab-key-pw", "lab-key-pw"], &env);
-    if let Ok(pid) = std::fs::read_to_string(d.join("work/data/double.pid")) {
-        let _ = Command::new("kill").arg(pid.trim()).status();
+    let kill_double = || {
+        if let Ok(pid) = std::fs::read_to_string(d.join("work/data/double.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    };
+    if code != 0 {
+        kill_double();
     }
     assert_eq!(code, 0, "{text}");
     let (before, after) = text.split_once("Done keys:").expect("the keys step ran");
@@ -267,4 +272,29 @@ fn up_on_a_terminal_asks_for_the_key_password_once() {
     assert!(text.contains("Ok verify"), "{text}");
     let key = std::fs::read(d.join("work/cosign.key")).unwrap();
     harbor_lab::cosign::keys::decrypt_private_key(&key, b"lab-key-pw").unwrap();
+
+    // Unattended later, the typed password is nowhere to be found: a clear error
+    // that names the key, never a made-up password kept for it.
+    let unattended = |password: Option<&str>| {
+        let mut c = harbor_lab(d);
+        c.args(args).args(["--yes", "--fresh"]);
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        if let Some(p) = password {
+            c.env("COSIGN_PASSWORD", p);
+        }
+        run(&mut c)
+    };
+    let out = unattended(None);
+    let with_password = unattended(Some("lab-key-pw"));
+    kill_double();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cosign.key exists") && out.stderr.contains("COSIGN_PASSWORD"),
+        "{}",
+        out.stderr
+    );
+    assert!(!d.join("work/cosign.password").exists());
+    assert_eq!(with_password.code, 0, "{}", with_password.stderr);
 }

@@ -86,14 +86,16 @@ fn registry_host(url: &str) -> Result<String, UserError> {
     Ok(host.to_string())
 }
 
-/// The lab key's password: --password-file, COSIGN_PASSWORD, a prompt, or
-/// (unattended) a random one kept 0600 in the workdir.
+/// The lab key's password: --password-file, COSIGN_PASSWORD, the one kept in the
+/// workdir, a prompt, or, only when `creating` the key unattended, a random one
+/// (then kept 0600 in the workdir). An existing key's password is never made up.
 fn lab_key_password(
     ctx: &Context,
     ui: &Reporter,
     story: &StoryArgs,
     workdir: &Path,
-    confirm: bool,
+    key: &Path,
+    creating: bool,
 ) -> anyhow::Result<String> {
     if let Some(f) = &story.password_file {
         return super::read_secret_file(ctx, f, "--password-file");
@@ -105,12 +107,15 @@ fn lab_key_password(
     if let Some(p) = super::kept_secret(&kept) {
         return Ok(p);
     }
-    if ui.interactive {
+    if ui.interactive || !creating {
         return Ok(crate::ui::prompt::password(
             ui,
             "the lab's private key",
-            confirm,
-            "",
+            creating,
+            &format!(
+                "{} exists: set COSIGN_PASSWORD or pass --password-file with the password it was made with",
+                key.display()
+            ),
         )?);
     }
     let p = super::install::random_password();
@@ -148,7 +153,7 @@ pub fn ensure_keys(
     if let Some(dir) = key.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let password = lab_key_password(ctx, ui, story, workdir, true)?;
+    let password = lab_key_password(ctx, ui, story, workdir, &key, true)?;
     let file = crate::cli::PasswordArgs::default();
     let ctx_with = ctx.with_var("COSIGN_PASSWORD", &password);
     super::keys::write_key_pair(&ctx_with, ui, &key, &public, false, &file)?;
@@ -340,7 +345,7 @@ pub async fn run_demo(
             "cosign sign --key {} --tlog-upload=false {pinned}",
             key.display()
         )]);
-        let password = lab_key_password(ctx, ui, story, &target.workdir, false)?;
+        let password = lab_key_password(ctx, ui, story, &target.workdir, &key, false)?;
         let text =
             std::fs::read(&key).map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
         let signing_key = crate::cosign::keys::decrypt_private_key(&text, password.as_bytes())
