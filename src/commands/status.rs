@@ -160,6 +160,14 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
             .into());
         }
         done.push("stopped Harbor's containers".into());
+    } else {
+        ui.status(
+            "Skipping",
+            &format!(
+                "containers: there is no {} (install.sh did not get that far)",
+                compose_file.display()
+            ),
+        );
     }
 
     // Restore the daemon config, byte for byte, and make dockerd forget our entries.
