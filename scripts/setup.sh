@@ -19,7 +19,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 fi
 
+# Cargo.toml's rust-version. Debian's own cargo (1.63 in bookworm, 1.85 in trixie) is older.
+NEED_MINOR=89
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "setup.sh: cargo is not installed; install a current Rust toolchain (https://rustup.rs)" >&2
+  echo "setup.sh: cargo is not installed; install Rust 1.$NEED_MINOR or newer (https://rustup.rs)" >&2
+  exit 3
+fi
+have=$(cargo --version | awk '{print $2}')
+if [ "$(echo "$have" | cut -d. -f1)" = 1 ] && [ "$(echo "$have" | cut -d. -f2)" -lt "$NEED_MINOR" ]; then
+  echo "setup.sh: cargo $have is too old; harbor-lab needs Rust 1.$NEED_MINOR or newer (rustup update, or https://rustup.rs)" >&2
   exit 3
 fi
