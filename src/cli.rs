@@ -139,7 +139,7 @@ pub struct HostArgs {
     #[arg(long)]
     pub allow_loopback_hostname: bool,
     /// Harbor's HTTP port.
-    #[arg(long, default_value_t = 80, value_name = "N")]
+    #[arg(long, default_value_t = 80, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub http_port: u16,
 }
 

@@ -38,6 +38,11 @@ pub fn check_hostname(host: &str, allow_loopback: bool) -> Result<(), UserError>
             "--hostname {host:?} is not a host name or IP address"
         )));
     }
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Err(UserError::usage(format!(
+            "--hostname {host} is an IPv6 address: Harbor's prepare builds its URLs as protocol://hostname:port, without brackets, so it cannot work; use a DNS name for it, or an IPv4 address"
+        )));
+    }
     if host == "reg.mydomain.com" {
         return Err(UserError::usage(
             "--hostname reg.mydomain.com is Harbor's placeholder; give the name or IP clients use",
@@ -61,9 +66,13 @@ mod tests {
 
     #[test]
     fn loopback_needs_the_override() {
-        for h in ["localhost", "127.0.0.1", "127.9.9.9", "0.0.0.0", "::1"] {
+        for h in ["localhost", "127.0.0.1", "127.9.9.9", "0.0.0.0"] {
             assert!(check_hostname(h, false).is_err(), "{h}");
             assert!(check_hostname(h, true).is_ok(), "{h}");
+        }
+        for h in ["::1", "fe80::1", "2001:db8::5"] {
+            let e = check_hostname(h, true).unwrap_err().to_string();
+            assert!(e.contains("IPv6"), "{h}: {e}");
         }
         assert!(check_hostname("10.0.0.5", false).is_ok());
         assert!(check_hostname("harbor.example.com", false).is_ok());

@@ -500,6 +500,46 @@ async fn dry_run_writes_nothing_and_shows_the_changes() {
     );
 }
 
+/// Flags a user can get wrong: each is refused with exit 2 by a message that
+/// names the flag, and nothing is written.
+#[test]
+fn bad_install_flags_name_themselves() {
+    let lab = Lab::new();
+    let cfg = lab.private_daemon_config("{}\n");
+    let tarball = lab.path().join("installer.tgz");
+    std::fs::write(&tarball, fixture_installer()).unwrap();
+    let a_file = lab.path().join("a-file");
+    std::fs::write(&a_file, "mine\n").unwrap();
+    let install = |host: &str, port: &str, workdir: &Path, daemon_config: &Path| {
+        run(harbor_lab(lab.path())
+            .args(["install", "--yes", "--no-daemon-reload", "--installer-file"])
+            .arg(&tarball)
+            .args(["--hostname", host, "--allow-loopback-hostname"])
+            .args(["--http-port", port])
+            .arg("--workdir")
+            .arg(workdir)
+            .arg("--daemon-config")
+            .arg(daemon_config))
+    };
+    let port = free_port().to_string();
+    let work = lab.workdir();
+    for (out, needle) in [
+        (install("127.0.0.1", "0", &work, &cfg), "--http-port"),
+        (install("::1", &port, &work, &cfg), "IPv6"),
+        (install("127.0.0.1", &port, &a_file, &cfg), "--workdir"),
+        (
+            install("127.0.0.1", &port, &work, lab.path()),
+            "--daemon-config",
+        ),
+    ] {
+        assert_eq!(out.code, 2, "{needle}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(&a_file).unwrap(), "mine\n");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "{}\n");
+    assert!(!work.join("harbor/harbor.yml").exists());
+}
+
 /// A local installer says which Harbor it is (its prepare script's image tag, else
 /// its file name), so --harbor-version is not needed with it, and one that
 /// contradicts the installer is refused.

@@ -15,7 +15,7 @@ pub enum DaemonConfigError {
         "{path} is not valid JSON ({detail}); it was left untouched. Fix it (dockerd will not start with it either) and run again"
     )]
     InvalidJson { path: PathBuf, detail: String },
-    #[error("{path}: {detail}")]
+    #[error("{path}: {detail} (this is the Docker daemon config that --daemon-config names)")]
     Io { path: PathBuf, detail: String },
     #[error("{0}")]
     Reload(String),

@@ -71,6 +71,12 @@ pub struct Workdir {
 impl Workdir {
     /// Open (creating it) and lock the workdir; a second concurrent run fails.
     pub fn open_locked(root: &Path) -> Result<Workdir, UserError> {
+        if root.exists() && !root.is_dir() {
+            return Err(UserError::usage(format!(
+                "the workdir {} is not a directory; pass --workdir with a directory",
+                root.display()
+            )));
+        }
         std::fs::create_dir_all(root).map_err(|e| {
             UserError::environment(format!("cannot create the workdir {}: {e}", root.display()))
         })?;

@@ -95,12 +95,9 @@ fn resolve_host(host: &crate::cli::HostArgs) -> anyhow::Result<String> {
     Ok(name)
 }
 
+/// Harbor's URL. `host` is a DNS name or an IPv4 address (check_hostname refuses
+/// IPv6 literals, which Harbor cannot use).
 fn base_url(host: &str, port: u16) -> String {
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    };
     if port == 80 {
         format!("http://{host}")
     } else {
@@ -265,6 +262,14 @@ pub async fn install(
         dry_run: args.dry_run,
         steps: Vec::new(),
     };
+
+    // A daemon config we could not merge into fails now, before any step writes.
+    let daemon_text = crate::docker::daemon_config::read(&daemon_path)?;
+    crate::docker::daemon_config::merge(
+        &daemon_path,
+        daemon_text.as_deref(),
+        &crate::docker::daemon_config::registry_entries(&host, port),
+    )?;
 
     // 1. Preflight.
     let answers = crate::harbor::health::check(&client, &url)
