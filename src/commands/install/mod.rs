@@ -112,6 +112,7 @@ async fn run_preflight(
     harbor_answers: bool,
     data_volume: &Path,
     daemon_config: &Path,
+    show_ok: bool,
 ) -> (Vec<preflight::Check>, bool) {
     let checks = preflight::run(
         ctx,
@@ -135,6 +136,7 @@ async fn run_preflight(
                 ));
             }
             "warn" => ui.warn(&format!("preflight {}: {} ({})", c.name, c.detail, c.fix)),
+            _ if show_ok => ui.status("Ok", &format!("{}: {}", c.name, c.detail)),
             _ => {}
         }
     }
@@ -159,11 +161,9 @@ pub async fn preflight_command(
         answers,
         &workdir.join("data"),
         &ctx.resolve(&args.daemon.daemon_config),
+        true,
     )
     .await;
-    for c in checks.iter().filter(|c| c.result == "ok") {
-        ui.status("Ok", &format!("{}: {}", c.name, c.detail));
-    }
     if ui.json {
         ui.json_out(&serde_json::json!({"hostname": host, "ok": ok, "checks": checks}));
     }
@@ -275,7 +275,7 @@ pub async fn install(
     let answers = crate::harbor::health::check(&client, &url)
         .await
         .is_ok_and(|h| h.status == "healthy");
-    let (_, ok) = run_preflight(ctx, ui, port, answers, &data_volume, &daemon_path).await;
+    let (_, ok) = run_preflight(ctx, ui, port, answers, &data_volume, &daemon_path, false).await;
     if !ok {
         return Err(UserError::environment(
             "preflight failed; fix the problems above and run again",
