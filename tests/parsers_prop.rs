@@ -103,7 +103,8 @@ proptest! {
 
 mod installer_inputs {
     use harbor_lab::docker::daemon_config;
-    use harbor_lab::installer::{download, extract, render, versions::Version};
+    use harbor_lab::installer::versions::{self, Version};
+    use harbor_lab::installer::{download, extract, render};
     use proptest::prelude::*;
     use std::path::Path;
 
@@ -145,6 +146,31 @@ mod installer_inputs {
                 // Merging again changes nothing.
                 prop_assert_eq!(daemon_config::merge(p, Some(&merged), &entries).unwrap().new_text, None);
             }
+        }
+
+        #[test]
+        fn installer_versions_never_panic_and_round_trip(text in ".{0,300}", major in 0u32..100, minor in 0u32..100, patch in 0u32..100) {
+            let _ = versions::from_installer_name(&text);
+            let _ = versions::from_prepare_script(&text);
+            let v = Version::parse(&format!("v{major}.{minor}.{patch}")).unwrap();
+            prop_assert_eq!(versions::from_installer_name(&v.online_asset()), Some(v));
+            prop_assert_eq!(versions::from_installer_name(&v.offline_asset()), Some(v));
+            let script = format!("{text}\ndocker run --rm goharbor/prepare:{v} prepare $@\n");
+            // The first tagged image in the script wins; the one we put in is found
+            // unless the noise before it already names one.
+            if versions::from_prepare_script(&text).is_none() {
+                prop_assert_eq!(versions::from_prepare_script(&script), Some(v));
+            }
+        }
+
+        #[test]
+        fn shown_harbor_yml_never_has_a_password(pw in "[A-Za-z0-9]{6,24}", noise in ".{0,200}", indent in " {0,4}", key in "(harbor_admin_|db_)?password", diff_mark in "[-+ ]?") {
+            let text = format!("{noise}\n{diff_mark}{indent}{key}: {pw}\nlog:\n  level: info\n");
+            let shown = render::hide_passwords(&text);
+            prop_assert!(!shown.lines().any(|l| l.ends_with(&format!("{key}: {pw}"))), "{}", shown);
+            // Nothing else changes: the same number of lines, the rest intact.
+            prop_assert_eq!(shown.lines().count(), text.lines().count());
+            prop_assert!(shown.ends_with("log:\n  level: info\n"));
         }
 
         #[test]

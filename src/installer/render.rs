@@ -205,6 +205,34 @@ fn lookup<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
         .try_fold(v, |cur, part| cur.as_mapping()?.get(part))
 }
 
+/// harbor.yml text (or a diff of it) with the value of every `...password:` key
+/// replaced, so that showing it never shows a secret.
+pub fn hide_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        // Past a diff marker and the YAML indentation, to the key.
+        let body = line.trim_start_matches(['+', '-', ' ']);
+        let lead = &line[..line.len() - body.len()];
+        let secret = body.split_once(':').filter(|(key, value)| {
+            key.ends_with("password")
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !value.trim().is_empty()
+        });
+        match secret {
+            Some((key, _)) => {
+                out.push_str(lead);
+                out.push_str(key);
+                out.push_str(": ********");
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// Parse a harbor.yml back and check it as `prepare` would for `version`.
 pub fn validate(text: &str, version: &Version, allow_loopback: bool) -> Result<Value, RenderError> {
     let bad = |m: String| RenderError::Invalid(m);

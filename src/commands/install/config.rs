@@ -76,35 +76,7 @@ pub(super) fn diff(old: &str, new: &str, old_name: &str, new_name: &str) -> Stri
         .context_radius(2)
         .header(old_name, new_name)
         .to_string();
-    hide_passwords(&d)
-}
-
-/// harbor.yml text (or a diff of it) with the value of every `...password:` key
-/// replaced, so that showing it never shows a secret.
-pub(super) fn hide_passwords(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for line in text.split_inclusive('\n') {
-        // Past a diff marker and the YAML indentation, to the key.
-        let body = line.trim_start_matches(['+', '-', ' ']);
-        let lead = &line[..line.len() - body.len()];
-        let secret = body.split_once(':').filter(|(key, value)| {
-            key.ends_with("password")
-                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && !value.trim().is_empty()
-        });
-        match secret {
-            Some((key, _)) => {
-                out.push_str(lead);
-                out.push_str(key);
-                out.push_str(": ********");
-                if line.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
-            None => out.push_str(line),
-        }
-    }
-    out
+    crate::installer::render::hide_passwords(&d)
 }
 
 pub(super) fn write_harbor_yml(
@@ -178,7 +150,7 @@ pub(super) fn write_harbor_yml(
             ui.line(&format!(
                 "--- {} (would be written; passwords hidden) ---\n{}",
                 path.display(),
-                hide_passwords(rendered)
+                crate::installer::render::hide_passwords(rendered)
             ));
             report.step(
                 ui,
@@ -207,6 +179,7 @@ pub(super) fn write_harbor_yml(
 mod tests {
     use super::*;
     use crate::installer::render;
+    use crate::installer::render::hide_passwords;
 
     #[test]
     fn shown_yaml_and_diffs_hide_passwords() {
