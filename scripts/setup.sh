@@ -3,7 +3,8 @@
 # Idempotent: packages already present are not fetched again. Needs root.
 set -euo pipefail
 
-PACKAGES=(docker.io docker-registry docker-compose busybox-static curl ca-certificates time)
+# openssl and procps (kill) are used by the tests; time by the benchmarks.
+PACKAGES=(docker.io docker-registry docker-compose busybox-static curl ca-certificates time openssl procps)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
