@@ -20,7 +20,9 @@ set -a
 eval "$(scripts/services.sh)"
 eval "$(scripts/peers.sh)"
 set +a
-command -v /usr/bin/time >/dev/null || { echo "bench.sh: needs GNU time (apt-get install time)" >&2; exit 3; }
+for need in /usr/bin/time:time python3:python3 ss:iproute2; do
+  command -v "${need%%:*}" >/dev/null || { echo "bench.sh: needs ${need%%:*} (apt-get install ${need##*:})" >&2; exit 3; }
+done
 cargo build --release -q --workspace --bins --examples
 HL="$CARGO_TARGET_DIR/release/harbor-lab"
 FETCH="$CARGO_TARGET_DIR/release/examples/fetch"
