@@ -9,13 +9,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{EXIT_REMOTE, ExitCoded};
-use crate::registry::{error_chain, parse_error_body, read_limited};
+use crate::registry::{parse_error_body, read_limited, root_cause};
 
 const BODY_LIMIT: usize = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HarborError {
-    #[error("cannot reach Harbor at {url}: {detail}")]
+    #[error(
+        "cannot reach Harbor at {url}: {detail}; check that Harbor is running (harbor-lab status) and the URL"
+    )]
     Connect { url: String, detail: String },
     #[error("Harbor {method} {url}: HTTP {status}{}", match (code, message) {
         (Some(c), Some(m)) => format!(" {c}: {m}"),
@@ -148,7 +150,7 @@ impl Harbor {
         }
         let resp = req.send().await.map_err(|e| HarborError::Connect {
             url: url.clone(),
-            detail: error_chain(&e),
+            detail: root_cause(&e),
         })?;
         let status = resp.status();
         let headers = resp.headers().clone();

@@ -98,7 +98,7 @@ pub async fn fetch_text(client: &reqwest::Client, url: &str) -> Result<String, D
         .await
         .map_err(|e| DownloadError::Unreachable {
             url: url.to_string(),
-            detail: crate::registry::error_chain(&e),
+            detail: crate::registry::root_cause(&e),
         })?;
     if !resp.status().is_success() {
         return Err(DownloadError::Http {
@@ -123,7 +123,7 @@ pub async fn fetch_text(client: &reqwest::Client, url: &str) -> Result<String, D
 fn net(url: &str, e: &reqwest::Error) -> DownloadError {
     DownloadError::Network {
         url: url.to_string(),
-        detail: crate::registry::error_chain(e),
+        detail: crate::registry::root_cause(e),
     }
 }
 

@@ -366,10 +366,12 @@ impl Client {
     }
 
     fn connect_error(&self, registry: &str, e: &reqwest::Error) -> RegistryError {
-        let detail = error_chain(e);
-        let hint = if detail.contains("certificate")
-            || detail.contains("Certificate")
-            || detail.contains("tls")
+        // Read the whole chain to tell TLS trouble apart; show its innermost cause.
+        let chain = error_chain(e);
+        let detail = root_cause(e);
+        let hint = if chain.contains("certificate")
+            || chain.contains("Certificate")
+            || chain.contains("tls")
         {
             "; trust its CA with --registry-cacert, or pass --allow-insecure-registry"
         } else {
