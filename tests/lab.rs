@@ -572,4 +572,27 @@ async fn demo_pulls_or_loads_its_image_and_reports_json() {
     // The same image, so the same digest, now in another project.
     assert_eq!(r2["digest"], r["digest"]);
     assert_eq!(r2["verified"], true);
+
+    // What the user gave is wrong: exit 2, and the message names the flag.
+    let garbage = lab.path().join("garbage.tar");
+    std::fs::write(&garbage, b"not a tarball at all\n").unwrap();
+    let wrong_pw = lab.path().join("wrong-password");
+    std::fs::write(&wrong_pw, "not-the-admin-password\n").unwrap();
+    let demo = |pw: &Path, image_file: &Path| {
+        run(lab
+            .cmd("demo")
+            .args(["--harbor-url", &harbor, "--harbor-password-file"])
+            .arg(pw)
+            .arg("--workdir")
+            .arg(lab.workdir())
+            .args(["--image", &source, "--project", "loaded", "--image-file"])
+            .arg(image_file))
+    };
+    for (out, flag) in [
+        (demo(&pwfile, &garbage), "--image-file"),
+        (demo(&wrong_pw, &saved), "--harbor-password-file"),
+    ] {
+        assert_eq!(out.code, 2, "{flag}: {}", out.stderr);
+        assert!(out.stderr.contains(flag), "{flag}: {}", out.stderr);
+    }
 }

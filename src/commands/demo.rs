@@ -505,7 +505,18 @@ async fn prepare_local_image(
         let path = ctx.resolve(f);
         let data = std::fs::read(&path)
             .map_err(|e| UserError::usage(format!("--image-file {}: {e}", path.display())))?;
-        engine::load_image_file(docker, Bytes::from(data), repo, tag).await?;
+        engine::load_image_file(docker, Bytes::from(data), repo, tag)
+            .await
+            .map_err(|e| match e {
+                // The engine refused the file's contents: that is the file's fault.
+                engine::DockerError::Engine { detail, .. } => UserError::usage(format!(
+                    "--image-file {}: Docker could not load or import it ({detail}); give a \
+                     `docker save` archive or a tarball of a root filesystem",
+                    path.display()
+                ))
+                .into(),
+                other => anyhow::Error::from(other),
+            })?;
         return Ok(local);
     }
     let present = engine::has_image(docker, &local).await;

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{EXIT_REMOTE, ExitCoded};
+use crate::error::{EXIT_REMOTE, EXIT_USAGE, ExitCoded};
 use crate::registry::{parse_error_body, read_limited, root_cause};
 
 const BODY_LIMIT: usize = 8 << 20;
@@ -33,11 +33,19 @@ pub enum HarborError {
     },
     #[error("Harbor {url}: unexpected answer: {detail}")]
     BadResponse { url: String, detail: String },
+    #[error(
+        "Harbor at {url} refused the login of {user:?} (HTTP 401); check the user (--harbor-user) and the password (--harbor-password-file, or the workdir's admin-password)"
+    )]
+    Login { url: String, user: String },
 }
 
 impl ExitCoded for HarborError {
     fn exit_code(&self) -> u8 {
-        EXIT_REMOTE
+        match self {
+            // The user and password came from the user.
+            HarborError::Login { .. } => EXIT_USAGE,
+            _ => EXIT_REMOTE,
+        }
     }
 }
 
@@ -212,6 +220,11 @@ impl Harbor {
         let (status, _, body) = self.call(Method::GET, "/users/current", None).await?;
         if status.is_success() {
             Ok(())
+        } else if status == StatusCode::UNAUTHORIZED {
+            Err(HarborError::Login {
+                url: self.base.clone(),
+                user: self.user.clone(),
+            })
         } else {
             Err(Self::api_error(
                 "GET",
