@@ -97,11 +97,8 @@ fn lab_key_password(
     key: &Path,
     creating: bool,
 ) -> anyhow::Result<String> {
-    if let Some(f) = &story.password_file {
-        return super::read_secret_file(ctx, f, "--password-file");
-    }
-    if let Some(p) = ctx.var("COSIGN_PASSWORD") {
-        return Ok(p.to_string());
+    if let Some(p) = super::given_key_password(ctx, story.password_file.as_deref())? {
+        return Ok(p);
     }
     let kept = workdir.join("cosign.password");
     if let Some(p) = super::kept_secret(&kept) {

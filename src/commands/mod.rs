@@ -45,8 +45,20 @@ pub fn keep_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// The private key password: `--password-file`, else `COSIGN_PASSWORD` (set but
-/// empty means the empty password, as in cosign), else a prompt on a terminal.
+/// The key password the user gave, without asking: `--password-file`, else
+/// `COSIGN_PASSWORD` (set but empty means the empty password, as in cosign).
+pub fn given_key_password(
+    ctx: &Context,
+    password_file: Option<&Path>,
+) -> anyhow::Result<Option<String>> {
+    match password_file {
+        Some(f) => read_secret_file(ctx, f, "--password-file").map(Some),
+        None => Ok(ctx.var("COSIGN_PASSWORD").map(str::to_string)),
+    }
+}
+
+/// The private key password: the one given (see [`given_key_password`]), else a
+/// prompt on a terminal.
 pub fn key_password(
     ctx: &Context,
     ui: &Reporter,
@@ -54,11 +66,8 @@ pub fn key_password(
     what: &str,
     confirm: bool,
 ) -> anyhow::Result<String> {
-    if let Some(f) = &args.password_file {
-        return read_secret_file(ctx, f, "--password-file");
-    }
-    if let Some(p) = ctx.var("COSIGN_PASSWORD") {
-        return Ok(p.to_string());
+    if let Some(p) = given_key_password(ctx, args.password_file.as_deref())? {
+        return Ok(p);
     }
     Ok(prompt::password(
         ui,

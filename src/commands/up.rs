@@ -89,21 +89,13 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
 
     let installed = install(ctx, ui, &args.install).await?;
     let created = ensure_keys(ctx, ui, &args.story, &key_prefix, &workdir)?;
+    let (verb, what) = match created {
+        Some(_) => ("Done", "created"),
+        None => ("Skipping", "already exists"),
+    };
     ui.status(
-        if created.is_some() {
-            "Done"
-        } else {
-            "Skipping"
-        },
-        &format!(
-            "keys: {} {}",
-            with_ext(&key_prefix, "key").display(),
-            if created.is_some() {
-                "created"
-            } else {
-                "already exists"
-            }
-        ),
+        verb,
+        &format!("keys: {} {what}", with_ext(&key_prefix, "key").display()),
     );
     // The demo signs with the password the keys were just made with, if they were.
     let ctx = created.as_ref().unwrap_or(ctx);

@@ -68,8 +68,8 @@ pub fn random_password() -> String {
     }
 }
 
-/// A unified diff of two harbor.yml texts, for the terminal: password values
-/// are hidden (a changed one still shows as a -/+ pair).
+/// A unified diff of two config texts (harbor.yml, daemon.json), for the
+/// terminal: password values are hidden (a changed one still shows as a -/+ pair).
 pub(super) fn diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
     let d = similar::TextDiff::from_lines(old, new)
         .unified_diff()
