@@ -28,6 +28,22 @@ struct Project {
     creation_time: String,
 }
 
+impl Project {
+    /// Harbor's API takes a project by name or by numeric id.
+    fn is(&self, name_or_id: &str) -> bool {
+        self.name == name_or_id || self.id.to_string() == name_or_id
+    }
+}
+
+/// Harbor's 404 for a project it does not have.
+fn project_not_found(p: &str) -> Response {
+    err(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        &format!("project {p} not found"),
+    )
+}
+
 struct Inner {
     projects: Vec<Project>,
     tokens: HashSet<String>,
@@ -112,11 +128,7 @@ impl App {
 
     fn project(&self, name_or_id: &str) -> Option<Project> {
         let inner = self.inner.lock().unwrap();
-        inner
-            .projects
-            .iter()
-            .find(|p| p.name == name_or_id || p.id.to_string() == name_or_id)
-            .cloned()
+        inner.projects.iter().find(|p| p.is(name_or_id)).cloned()
     }
 
     fn project_json(&self, p: &Project) -> Value {
@@ -461,11 +473,7 @@ async fn project_create(State(app): State<App>, headers: HeaderMap, body: String
 async fn project_get(State(app): State<App>, Path(p): Path<String>) -> Response {
     match app.project(&p) {
         Some(p) => json_resp(StatusCode::OK, &app.project_json(&p)),
-        None => err(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            &format!("project {p} not found"),
-        ),
+        None => project_not_found(&p),
     }
 }
 
@@ -486,16 +494,8 @@ async fn project_put(
         );
     };
     let mut inner = app.inner.lock().unwrap();
-    let Some(proj) = inner
-        .projects
-        .iter_mut()
-        .find(|x| x.name == p || x.id.to_string() == p)
-    else {
-        return err(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            &format!("project {p} not found"),
-        );
+    let Some(proj) = inner.projects.iter_mut().find(|x| x.is(&p)) else {
+        return project_not_found(&p);
     };
     if let Some(m) = v["metadata"].as_object() {
         for (k, val) in m {
@@ -515,11 +515,7 @@ async fn project_put(
 async fn metadatas_get(State(app): State<App>, Path(p): Path<String>) -> Response {
     match app.project(&p) {
         Some(p) => json_resp(StatusCode::OK, &serde_json::to_value(&p.metadata).unwrap()),
-        None => err(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            &format!("project {p} not found"),
-        ),
+        None => project_not_found(&p),
     }
 }
 
@@ -563,16 +559,8 @@ async fn metadata_put(
         }
     };
     let mut inner = app.inner.lock().unwrap();
-    let Some(proj) = inner
-        .projects
-        .iter_mut()
-        .find(|x| x.name == p || x.id.to_string() == p)
-    else {
-        return err(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            &format!("project {p} not found"),
-        );
+    let Some(proj) = inner.projects.iter_mut().find(|x| x.is(&p)) else {
+        return project_not_found(&p);
     };
     proj.metadata.insert(key, norm.to_string());
     StatusCode::OK.into_response()
@@ -584,11 +572,7 @@ async fn artifacts_list(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     if app.project(&p).is_none() {
-        return err(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            &format!("project {p} not found"),
-        );
+        return project_not_found(&p);
     }
     let repo = format!("{p}/{}", r.replace("%2F", "/"));
     let with_acc = q.get("with_accessory").is_none_or(|v| v != "false");
