@@ -923,21 +923,12 @@ async fn edited_config_failures_and_purge() {
         .unwrap()
         .replace("max_job_workers: 10", "max_job_workers: 3");
     std::fs::write(&yml_path, &mine).unwrap();
+    // Without --yes and without a terminal: the question is an error.
     let mut c = harbor_lab(lab.path());
     c.env("HARBOR_LAB_CACHE", lab.path().join("cache"))
-        .args(["install", "--harbor-version", TAG, "--download-base", &base])
-        .args([
-            "--hostname",
-            "127.0.0.1",
-            "--allow-loopback-hostname",
-            "--http-port",
-            &port.to_string(),
-        ])
-        .arg("--workdir")
-        .arg(lab.workdir())
-        .arg("--daemon-config")
-        .arg(&cfg)
-        .arg("--no-daemon-reload");
+        .arg("install");
+    fixture_install_args(&mut c, &base, port, &lab.workdir(), &cfg);
+    c.arg("--no-daemon-reload");
     let out = run(&mut c);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(

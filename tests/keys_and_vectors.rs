@@ -11,6 +11,14 @@ use std::path::Path;
 use harbor_lab::cosign::keys::{self, KeyError};
 use support::*;
 
+/// The registry's answer for anything the fake registry was not given.
+fn manifest_unknown() -> Reply {
+    Reply::Status(
+        404,
+        r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#.into(),
+    )
+}
+
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -466,14 +474,7 @@ async fn check_case(
 ) {
     let repo = format!("vec/{name}");
     let (routes, digest) = signed_image_routes(&repo, manifest, layers);
-    let server = fake_registry(
-        routes,
-        Reply::Status(
-            404,
-            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#.into(),
-        ),
-    )
-    .await;
+    let server = fake_registry(routes, manifest_unknown()).await;
     let image = format!("{}/{repo}@{digest}", server.addr);
     let key = key.to_path_buf();
     let (home1, home2) = (home.to_path_buf(), home.to_path_buf());
@@ -606,14 +607,7 @@ async fn missing_image_manifest_is_image_not_found() {
     let manifest = read(&vectors().join(fixtures("dir-img-cosign-valid/manifest.json")));
     let (mut routes, digest) = signed_image_routes("vec/c7", &manifest, &layers);
     routes.remove(&format!("/v2/vec/c7/manifests/{digest}"));
-    let server = fake_registry(
-        routes,
-        Reply::Status(
-            404,
-            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#.into(),
-        ),
-    )
-    .await;
+    let server = fake_registry(routes, manifest_unknown()).await;
     let image = format!("{}/vec/c7@{digest}", server.addr);
     let key = vectors().join(fixtures("cosign.pub"));
     let h = home.path().to_path_buf();

@@ -188,26 +188,12 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
             .unwrap()
             .to_string()
     };
-    assert!(
-        detail("push").contains("already pushed"),
-        "{}",
-        detail("push")
-    );
-    assert!(
-        detail("sign").contains("already signed"),
-        "{}",
-        detail("sign")
-    );
-    assert!(
-        detail("tamper").starts_with("done before"),
-        "{}",
-        detail("tamper")
-    );
-    assert!(
-        detail("policy").starts_with("done before"),
-        "{}",
-        detail("policy")
-    );
+    for (step, want) in [("push", "already pushed"), ("sign", "already signed")] {
+        assert!(detail(step).contains(want), "{}", detail(step));
+    }
+    for step in ["tamper", "policy"] {
+        assert!(detail(step).starts_with("done before"), "{}", detail(step));
+    }
     assert!(
         !again.stderr.contains("Pushing signature"),
         "{}",
