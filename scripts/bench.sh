@@ -13,13 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT="${1:-all}"
 
-export HARBOR_LAB_CACHE="${HARBOR_LAB_CACHE:-/var/cache/harbor-lab}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HARBOR_LAB_CACHE/target}"
-scripts/setup.sh
-set -a
-eval "$(scripts/services.sh)"
-eval "$(scripts/peers.sh)"
-set +a
+# shellcheck source=scripts/lab-env.sh
+source scripts/lab-env.sh
 for need in /usr/bin/time:time python3:python3 ss:iproute2; do
   command -v "${need%%:*}" >/dev/null || { echo "bench.sh: needs ${need%%:*} (apt-get install ${need##*:})" >&2; exit 3; }
 done

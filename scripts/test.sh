@@ -8,15 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export HARBOR_LAB_CACHE="${HARBOR_LAB_CACHE:-/var/cache/harbor-lab}"
-mkdir -p "$HARBOR_LAB_CACHE"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HARBOR_LAB_CACHE/target}"
-
-scripts/setup.sh
-set -a
-eval "$(scripts/services.sh)"
-eval "$(scripts/peers.sh)"
-set +a
+# shellcheck source=scripts/lab-env.sh
+source scripts/lab-env.sh
 echo "test.sh: registry $HARBOR_LAB_TEST_REGISTRY, cosign $HARBOR_LAB_COSIGN, skopeo $HARBOR_LAB_SKOPEO" >&2
 
 cargo fmt --all -- --check
