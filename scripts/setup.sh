@@ -20,8 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 fi
 
-# Cargo.toml's rust-version. Debian's own cargo (1.63 in bookworm, 1.85 in trixie) is older.
-NEED_MINOR=89
+# The rust-version Cargo.toml asks for (Debian's own cargo, 1.63 in bookworm and 1.85 in
+# trixie, is older).
+NEED_MINOR=$(sed -n 's/^rust-version = "1\.\([0-9]*\).*/\1/p' "$(dirname "$0")/../Cargo.toml")
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup.sh: cargo is not installed; install Rust 1.$NEED_MINOR or newer (https://rustup.rs)" >&2
   exit 3
