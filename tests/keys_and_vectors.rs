@@ -12,13 +12,6 @@ use harbor_lab::cosign::keys::{self, KeyError};
 use support::*;
 
 /// The registry's answer for anything the fake registry was not given.
-fn manifest_unknown() -> Reply {
-    Reply::Status(
-        404,
-        r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#.into(),
-    )
-}
-
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }

@@ -22,6 +22,7 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> anyhow::Resul
     )?;
     let client = super::registry_client(ctx, &args.registry)?;
     let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
+    client.plan(&images, true);
 
     let results: Vec<_> = futures_util::stream::iter(images.iter())
         .map(|image| {
@@ -64,9 +65,10 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> anyhow::Resul
 /// Parse and de-duplicate image references, failing on the first bad one.
 pub fn parse_images(inputs: &[String]) -> anyhow::Result<Vec<Reference>> {
     let mut out: Vec<Reference> = Vec::with_capacity(inputs.len());
+    let mut seen = std::collections::HashSet::with_capacity(inputs.len());
     for s in inputs {
         let r = Reference::parse(s)?;
-        if !out.contains(&r) {
+        if seen.insert(r.clone()) {
             out.push(r);
         }
     }

@@ -25,18 +25,20 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
     let client = super::registry_client(ctx, &args.registry)?;
     let required: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
 
-    let verdicts: Vec<_> = futures_util::stream::iter(images.iter())
+    client.plan(&images, false);
+
+    // In order, each printed as soon as it and those before it are done, so
+    // memory stays with the --jobs in flight, however many images there are.
+    let mut verdicts = futures_util::stream::iter(images.iter())
         .map(|image| {
             let (client, key, required) = (&client, &key, &required);
-            async move { verify_image(client, key, image, required).await }
+            async move { (image, verify_image(client, key, image, required).await) }
         })
-        .buffered(args.jobs as usize)
-        .collect()
-        .await;
+        .buffered(args.jobs as usize);
 
     let mut exit = Exit::Ok;
     let mut report = Vec::new();
-    for (image, verdict) in images.iter().zip(verdicts) {
+    while let Some((image, verdict)) = verdicts.next().await {
         let (code, entry) = match verdict {
             Ok(Verdict::Verified {
                 digest,

@@ -15,13 +15,16 @@ pub mod reference;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use reqwest::{Method, StatusCode, header};
 
 pub use crate::digest::sha256_digest;
-use crate::http::{BodyError, error_chain, parse_error_body, read_limited, root_cause};
+use crate::http::{
+    BodyError, Profile, Trust, builder_trusting, error_chain, parse_error_body, read_limited,
+    root_cause,
+};
 use auth::Challenge;
 pub use reference::Reference;
 
@@ -130,8 +133,29 @@ struct HostState {
     credentials: Option<Option<Credentials>>,
     /// Use Basic auth on every request (the registry asked for it).
     basic: bool,
+    /// The token service's realm and service name, once the registry named them.
+    bearer: Option<(String, Option<String>)>,
+    /// Tokens by scope.
     tokens: HashMap<String, String>,
+    /// Scopes this invocation will need (see [`Client::plan`]), asked for
+    /// together with the next token so that one token serves many images.
+    planned: Vec<String>,
 }
+
+impl HostState {
+    /// A token for `scope`; a `pull,push` token serves a `pull` request too.
+    fn token(&self, scope: &str) -> Option<String> {
+        self.tokens
+            .get(scope)
+            .or_else(|| self.tokens.get(&format!("{scope},push")))
+            .cloned()
+    }
+}
+
+/// How many repositories one token request asks for: a token names each one
+/// (Harbor's JWT grows by about 90 bytes a repository), and it travels in a
+/// header that proxies cap at 8 KiB.
+const SCOPES_PER_TOKEN: usize = 32;
 
 /// A manifest as the registry served it.
 #[derive(Debug, Clone)]
@@ -147,6 +171,11 @@ pub struct Client {
     lax: reqwest::Client,
     opts: RegistryOptions,
     hosts: Mutex<HashMap<String, HostState>>,
+    /// Per registry: has a first request settled its scheme and its auth? Until
+    /// one has, the others wait, so N concurrent images cost one challenge.
+    settled: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
+    /// One token request at a time, so concurrent images share its answer.
+    token_fetch: tokio::sync::Mutex<()>,
 }
 
 fn scope_for(repo: &str, push: bool) -> String {
@@ -160,19 +189,15 @@ fn scope_for(repo: &str, push: bool) -> String {
 impl Client {
     pub fn new(opts: RegistryOptions) -> Result<Self, RegistryError> {
         let build = |lax: bool| {
-            let mut b =
-                crate::http::builder(crate::http::Profile::Transfer).pool_max_idle_per_host(32);
-            if let Some(pem) = &opts.ca_cert_pem {
-                let certs = reqwest::Certificate::from_pem_bundle(pem)
-                    .map_err(|e| RegistryError::Options(format!("--registry-cacert: {e}")))?;
-                for c in certs {
-                    b = b.add_root_certificate(c);
-                }
-            }
-            if lax {
-                b = b.tls_danger_accept_invalid_certs(true);
-            }
-            b.build()
+            let trust = match (&opts.ca_cert_pem, lax) {
+                (_, true) => Trust::Anyone,
+                (Some(pem), false) => Trust::SystemAnd(pem),
+                (None, false) => Trust::System,
+            };
+            builder_trusting(Profile::Transfer, trust)
+                .map_err(|e| RegistryError::Options(format!("--registry-cacert: {e}")))?
+                .pool_max_idle_per_host(32)
+                .build()
                 .map_err(|e| RegistryError::Options(format!("HTTP client: {e}")))
         };
         Ok(Client {
@@ -180,7 +205,23 @@ impl Client {
             lax: build(true)?,
             opts,
             hosts: Mutex::new(HashMap::new()),
+            settled: Mutex::new(HashMap::new()),
+            token_fetch: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Say which images this invocation will read (or, with `push`, write), so
+    /// that a registry's first token covers all of them, up to
+    /// [`SCOPES_PER_TOKEN`] repositories per token request.
+    pub fn plan<'a>(&self, images: impl IntoIterator<Item = &'a Reference>, push: bool) {
+        for r in images {
+            let scope = scope_for(&r.repository, push);
+            self.with_host(&r.registry, |h| {
+                if !h.planned.contains(&scope) {
+                    h.planned.push(scope);
+                }
+            });
+        }
     }
 
     fn with_host<T>(&self, registry: &str, f: impl FnOnce(&mut HostState) -> T) -> T {
@@ -293,19 +334,50 @@ impl Client {
     }
 
     /// Send a request built by `make` (called again on an auth retry), handling
-    /// the scheme, credentials and the token flow.
+    /// the scheme, credentials and the token flow. The first request to a
+    /// registry goes alone: it learns the scheme and how the registry wants
+    /// credentials (its 401 is the only challenge); the others then send what
+    /// it learned from the start.
     async fn send(
         &self,
         registry: &str,
         scope: &str,
         make: &(dyn Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder + Sync),
     ) -> Result<reqwest::Response, RegistryError> {
+        let gate = {
+            let mut all = self.settled.lock().unwrap_or_else(|p| p.into_inner());
+            all.entry(registry.to_string()).or_default().clone()
+        };
+        let mut first = Some(gate.lock().await);
+        if first.as_deref() == Some(&true) {
+            first = None;
+        }
+        let result = self.send_settled(registry, scope, make).await;
+        if let Some(mut settled) = first {
+            *settled = true;
+        }
+        result
+    }
+
+    async fn send_settled(
+        &self,
+        registry: &str,
+        scope: &str,
+        make: &(dyn Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder + Sync),
+    ) -> Result<reqwest::Response, RegistryError> {
         let mut base = format!("{}://{registry}", self.scheme(registry).await);
+        // A registry known to want tokens gets one before the request, not after a 401.
+        let bearer = self.with_host(registry, |h| {
+            h.token(scope).is_none().then(|| h.bearer.clone()).flatten()
+        });
+        if let Some((realm, service)) = bearer {
+            self.get_token(registry, &realm, service.as_deref(), scope, None)
+                .await?;
+        }
         // The request for `base`, with whatever auth this registry has earned so far.
         let authed = |base: &str| {
             let req = make(self.http(), base);
-            let (token, basic) =
-                self.with_host(registry, |h| (h.tokens.get(scope).cloned(), h.basic));
+            let (token, basic) = self.with_host(registry, |h| (h.token(scope), h.basic));
             match (token, basic.then(|| self.credentials(registry)).flatten()) {
                 (Some(t), _) => req.bearer_auth(t),
                 (None, Some(c)) => req.basic_auth(c.username, Some(c.password)),
@@ -341,10 +413,13 @@ impl Client {
                 .and_then(auth::parse_challenge);
             match challenge {
                 Some(Challenge::Bearer { realm, service, .. }) => {
-                    let token = self
-                        .fetch_token(registry, &realm, service.as_deref(), scope)
+                    // The token we sent, if any, was refused: ask for a new one.
+                    let refused = self.with_host(registry, |h| {
+                        h.bearer = Some((realm.clone(), service.clone()));
+                        h.token(scope)
+                    });
+                    self.get_token(registry, &realm, service.as_deref(), scope, refused)
                         .await?;
-                    self.with_host(registry, |h| h.tokens.insert(scope.to_string(), token));
                 }
                 Some(Challenge::Basic) if self.credentials(registry).is_some() => {
                     self.with_host(registry, |h| h.basic = true);
@@ -356,6 +431,42 @@ impl Client {
             }
         }
         unreachable!("the loop returns on its second attempt")
+    }
+
+    /// Make sure there is a token for `scope` other than `refused`: one request
+    /// at a time, asking for the planned scopes that have none yet as well.
+    async fn get_token(
+        &self,
+        registry: &str,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+        refused: Option<String>,
+    ) -> Result<(), RegistryError> {
+        let _one_at_a_time = self.token_fetch.lock().await;
+        let scopes = self.with_host(registry, |h| {
+            let current = h.token(scope);
+            if current.is_some() && current != refused {
+                return Vec::new();
+            }
+            let mut scopes = vec![scope.to_string()];
+            let wanted = h
+                .planned
+                .iter()
+                .filter(|p| *p != scope && h.token(p).is_none());
+            scopes.extend(wanted.take(SCOPES_PER_TOKEN - 1).cloned());
+            scopes
+        });
+        if scopes.is_empty() {
+            return Ok(());
+        }
+        let token = self.fetch_token(registry, realm, service, &scopes).await?;
+        self.with_host(registry, |h| {
+            for s in scopes {
+                h.tokens.insert(s, token.clone());
+            }
+        });
+        Ok(())
     }
 
     fn connect_error(&self, registry: &str, e: &reqwest::Error) -> RegistryError {
@@ -394,7 +505,7 @@ impl Client {
         registry: &str,
         realm: &str,
         service: Option<&str>,
-        scope: &str,
+        scopes: &[String],
     ) -> Result<String, RegistryError> {
         let mut url = reqwest::Url::parse(realm).map_err(|e| RegistryError::BadResponse {
             url: realm.to_string(),
@@ -415,7 +526,9 @@ impl Client {
             if let Some(s) = service {
                 q.append_pair("service", s);
             }
-            q.append_pair("scope", scope);
+            for scope in scopes {
+                q.append_pair("scope", scope);
+            }
         }
         let mut req = self.http().get(url.clone());
         if let Some(c) = credentials {

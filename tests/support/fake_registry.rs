@@ -2,7 +2,7 @@
 //! answers a real registry never gives (garbage, endless or lying bodies).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -22,7 +22,27 @@ pub enum Reply {
 
 pub struct FakeRegistry {
     pub addr: String,
+    requests: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeRegistry {
+    /// Every request served so far, as "METHOD /path?query STATUS", in arrival
+    /// order (token requests and 401 challenges included).
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// What the fake registry asks of clients before it serves `/v2/...`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum FakeAuth {
+    /// Nothing: every request is served.
+    Anonymous,
+    /// The Docker token flow, as Harbor does it: 401 with a `Bearer` challenge
+    /// whose realm is this server's `/service/token`, which hands out the token
+    /// `fake-token` for any scopes; requests must carry it.
+    Bearer,
 }
 
 impl Drop for FakeRegistry {
@@ -34,9 +54,21 @@ impl Drop for FakeRegistry {
 /// Serve `routes` (exact paths, queries ignored) on 127.0.0.1; anything else is
 /// `fallback`, and `/v2/` answers 200 unless routed.
 pub async fn fake_registry(routes: HashMap<String, Reply>, fallback: Reply) -> FakeRegistry {
+    fake_registry_with(routes, fallback, FakeAuth::Anonymous).await
+}
+
+/// [`fake_registry`], asking for credentials as `auth` says.
+pub async fn fake_registry_with(
+    routes: HashMap<String, Reply>,
+    fallback: Reply,
+    auth: FakeAuth,
+) -> FakeRegistry {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let routes = Arc::new(routes);
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let log = requests.clone();
+    let realm = format!("http://{addr}/service/token");
     let task = tokio::spawn(async move {
         loop {
             let Ok((mut sock, _)) = listener.accept().await else {
@@ -44,6 +76,8 @@ pub async fn fake_registry(routes: HashMap<String, Reply>, fallback: Reply) -> F
             };
             let routes = routes.clone();
             let fallback = fallback.clone();
+            let log = log.clone();
+            let realm = realm.clone();
             tokio::spawn(async move {
                 let Some(head) = read_head(&mut sock).await else {
                     return;
@@ -52,16 +86,62 @@ pub async fn fake_registry(routes: HashMap<String, Reply>, fallback: Reply) -> F
                 let method = parts.next().unwrap_or("").to_string();
                 let target = parts.next().unwrap_or("/");
                 let path = target.split('?').next().unwrap_or("/").to_string();
+                let served = format!("{method} {target}");
+                let authorized = head
+                    .lines()
+                    .any(|l| l.eq_ignore_ascii_case("authorization: bearer fake-token"));
+                if auth == FakeAuth::Bearer {
+                    if path == "/service/token" {
+                        log.lock().unwrap().push(format!("{served} 200"));
+                        let token = br#"{"token":"fake-token"}"#.to_vec();
+                        let _ = answer(&mut sock, &method, Reply::Body("application/json", token))
+                            .await;
+                        return;
+                    }
+                    if !authorized {
+                        log.lock().unwrap().push(format!("{served} 401"));
+                        let _ = challenge(&mut sock, &realm).await;
+                        return;
+                    }
+                }
                 let reply = match routes.get(&path) {
                     Some(r) => r.clone(),
                     None if path == "/v2/" => Reply::Body("application/json", b"{}".to_vec()),
                     None => fallback,
                 };
+                let status = match &reply {
+                    Reply::Status(code, _) => *code,
+                    _ => 200,
+                };
+                log.lock().unwrap().push(format!("{served} {status}"));
                 let _ = answer(&mut sock, &method, reply).await;
             });
         }
     });
-    FakeRegistry { addr, task }
+    FakeRegistry {
+        addr,
+        requests,
+        task,
+    }
+}
+
+/// A 401 with the registry's Bearer challenge, as distribution and Harbor send it.
+async fn challenge(sock: &mut tokio::net::TcpStream, realm: &str) -> std::io::Result<()> {
+    let body = r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+    let h = format!(
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nWWW-Authenticate: Bearer realm=\"{realm}\",service=\"fake-registry\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    sock.write_all(h.as_bytes()).await?;
+    sock.shutdown().await
+}
+
+/// distribution's answer for a manifest or blob it does not have.
+pub fn manifest_unknown() -> Reply {
+    Reply::Status(
+        404,
+        r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#.into(),
+    )
 }
 
 /// Read an HTTP request head (up to the blank line, at most 64 KiB).

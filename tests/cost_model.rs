@@ -1,0 +1,137 @@
+//! The cost model of `verify`, counted by the fake registry: one invocation
+//! for N images makes at most three requests per image (the image's manifest,
+//! its `.sig` manifest, the payload blob), plus, for a registry that asks for
+//! a token, one challenge and one token request for all the images together.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+
+use base64::Engine as _;
+use harbor_lab::cosign::{keys, payload};
+use harbor_lab::registry::sha256_digest;
+use p256::ecdsa::signature::Signer as _;
+use p256::ecdsa::{DerSignature, SigningKey};
+use support::*;
+
+const IMAGES: usize = 6;
+
+/// Routes for `IMAGES` signed images, each in its own repository and tagged
+/// `v1`; returns the routes and the repositories.
+fn signed_images(key: &SigningKey) -> (HashMap<String, Reply>, Vec<String>) {
+    let mut all = HashMap::new();
+    let mut repos = Vec::new();
+    for i in 1..=IMAGES {
+        let repo = format!("cost/app{i}");
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
+                       "digest": sha256_digest(format!("config {i}").as_bytes())},
+            "layers": [],
+        }))
+        .unwrap();
+        let digest = sha256_digest(&manifest);
+        let body = payload::build(&repo, &digest, &BTreeMap::new());
+        let sig: DerSignature = key.sign(&body);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(sig.as_bytes());
+        let annotations = BTreeMap::from([(payload::SIGNATURE_ANNOTATION.to_string(), b64)]);
+        let layers = [(
+            payload::SIMPLE_SIGNING_MEDIA_TYPE.to_string(),
+            body,
+            annotations,
+        )];
+        let (routes, served) = signed_image_routes(&repo, &manifest, &layers);
+        assert_eq!(served, digest);
+        all.extend(routes);
+        all.insert(
+            format!("/v2/{repo}/manifests/v1"),
+            Reply::Body("application/vnd.oci.image.manifest.v1+json", manifest),
+        );
+        repos.push(repo);
+    }
+    (all, repos)
+}
+
+/// Verify every image in one invocation against a fake registry asking for
+/// `auth`; returns the requests it served, after checking all were verified.
+async fn verify_all(auth: FakeAuth) -> (Vec<String>, Vec<String>) {
+    let home = tempfile::tempdir().unwrap();
+    let key = keys::generate();
+    let pem = keys::public_key_pem(key.verifying_key()).unwrap();
+    std::fs::write(home.path().join("cosign.pub"), pem).unwrap();
+    let (routes, repos) = signed_images(&key);
+    let server = fake_registry_with(routes, manifest_unknown(), auth).await;
+    let images: Vec<String> = repos
+        .iter()
+        .map(|r| format!("{}/{r}:v1", server.addr))
+        .collect();
+    let home_path = home.path().to_path_buf();
+    let args = images.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run(harbor_lab(&home_path)
+            .args(["verify", "--json", "--key", "cosign.pub"])
+            .args(&args))
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let verified = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["verified"] == true)
+        .count();
+    assert_eq!(verified, IMAGES, "{report}");
+    (server.requests(), repos)
+}
+
+/// The requests that touched `repo` and were answered (not challenged).
+fn served_for<'a>(requests: &'a [String], repo: &str) -> Vec<&'a String> {
+    let prefix = format!(" /v2/{repo}/");
+    requests
+        .iter()
+        .filter(|r| r.contains(&prefix) && !r.ends_with(" 401"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_costs_three_requests_per_image() {
+    let (requests, repos) = verify_all(FakeAuth::Anonymous).await;
+    for repo in &repos {
+        let mine = served_for(&requests, repo);
+        assert!(mine.len() <= 3, "{repo}: {mine:#?}");
+    }
+    assert!(
+        requests.len() <= 3 * IMAGES,
+        "{} requests for {IMAGES} images: {requests:#?}",
+        requests.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_registry_costs_one_challenge_and_one_token_for_all_images() {
+    let (requests, repos) = verify_all(FakeAuth::Bearer).await;
+    for repo in &repos {
+        let mine = served_for(&requests, repo);
+        assert!(mine.len() <= 3, "{repo}: {mine:#?}");
+    }
+    let challenged = requests.iter().filter(|r| r.ends_with(" 401")).count();
+    let tokens: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.contains(" /service/token"))
+        .collect();
+    assert!(challenged <= 1, "{challenged} challenges: {requests:#?}");
+    assert_eq!(tokens.len(), 1, "{tokens:#?}");
+    // The one token asks for every repository the invocation reads.
+    for repo in &repos {
+        let scope = format!("repository%3A{}%3Apull", repo.replace('/', "%2F"));
+        assert!(tokens[0].contains(&scope), "{repo}: {}", tokens[0]);
+    }
+    assert!(
+        requests.len() <= 3 * IMAGES + 2,
+        "{} requests for {IMAGES} images: {requests:#?}",
+        requests.len()
+    );
+}
