@@ -29,10 +29,16 @@ use ui::Reporter;
 /// Run one command line to completion and return the process exit code.
 /// Errors are reported here, once, through the reporter.
 pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // Commands that wait on the network and do little work of their own run on
+    // one thread: worker threads cost more to start and to wake than these
+    // commands spend computing (a batch verify is bound by the registry's CPU).
+    let mut runtime = match &cli.command {
+        Command::Keys(_) | Command::Sign(_) | Command::Verify(_) | Command::Status(_) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match runtime.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             ui.error(&format!("cannot start the async runtime: {e}"));
