@@ -15,9 +15,6 @@ pub struct PreflightReport {
     pub checks: Vec<Check>,
 }
 
-/// The oldest Docker engine Harbor's installers accept (17.06).
-pub const MIN_DOCKER: (u32, u32) = (17, 6);
-
 /// Is a healthy Harbor already on the port (a re-run: the port is its own)?
 pub async fn harbor_is_up(client: &reqwest::Client, url: &str) -> bool {
     health::check(client, url)
@@ -41,7 +38,7 @@ pub async fn run(
             harbor_answers: harbor_is_up(client, &opts.host.url).await,
             data_volume: &opts.data_volume,
             daemon_config: &opts.daemon_config,
-            min_docker: MIN_DOCKER,
+            min_docker: crate::installer::versions::MIN_DOCKER,
         },
     )
     .await;

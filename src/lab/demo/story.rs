@@ -40,7 +40,7 @@ pub(super) async fn apply_connect(run: &mut DemoRun<'_>) -> anyhow::Result<Outco
     Ok(Outcome::verdict(
         true,
         match run.harbor.create_project(project, false).await? {
-            Created::New { .. } => format!("logged in to {url} and created project {project}"),
+            Created::New => format!("logged in to {url} and created project {project}"),
             Created::Exists => format!("logged in to {url}; project {project} exists"),
         },
     ))
@@ -358,7 +358,7 @@ pub(super) async fn apply_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Outcom
 /// The two pulls' verdicts, as sub-steps of the policy step.
 fn report_pulls(run: &mut DemoRun<'_>, blocked: Option<String>, signed: Result<(), String>) {
     match blocked {
-        Some(msg) if msg.contains("not signed") => {
+        Some(msg) if crate::installer::versions::is_cosign_policy_refusal(&msg) => {
             let quoted = msg.rsplit(": ").next().unwrap_or(&msg).trim().to_string();
             run.report.unsigned_pull_blocked = true;
             run.report.policy_message = quoted.clone();
