@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{DerSignature, SigningKey};
+use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
 
 use super::payload::{self, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE};
 use super::verify::signature_matches;
@@ -52,6 +52,48 @@ pub struct Signed {
     pub added: bool,
 }
 
+/// Does the `.sig` image already hold a layer with exactly `payload`, signed by
+/// `key` and annotated with nothing but the signature (what signing would add)?
+fn has_signature(sig: &ImageManifest, key: &VerifyingKey, payload: &[u8]) -> bool {
+    let payload_digest = sha256_digest(payload);
+    sig.layers.iter().any(|l| {
+        l.media_type == SIMPLE_SIGNING_MEDIA_TYPE
+            && l.digest == payload_digest
+            && only_signature_annotation(l)
+            && l.annotations
+                .as_ref()
+                .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+                .is_some_and(|s| signature_matches(key, payload, s))
+    })
+}
+
+/// Would [`sign_image`] add nothing to `image` (pinned by digest), because a
+/// signature by `key` over the same claims is there? Needs only the public key,
+/// so a caller can skip decrypting the private one (scrypt: 32 MiB and most of
+/// a done `up`'s CPU).
+pub async fn already_signed(
+    client: &Client,
+    key: &VerifyingKey,
+    image: &Reference,
+    annotations: &BTreeMap<String, String>,
+) -> Result<bool, SignError> {
+    let Some(digest) = &image.digest else {
+        return Ok(false);
+    };
+    let sig_ref = image.with_tag(&super::signature_tag(digest));
+    let existing = client
+        .get_manifest_for_push(&sig_ref)
+        .await
+        .map_err(|source| SignError::Registry {
+            image: image.to_string(),
+            source,
+        })?;
+    let payload = payload::build(&image.name(), digest, annotations);
+    Ok(existing
+        .and_then(|m| serde_json::from_slice::<ImageManifest>(&m.bytes).ok())
+        .is_some_and(|parsed| has_signature(&parsed, key, &payload)))
+}
+
 /// Sign one image with `key`. Safe to call concurrently for different images.
 pub async fn sign_image(
     client: &Client,
@@ -89,17 +131,7 @@ pub async fn sign_image(
         Some(m) => {
             let parsed: ImageManifest = serde_json::from_slice(&m.bytes)
                 .map_err(|e| bad(format!("not an image manifest: {e}")))?;
-            let vk = key.verifying_key();
-            let duplicate = parsed.layers.iter().any(|l| {
-                l.media_type == SIMPLE_SIGNING_MEDIA_TYPE
-                    && l.digest == payload_digest
-                    && only_signature_annotation(l)
-                    && l.annotations
-                        .as_ref()
-                        .and_then(|a| a.get(SIGNATURE_ANNOTATION))
-                        .is_some_and(|s| signature_matches(vk, &payload, s))
-            });
-            if duplicate {
+            if has_signature(&parsed, key.verifying_key(), &payload) {
                 return Ok(Signed {
                     image: image.to_string(),
                     digest,
