@@ -278,9 +278,12 @@ pub struct SignArgs {
     /// The private key (cosign format).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
-    /// Extra claims for the payload's `optional` section.
+    /// Extra claims: the payload's `optional` section (legacy), the statement subject's annotations (bundle).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_kv)]
     pub annotations: Vec<(String, String)>,
+    /// legacy: cosign 2's `.sig` image (read by cosign 2 and 3, skopeo and every Harbor); bundle: cosign 3's sigstore bundle on an OCI 1.1 referrer (Harbor counts it from v2.15).
+    #[arg(long, value_enum, default_value = "legacy")]
+    pub format: crate::cosign::sign::Format,
     #[command(flatten)]
     pub password: PasswordArgs,
     #[command(flatten)]
@@ -311,6 +314,9 @@ pub struct VerifyArgs {
     /// How verified payloads are printed on stdout (as cosign's -o).
     #[arg(long, short = 'o', value_enum, default_value_t)]
     pub output: OutputFormat,
+    /// Which signatures count: legacy (`.sig`), bundle (OCI 1.1 referrers) or any.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: crate::cosign::verify::Accept,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// How many images to verify at once.

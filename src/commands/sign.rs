@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 
 use crate::cli::SignArgs;
 use crate::context::Context;
-use crate::cosign::sign::{Signed, sign_image};
+use crate::cosign::sign::{SignOptions, Signed, sign};
 use crate::error::{EXIT_OK, ExitCoded};
 use crate::registry::Reference;
 use crate::ui::Reporter;
@@ -16,11 +16,16 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> anyhow::Resul
     let key = super::keys::load_signing_key(ctx, ui, &ctx.resolve(&args.key), &args.password)?;
     let client = super::registry_client(ctx, &args.registry)?;
     let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
+    let opts = SignOptions {
+        format: args.format,
+        annotations,
+        created: humantime::format_rfc3339_seconds(ctx.now()).to_string(),
+    };
 
     let results: Vec<_> = futures_util::stream::iter(images.iter())
         .map(|image| {
-            let (client, key, annotations) = (&client, &key, &annotations);
-            async move { sign_image(client, key, image, annotations).await }
+            let (client, key, opts) = (&client, &key, &opts);
+            async move { sign(client, key, image, None, opts).await }
         })
         .buffered(args.jobs as usize)
         .collect()

@@ -8,8 +8,9 @@ use futures_util::StreamExt;
 
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::context::Context;
+use crate::cosign::bundle::BundleClaims;
 use crate::cosign::keys;
-use crate::cosign::verify::{Verdict, verify_image};
+use crate::cosign::verify::{Verdict, verify_image_with};
 use crate::error::{
     EXIT_IMAGE_NOT_FOUND, EXIT_NO_SIGNATURES, EXIT_NO_VALID_SIGNATURE, EXIT_OK, ExitCoded,
     UserError,
@@ -30,7 +31,7 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
     let verdicts: Vec<_> = futures_util::stream::iter(images.iter())
         .map(|image| {
             let (client, key, required) = (&client, &key, &required);
-            async move { verify_image(client, key, image, required).await }
+            async move { verify_image_with(client, key, image, required, args.format).await }
         })
         .buffered(args.jobs as usize)
         .collect()
@@ -44,11 +45,18 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
                 digest,
                 payloads,
                 raw,
+                bundles,
             }) => {
-                print_success(ui, args, image, &required, &payloads, &raw);
+                print_success(ui, args, image, &required, &payloads, &raw, &bundles);
+                let formats: Vec<&str> = (!bundles.is_empty())
+                    .then_some("bundle")
+                    .into_iter()
+                    .chain((!payloads.is_empty()).then_some("legacy"))
+                    .collect();
                 (
                     EXIT_OK,
-                    serde_json::json!({"image": image.to_string(), "digest": digest, "verified": true, "payloads": payloads}),
+                    serde_json::json!({"image": image.to_string(), "digest": digest, "verified": true,
+                        "formats": formats, "payloads": payloads, "bundles": bundles}),
                 )
             }
             Ok(Verdict::NoSignatures { digest }) => {
@@ -101,22 +109,60 @@ fn print_success(
     required: &BTreeMap<String, String>,
     payloads: &[crate::cosign::payload::SimpleSigning],
     raw: &[Vec<u8>],
+    bundles: &[BundleClaims],
 ) {
-    print_header(ui, image, required);
+    if bundles.is_empty() {
+        print_header(ui, image, required);
+    } else {
+        print_bundle_header(ui, image, required);
+    }
     if ui.json {
         return;
     }
+    // cosign 3 prints each verified bundle as a claims object naming the
+    // reference as given; legacy payloads follow as cosign 2 prints them.
+    let reference = image.to_string();
+    let mut list: Vec<serde_json::Value> = bundles
+        .iter()
+        .map(|b| b.cosign_output(&reference))
+        .collect();
     match args.output {
         OutputFormat::Json => {
-            let list = crate::cosign::payload::go_json(&payloads);
+            list.extend(payloads.iter().filter_map(|p| serde_json::to_value(p).ok()));
+            let list = crate::cosign::payload::go_json(&list);
             ui.stdout(&format!("\n{list}\n"));
         }
         OutputFormat::Text => {
+            for b in &list {
+                ui.stdout(&format!("{}\n", crate::cosign::payload::go_json(b)));
+            }
             for p in raw {
                 ui.stdout(&format!("{}\n", String::from_utf8_lossy(p)));
             }
         }
     }
+}
+
+/// cosign 3's verification header for bundle signatures, on stderr (it
+/// claims an offline tlog check even with --insecure-ignore-tlog; we print the
+/// same lines so that scripts reading them see no difference).
+fn print_bundle_header(
+    ui: &Reporter,
+    image: &crate::registry::Reference,
+    required: &BTreeMap<String, String>,
+) {
+    ui.line(
+        "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.",
+    );
+    ui.line("");
+    ui.line(&format!("Verification for {image} --"));
+    ui.line("The following checks were performed on each of these signatures:");
+    if !required.is_empty() {
+        ui.line("  - The specified annotations were verified.");
+    }
+    ui.line("  - The cosign claims were validated");
+    ui.line("  - Existence of the claims in the transparency log was verified offline");
+    ui.line("  - The signatures were verified against the specified public key");
 }
 
 /// cosign's verification header, on stderr.

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod manifest;
 pub mod reference;
+pub mod referrers;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -627,6 +628,18 @@ impl Client {
         bytes: Bytes,
         media_type: &str,
     ) -> Result<String, RegistryError> {
+        self.push_manifest(r, bytes, media_type)
+            .await
+            .map(|p| p.digest)
+    }
+
+    /// Put a manifest and say whether the registry indexed its `subject`.
+    pub async fn push_manifest(
+        &self,
+        r: &Reference,
+        bytes: Bytes,
+        media_type: &str,
+    ) -> Result<Pushed, RegistryError> {
         let path = format!("/v2/{}/manifests/{}", r.repository, r.manifest_ref());
         let resp = self
             .send(&r.registry, &scope_for(&r.repository, true), &|c, base| {
@@ -635,9 +648,27 @@ impl Client {
                     .body(bytes.clone())
             })
             .await?;
-        check_status(resp, "PUT").await?;
-        Ok(sha256_digest(&bytes))
+        let resp = check_status(resp, "PUT").await?;
+        let oci_subject = resp
+            .headers()
+            .get("OCI-Subject")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(Pushed {
+            digest: sha256_digest(&bytes),
+            oci_subject,
+        })
     }
+}
+
+/// What a manifest PUT told us.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// `sha256:<hex>` of what was pushed.
+    pub digest: String,
+    /// The `OCI-Subject` header: the registry's referrers API indexed the
+    /// manifest's subject (this digest).
+    pub oci_subject: Option<String>,
 }
 
 /// Turn a non-success response into a `Status` error, reading Harbor's /
