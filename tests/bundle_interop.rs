@@ -580,3 +580,212 @@ async fn concurrent_signers_lose_no_signature() {
         }
     }
 }
+
+/// A Harbor double of `version` in front of the real registry; credentials
+/// for docker, cosign and us in `home/.docker`. Killed on drop.
+struct Double {
+    child: std::process::Child,
+    host: String,
+    namespace: String,
+}
+
+impl Drop for Double {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const DOUBLE_PW: &str = "Double-pw-123";
+
+async fn double(home: &Path, version: &str) -> Double {
+    std::fs::write(home.join("pw"), format!("{DOUBLE_PW}\n")).unwrap();
+    let port = free_port();
+    let namespace = unique("bdl");
+    let child = std::process::Command::new(harbor_double_bin())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--upstream", &format!("http://{}", registry())])
+        .args(["--namespace", &namespace, "--version", version])
+        .arg("--admin-password-file")
+        .arg(home.join("pw"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let host = format!("127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("http://{host}/api/v2.0/ping"))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("admin:{DOUBLE_PW}"));
+    std::fs::create_dir_all(home.join(".docker")).unwrap();
+    std::fs::write(
+        home.join(".docker/config.json"),
+        format!("{{\"auths\":{{\"{host}\":{{\"auth\":\"{auth}\"}}}}}}"),
+    )
+    .unwrap();
+    Double {
+        child,
+        host,
+        namespace,
+    }
+}
+
+/// 1 and 2 through Harbor's referrers API (the double as v2.15.1): no fallback
+/// tag is written, Harbor shows the bundle as a cosign signature, and its
+/// cosign policy lets the signed image through. As v2.14.1 the same bundle is
+/// a plain subject accessory: "not signed", and the pull is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn bundles_through_the_harbor_double_per_version() {
+    for (version, counted) in [("v2.15.1", true), ("v2.14.1", false)] {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        our_keys(h, "ours");
+        let d = double(h, version).await;
+        let creds = harbor_lab::docker::engine::credentials(&d.host, "admin", DOUBLE_PW);
+        let repo = unique("viadouble");
+        let (img, digest) =
+            push_new_image_as(&d.host, &format!("library/{repo}"), "v1", Some(creds)).await;
+        let docker_config = h.join(".docker");
+        let out = run(harbor_lab(h)
+            .args(["sign", "--key", "ours.key", "--format", "bundle", &img])
+            .env("COSIGN_PASSWORD", PW)
+            .env("DOCKER_CONFIG", &docker_config));
+        assert_eq!(out.code, 0, "{version}: {}", out.stderr);
+
+        // The referrers API answered (OCI-Subject): no fallback tag upstream.
+        let tags: Value = reqwest::get(format!(
+            "http://{}/v2/{}/library/{repo}/tags/list",
+            registry(),
+            d.namespace
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(tags["tags"], json!(["v1"]), "{version}");
+        let api = reqwest::Client::new()
+            .get(format!(
+                "http://{}/v2/library/{repo}/referrers/{digest}",
+                d.host
+            ))
+            .basic_auth("admin", Some(DOUBLE_PW))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(api.headers()["content-type"], OCI_INDEX);
+        let index = parse_index(&api.bytes().await.unwrap()).unwrap();
+        assert_eq!(index.manifests.len(), 1, "{version}");
+
+        // Both verifiers find it through the API.
+        let ours = run(harbor_lab(h)
+            .args(["verify", "--key", "ours.pub", &img])
+            .env("DOCKER_CONFIG", &docker_config));
+        assert_eq!(ours.code, 0, "{version}: {}", ours.stderr);
+        let theirs = run(cosign3(h)
+            .args([
+                "verify",
+                "--key",
+                "ours.pub",
+                "--insecure-ignore-tlog",
+                "--allow-insecure-registry",
+                &img,
+            ])
+            .env("DOCKER_CONFIG", &docker_config));
+        assert_eq!(theirs.code, 0, "{version}: cosign 3: {}", theirs.stderr);
+        assert_eq!(ours.stdout, theirs.stdout);
+
+        // Harbor's view and its cosign policy, per version.
+        let harbor = harbor_lab::harbor::client::Harbor::new(
+            &format!("http://{}", d.host),
+            "admin",
+            DOUBLE_PW,
+        )
+        .unwrap();
+        let arts = harbor.artifacts("library", &repo).await.unwrap();
+        assert_eq!(arts.len(), 1, "{arts:?}");
+        assert_eq!(arts[0].cosign_signed(), counted, "{version}: {arts:?}");
+        harbor
+            .set_cosign_enforcement("library", true)
+            .await
+            .unwrap();
+        let pull = reqwest::Client::new()
+            .get(format!("http://{}/v2/library/{repo}/manifests/v1", d.host))
+            .basic_auth("admin", Some(DOUBLE_PW))
+            .header("Accept", OCI_MANIFEST)
+            .header(
+                "Accept",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            pull.status() == 200,
+            counted,
+            "{version}: {}",
+            pull.status()
+        );
+        if !counted {
+            assert_eq!(pull.status(), 412);
+        }
+
+        if counted {
+            // 2. cosign 3 signs through the double; we verify.
+            let out = run(cosign3(h)
+                .args(["generate-key-pair", "--output-key-prefix", "c3"])
+                .env("COSIGN_PASSWORD", PW));
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            let s = run(cosign3(h)
+                .args([
+                    "sign",
+                    "--key",
+                    "c3.key",
+                    "--tlog-upload=false",
+                    "--use-signing-config=false",
+                    "--allow-insecure-registry",
+                    "-y",
+                    &format!("{}/library/{repo}@{digest}", d.host),
+                ])
+                .env("COSIGN_PASSWORD", PW)
+                .env("DOCKER_CONFIG", &docker_config));
+            assert_eq!(s.code, 0, "cosign 3 sign through the double: {}", s.stderr);
+            let ours = run(harbor_lab(h)
+                .args(["verify", "--key", "c3.pub", &img])
+                .env("DOCKER_CONFIG", &docker_config));
+            assert_eq!(ours.code, 0, "{}", ours.stderr);
+        }
+    }
+}
+
+/// Harbor 2.9 has a referrers API that answers `application/json`: readers
+/// (cosign 3 and we) ignore it and look for the fallback tag.
+#[tokio::test(flavor = "multi_thread")]
+async fn harbor_2_9_referrers_answer_is_not_trusted() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let d = double(h, "v2.9.0").await;
+    let creds = harbor_lab::docker::engine::credentials(&d.host, "admin", DOUBLE_PW);
+    let (_, digest) = push_new_image_as(
+        &d.host,
+        &format!("library/{}", unique("v29")),
+        "v1",
+        Some(creds),
+    )
+    .await;
+    let r = reqwest::Client::new()
+        .get(format!("http://{}/v2/library/x/referrers/{digest}", d.host))
+        .basic_auth("admin", Some(DOUBLE_PW))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+}
