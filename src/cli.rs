@@ -72,6 +72,9 @@ pub struct StoryArgs {
     /// Print, before each step, the manual command the tutorial uses for it.
     #[arg(long)]
     pub explain: bool,
+    /// Sign in this format [default: bundle when the Harbor version counts bundles as signatures (v2.15+), else legacy].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub signature_format: Option<crate::cosign::sign::Format>,
     /// Leave the project's cosign enforcement on after the demo.
     #[arg(long)]
     pub keep_policy: bool,

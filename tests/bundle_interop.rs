@@ -789,3 +789,65 @@ async fn harbor_2_9_referrers_answer_is_not_trusted() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
 }
+
+/// 8. The demo against Harbor v2.15.1 signs with a sigstore bundle, which
+/// Harbor shows as signed and its policy lets through; the unsigned image is
+/// refused. (As v2.7.1 it signs legacy: tests/lab.rs.)
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_signs_bundles_for_harbor_2_15() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let d = double(h, "v2.15.1").await;
+    std::fs::write(h.join("image.tar"), rootfs_tar(&unique("demo215"))).unwrap();
+    let image = format!("{}:v1", unique("hl-demo"));
+    let out = run(harbor_lab(h)
+        .args(["demo", "--harbor-url", &format!("http://{}", d.host)])
+        .arg("--harbor-password-file")
+        .arg(h.join("pw"))
+        .arg("--workdir")
+        .arg(h.join("work"))
+        .args(["--image", &image, "--image-file"])
+        .arg(h.join("image.tar"))
+        .args(["--explain", "--yes", "--json"])
+        .env("COSIGN_PASSWORD", PW));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let demo: Value = serde_json::from_str(&out.stdout).unwrap();
+    for (k, want) in [
+        ("signed_before", false),
+        ("signed_after", true),
+        ("verified", true),
+        ("tamper_detected", true),
+        ("unsigned_pull_blocked", true),
+        ("signed_pull_allowed", true),
+    ] {
+        assert_eq!(demo[k], want, "{k}: {demo}");
+    }
+    assert_eq!(demo["signature_format"], "bundle", "{demo}");
+    assert!(
+        out.stderr.contains("--use-signing-config=false"),
+        "--explain shows cosign 3's command: {}",
+        out.stderr
+    );
+    // The signature is a referrer, not a .sig tag.
+    let digest = demo["digest"].as_str().unwrap();
+    let tags: Value = reqwest::get(format!(
+        "http://{}/v2/{}/library/{}/tags/list",
+        registry(),
+        d.namespace,
+        image.split(':').next().unwrap()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let sig_tag = format!("sha256-{}.sig", &digest[7..]);
+    assert!(
+        !tags["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == &sig_tag),
+        "{tags}"
+    );
+}

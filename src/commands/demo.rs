@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::StoryArgs;
 use crate::context::Context;
+use crate::cosign::sign::{Format as SignFormat, SignOptions, Subject};
 use crate::cosign::verify::{Verdict, verify_image};
 use crate::docker::engine::{self, PullPolicy};
 use crate::error::UserError;
@@ -48,6 +49,12 @@ pub struct DemoReport {
     pub signed_pull_allowed: bool,
     /// Harbor's own words when it refused the unsigned pull.
     pub policy_message: String,
+    /// The Harbor version the demo talked to, when Harbor said.
+    #[serde(default)]
+    pub harbor_version: String,
+    /// The signature format the demo signed in (`legacy` or `bundle`).
+    #[serde(default)]
+    pub signature_format: String,
     pub public_key: PathBuf,
     pub private_key: PathBuf,
     pub steps: Vec<DemoStep>,
@@ -275,6 +282,26 @@ pub async fn run_demo(
             },
         );
 
+        // Which format Harbor counts: bundles from v2.15, else the legacy `.sig`.
+        let version = harbor
+            .systeminfo()
+            .await
+            .ok()
+            .and_then(|v| v["harbor_version"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let parsed = crate::installer::versions::Version::parse(
+            version.split('-').next().unwrap_or_default(),
+        );
+        let format = story.signature_format.unwrap_or(
+            if parsed.is_some_and(|v| v.counts_bundle_signatures()) {
+                SignFormat::Bundle
+            } else {
+                SignFormat::Legacy
+            },
+        );
+        run.report.harbor_version = version;
+        run.report.signature_format = format.as_str().to_string();
+
         // 1. Push unsigned, and ask Harbor.
         let step = "push";
         run.current = step;
@@ -283,6 +310,9 @@ pub async fn run_demo(
             format!("docker push {image}"),
         ]);
         let current = registry.get_manifest(&image_ref).await?;
+        // The signed subject is the manifest as pushed (digest, media type and
+        // byte length), so signing needs no read of the unsigned image.
+        let mut subject = current.as_ref().map(Subject::from_manifest);
         let digest = match (&previous, &current) {
             (Some(p), Some(m)) if m.digest == p.digest => {
                 run.step(
@@ -299,6 +329,7 @@ pub async fn run_demo(
                 let pushed = engine::push(&docker, ui, &format!("{host}/{repo}"), &tag, creds.clone())
                     .await?;
                 let m = registry.get_manifest(&image_ref).await?;
+                subject = m.as_ref().map(Subject::from_manifest);
                 let served = m.map(|m| m.digest).unwrap_or_default();
                 if served != pushed {
                     return Err(UserError::remote(format!("the engine pushed {pushed} but the registry serves {served} for {image}")).into());
@@ -338,23 +369,38 @@ pub async fn run_demo(
         // 2. Sign, and ask Harbor again.
         let step = "sign";
         run.current = step;
-        run.explain(&[format!(
-            "cosign sign --key {} --tlog-upload=false {pinned}",
-            key.display()
-        )]);
+        run.explain(&[match format {
+            SignFormat::Bundle => format!(
+                "cosign sign --key {} --tlog-upload=false --use-signing-config=false -y {pinned}   # cosign 3: a sigstore bundle",
+                key.display()
+            ),
+            SignFormat::Legacy => format!(
+                "cosign sign --key {} --tlog-upload=false {pinned}   # cosign 2: the .sig image",
+                key.display()
+            ),
+        }]);
         let password = lab_key_password(ctx, ui, story, &target.workdir, &key, false)?;
         let text =
             std::fs::read(&key).map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
         let signing_key = crate::cosign::keys::decrypt_private_key(&text, password.as_bytes())
             .with_context(|| key.display().to_string())?;
+        let opts = SignOptions {
+            format,
+            annotations: BTreeMap::new(),
+            created: humantime::format_rfc3339_seconds(ctx.now()).to_string(),
+        };
+        let subject = subject.filter(|s| s.digest == digest);
         let signed =
-            crate::cosign::sign::sign_image(&registry, &signing_key, &pinned, &BTreeMap::new())
-                .await?;
+            crate::cosign::sign::sign(&registry, &signing_key, &pinned, subject, &opts).await?;
         run.step(
             step,
             true,
             if signed.added {
-                format!("signed {digest}; signature at {}", signed.signature)
+                format!(
+                    "signed {digest} ({} format); signature at {}",
+                    format.as_str(),
+                    signed.signature
+                )
             } else {
                 format!("{digest} is already signed by the lab key")
             },
@@ -400,10 +446,15 @@ pub async fn run_demo(
         let vk = &verifying_key;
         match verify_image(&registry, vk, &image_ref, &BTreeMap::new()).await?
         {
-            Verdict::Verified { payloads, .. } => {
+            Verdict::Verified { payloads, bundles, .. } => {
                 super::verify::print_header(ui, &image_ref, &BTreeMap::new());
                 if !ui.json {
-                    ui.line(&serde_json::to_string(&payloads).unwrap_or_default());
+                    let mut list: Vec<serde_json::Value> = bundles
+                        .iter()
+                        .map(|b| b.cosign_output(&image_ref.to_string()))
+                        .collect();
+                    list.extend(payloads.iter().filter_map(|p| serde_json::to_value(p).ok()));
+                    ui.line(&serde_json::to_string(&list).unwrap_or_default());
                 }
                 run.report.verified = true;
                 run.step(
