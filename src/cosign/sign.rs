@@ -50,16 +50,6 @@ pub enum SignError {
     },
 }
 
-impl crate::error::ExitCoded for SignError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            SignError::ImageNotFound(_) => crate::error::EXIT_IMAGE_NOT_FOUND,
-            SignError::Registry { source, .. } => source.exit_code(),
-            SignError::BadSignatureImage { .. } => crate::error::EXIT_REMOTE,
-        }
-    }
-}
-
 /// The two signature formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
