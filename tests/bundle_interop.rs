@@ -851,3 +851,64 @@ async fn the_demo_signs_bundles_for_harbor_2_15() {
         "{tags}"
     );
 }
+
+/// In a project that already enforces cosign signatures, Harbor refuses to show
+/// the unsigned image to a client that is not cosign (412): the demo signs the
+/// digest, size and media type of its own push, and the subject is exact.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_signs_its_own_push_in_an_enforced_project() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let d = double(h, "v2.15.1").await;
+    let harbor =
+        harbor_lab::harbor::client::Harbor::new(&format!("http://{}", d.host), "admin", DOUBLE_PW)
+            .unwrap();
+    harbor.create_project("enf", false).await.unwrap();
+    harbor.set_cosign_enforcement("enf", true).await.unwrap();
+    std::fs::write(h.join("image.tar"), rootfs_tar(&unique("enforced"))).unwrap();
+    let image = format!("{}:v1", unique("hl-enf"));
+    let out = run(harbor_lab(h)
+        .args(["demo", "--harbor-url", &format!("http://{}", d.host)])
+        .arg("--harbor-password-file")
+        .arg(h.join("pw"))
+        .arg("--workdir")
+        .arg(h.join("work"))
+        .args(["--project", "enf", "--image", &image, "--image-file"])
+        .arg(h.join("image.tar"))
+        .args(["--yes", "--json"])
+        .env("COSIGN_PASSWORD", PW));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let demo: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(demo["signed_after"], true, "{demo}");
+    assert_eq!(demo["verified"], true, "{demo}");
+    assert_eq!(demo["signature_format"], "bundle", "{demo}");
+    // The referrer's subject is the manifest as the registry stores it.
+    let name = image.split(':').next().unwrap();
+    let upstream =
+        Reference::parse(&format!("{}/{}/enf/{name}:v1", registry(), d.namespace)).unwrap();
+    let c = client();
+    let stored = c.get_manifest(&upstream).await.unwrap().unwrap();
+    let api: Value = reqwest::Client::new()
+        .get(format!(
+            "http://{}/v2/enf/{name}/referrers/{}",
+            d.host, stored.digest
+        ))
+        .basic_auth("admin", Some(DOUBLE_PW))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let referrer = api["manifests"][0]["digest"].as_str().unwrap();
+    let m = c
+        .get_manifest(&upstream.with_digest(referrer))
+        .await
+        .unwrap()
+        .unwrap();
+    let m: ImageManifest = serde_json::from_slice(&m.bytes).unwrap();
+    let subject = m.subject.unwrap();
+    assert_eq!(subject.digest, stored.digest);
+    assert_eq!(subject.size as usize, stored.bytes.len());
+    assert_eq!(subject.media_type, stored.media_type);
+}

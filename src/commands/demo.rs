@@ -233,7 +233,7 @@ pub async fn run_demo(
             format!("docker tag {} {image}", story.image),
             format!("docker push {image}"),
         ]);
-        let current = registry.get_manifest(&image_ref).await?;
+        let current = unless_refused(registry.get_manifest(&image_ref).await)?;
         // The signed subject is the manifest as pushed (digest, media type and
         // byte length), so signing needs no read of the unsigned image.
         let mut subject = current.as_ref().map(Subject::from_manifest);
@@ -251,13 +251,24 @@ pub async fn run_demo(
                 prepare_local_image(ctx, ui, &docker, story, &demo_image).await?;
                 let target_repo = image_ref.docker_repository();
                 engine::tag(&docker, &demo_image.local, &target_repo, demo_image.tag()).await?;
-                let pushed = engine::push(&docker, ui, &target_repo, demo_image.tag(), creds.clone())
-                    .await?;
-                let m = registry.get_manifest(&image_ref).await?;
-                subject = m.as_ref().map(Subject::from_manifest);
-                let served = m.map(|m| m.digest).unwrap_or_default();
-                if served != pushed {
-                    return Err(UserError::remote(format!("the engine pushed {pushed} but the registry serves {served} for {image}")).into());
+                let (pushed, size) =
+                    engine::push_manifest(&docker, ui, &target_repo, demo_image.tag(), creds.clone())
+                        .await?;
+                match unless_refused(registry.get_manifest(&image_ref).await)? {
+                    Some(m) if m.digest == pushed => subject = Some(Subject::from_manifest(&m)),
+                    Some(m) => {
+                        return Err(UserError::remote(format!("the engine pushed {pushed} but the registry serves {} for {image}", m.digest)).into());
+                    }
+                    None => {
+                        // The project enforces cosign signatures, so Harbor will not
+                        // show us the unsigned manifest: sign what we pushed (digest
+                        // and size from the engine, media type as Harbor recorded it).
+                        let art = harbor.artifact(&story.project, &name, &pushed).await?;
+                        let media_type = art
+                            .and_then(|a| a.manifest_media_type)
+                            .unwrap_or_else(|| crate::registry::DOCKER_MANIFEST.to_string());
+                        subject = size.map(|size| Subject { digest: pushed.clone(), media_type, size });
+                    }
                 }
                 run.step(step, true, format!("pushed {image} ({pushed})"));
                 pushed
@@ -557,6 +568,14 @@ async fn tamper(
         )
         .await?;
     let verdict = verify_image(registry, vk, image, &BTreeMap::new()).await;
+    // In a project that enforces cosign signatures, Harbor refuses to serve the
+    // unsigned manifest at all: that is the tampering caught too.
+    let verdict = match verdict {
+        Err(e) if e.status() == Some(412) => Ok(Verdict::NoSignatures {
+            digest: tampered.clone(),
+        }),
+        other => other,
+    };
     // Put the original back whatever the verdict.
     registry
         .put_manifest(image, original.bytes.clone(), &original.media_type)
@@ -603,6 +622,18 @@ async fn tamper(
         ),
         other => (None, format!("tampering was NOT detected: {other:?}")),
     })
+}
+
+/// A manifest read that Harbor refused with 412 (a project that enforces
+/// cosign signatures, an unsigned image, a client that is not cosign) as "not
+/// readable".
+fn unless_refused(
+    read: Result<Option<crate::registry::Manifest>, crate::registry::RegistryError>,
+) -> Result<Option<crate::registry::Manifest>, crate::registry::RegistryError> {
+    match read {
+        Err(e) if e.status() == Some(412) => Ok(None),
+        other => other,
+    }
 }
 
 /// A tampered image that verification refused.

@@ -197,6 +197,8 @@ struct Settle {
     wrote: bool,
     seen: u32,
     writes: u32,
+    /// Reads that asked for a write (some may have been abandoned and re-read).
+    tries: u32,
     started: Instant,
     cycle: Duration,
 }
@@ -210,6 +212,7 @@ impl Settle {
             wrote: false,
             seen: 0,
             writes: 0,
+            tries: 0,
             started: Instant::now(),
             cycle: Duration::ZERO,
         }
@@ -232,7 +235,8 @@ impl Settle {
 
     /// The read did not find our entry; `Err` when we have tried too often.
     fn must_write(&mut self) -> Result<(), String> {
-        if self.writes >= MAX_WRITES {
+        self.tries += 1;
+        if self.writes >= MAX_WRITES || self.tries > 2 * MAX_WRITES {
             return Err(format!(
                 "our entry was overwritten by other writers {MAX_WRITES} times; try again"
             ));
@@ -314,6 +318,7 @@ async fn sign_legacy(
                     // Rewritten under us: its config may be gone already; read again.
                     Err(e) if settle.wrote || crate::registry::referrers::is_transient(&e) => {
                         settle.must_write().map_err(bad)?;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
                         continue;
                     }
                     Err(e) => return Err(e.into()),

@@ -73,6 +73,9 @@ pub struct Tag {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Artifact {
     pub digest: String,
+    /// The manifest's media type (Harbor's `size` is not the manifest's length).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_media_type: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<Tag>>,
     #[serde(default)]
