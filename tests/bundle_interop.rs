@@ -218,8 +218,22 @@ fn signing_key(home: &Path, prefix: &str) -> p256::ecdsa::SigningKey {
 }
 
 /// Push `bundle_blob` as a referrer of `image` and list it in the fallback index
-/// (appending). `layers` overrides the single bundle layer.
+/// (appending); `edit` may change the referrer manifest first.
 async fn push_referrer(image: &str, digest: &str, bundle_blob: &[u8], extra_layer: bool) -> String {
+    push_referrer_with(image, digest, bundle_blob, |m| {
+        if extra_layer {
+            m.layers.push(m.layers[0].clone());
+        }
+    })
+    .await
+}
+
+async fn push_referrer_with(
+    image: &str,
+    digest: &str,
+    bundle_blob: &[u8],
+    edit: impl FnOnce(&mut ImageManifest),
+) -> String {
     let r = Reference::parse(image).unwrap();
     let c = client();
     let served = c.get_manifest(&r).await.unwrap().unwrap();
@@ -234,9 +248,7 @@ async fn push_referrer(image: &str, digest: &str, bundle_blob: &[u8], extra_laye
         artifact_type: None,
     };
     let mut m = bundle::referrer_manifest(subject, bundle_blob, "2026-11-30T00:00:00Z");
-    if extra_layer {
-        m.layers.push(m.layers[0].clone());
-    }
+    edit(&mut m);
     c.put_blob(&r, &m.config.digest, Bytes::from_static(b"{}"))
         .await
         .unwrap();
@@ -429,6 +441,20 @@ async fn hostile_bundles_are_refused_each_with_its_reason() {
     let ours = our_verify(h, "ours.pub", &img, &[]);
     assert_eq!(ours.code, 12, "{}", ours.stderr);
     assert!(ours.stderr.contains("_type"), "{}", ours.stderr);
+
+    // A referrer that is not a bundle (an SBOM) is not a signature: skipped silently.
+    let (img, digest) = image("neg-sbom").await;
+    push_referrer_with(&img, &digest, br#"{"spdxVersion":"SPDX-2.3"}"#, |m| {
+        m.artifact_type = Some("application/spdx+json".into());
+        m.config.artifact_type = None;
+        m.layers[0].media_type = "application/spdx+json".into();
+        m.annotations = None;
+    })
+    .await;
+    let ours = our_verify(h, "ours.pub", &img, &[]);
+    assert_eq!(ours.code, 10, "{}", ours.stderr);
+    assert!(!ours.stderr.contains("bundle referrer"), "{}", ours.stderr);
+    assert_ne!(c3_verify(h, "ours.pub", &img, &[]).code, 0);
 
     // A statement signed with the right key but an attestation's predicate type.
     let (img, digest) = image("neg-predicate").await;
