@@ -791,29 +791,62 @@ async fn bundles_through_the_harbor_double_per_version() {
     }
 }
 
-/// Harbor 2.9 has a referrers API that answers `application/json`: readers
-/// (cosign 3 and we) ignore it and look for the fallback tag.
+/// Harbor 2.9 has a referrers API that answers `application/json` (and sends
+/// `OCI-Subject`, so no fallback tag is written): readers, cosign 3 and we
+/// alike, ignore that answer and find no bundle.
 #[tokio::test(flavor = "multi_thread")]
 async fn harbor_2_9_referrers_answer_is_not_trusted() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
+    our_keys(h, "ours");
     let d = double(h, "v2.9.0").await;
     let creds = harbor_lab::docker::engine::credentials(&d.host, "admin", DOUBLE_PW);
-    let (_, digest) = push_new_image_as(
-        &d.host,
-        &format!("library/{}", unique("v29")),
-        "v1",
-        Some(creds),
-    )
-    .await;
+    let repo = unique("v29");
+    let (img, digest) =
+        push_new_image_as(&d.host, &format!("library/{repo}"), "v1", Some(creds)).await;
+    let docker_config = h.join(".docker");
+    let out = run(harbor_lab(h)
+        .args(["sign", "--key", "ours.key", "--format", "bundle", &img])
+        .env("COSIGN_PASSWORD", PW)
+        .env("DOCKER_CONFIG", &docker_config));
+    assert_eq!(out.code, 0, "{}", out.stderr);
     let r = reqwest::Client::new()
-        .get(format!("http://{}/v2/library/x/referrers/{digest}", d.host))
+        .get(format!(
+            "http://{}/v2/library/{repo}/referrers/{digest}",
+            d.host
+        ))
         .basic_auth("admin", Some(DOUBLE_PW))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(
+        parse_index(&r.bytes().await.unwrap())
+            .unwrap()
+            .manifests
+            .len(),
+        1
+    );
+    let ours = run(harbor_lab(h)
+        .args(["verify", "--key", "ours.pub", &img])
+        .env("DOCKER_CONFIG", &docker_config));
+    assert_eq!(ours.code, 10, "{}", ours.stderr);
+    let theirs = run(cosign3(h)
+        .args([
+            "verify",
+            "--key",
+            "ours.pub",
+            "--insecure-ignore-tlog",
+            "--allow-insecure-registry",
+            &img,
+        ])
+        .env("DOCKER_CONFIG", &docker_config));
+    assert_ne!(
+        theirs.code, 0,
+        "cosign 3 read Harbor 2.9's answer: {}",
+        theirs.stdout
+    );
 }
 
 /// 8. The demo against Harbor v2.15.1 signs with a sigstore bundle, which

@@ -56,12 +56,11 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 
 /// The key hint cosign writes: base64 of the SHA-256 of the DER public key.
 pub fn key_hint(key: &VerifyingKey) -> String {
+    use sha2::Digest as _;
     let der = key
         .to_public_key_der()
         .expect("a P-256 key has a DER encoding");
-    let digest = sha256_digest(der.as_bytes());
-    let hex = digest.trim_start_matches("sha256:");
-    B64.encode(hex::decode(hex).expect("sha256_digest is hex"))
+    B64.encode(sha2::Sha256::digest(der.as_bytes()))
 }
 
 // ---------------------------------------------------------------------------
