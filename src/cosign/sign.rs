@@ -51,7 +51,7 @@ pub enum SignError {
 }
 
 /// The two signature formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// cosign 2's `sha256-<hex>.sig` image (read by cosign 2 and 3, skopeo, every Harbor).

@@ -93,7 +93,7 @@ pub fn check_layer(
 }
 
 /// Which signature formats count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Accept {
     /// Only cosign 2's `.sig` layout.
@@ -333,4 +333,36 @@ pub async fn matching_bundle(
 ) -> Result<Option<String>, RegistryError> {
     let out = check_bundles(client, key, image, digest, annotations, true).await?;
     Ok(out.bundles.into_iter().next().map(|(d, _)| d))
+}
+
+/// cosign's human header for a verified image (what `cosign verify` prints on
+/// stderr), line by line.
+/// With `bundles`, the lines cosign 3 prints for sigstore bundle signatures: its
+/// tlog warning first and an offline-tlog line (printed by cosign even with
+/// --insecure-ignore-tlog; we print the same lines so scripts see no difference).
+pub fn header_lines_for(image: &Reference, with_annotations: bool, bundles: bool) -> Vec<String> {
+    let mut out = header_lines(image, with_annotations);
+    if bundles {
+        out.insert(0, "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.".to_string());
+        let last = out.len() - 1;
+        out.insert(
+            last,
+            "  - Existence of the claims in the transparency log was verified offline".to_string(),
+        );
+    }
+    out
+}
+
+pub fn header_lines(image: &Reference, with_annotations: bool) -> Vec<String> {
+    let mut out = vec![
+        String::new(),
+        format!("Verification for {image} --"),
+        "The following checks were performed on each of these signatures:".to_string(),
+    ];
+    if with_annotations {
+        out.push("  - The specified annotations were verified.".to_string());
+    }
+    out.push("  - The cosign claims were validated".to_string());
+    out.push("  - The signatures were verified against the specified public key".to_string());
+    out
 }

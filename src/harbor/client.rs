@@ -1,4 +1,4 @@
-//! Harbor's REST API (v2.0): health, systeminfo, projects and their metadata,
+//! Harbor's REST API (v2.0): the login check, projects and their metadata,
 //! artifacts with accessories. Basic auth, and no cookie jar: a kept `sid`
 //! cookie turns Harbor's basic-auth writes into CSRF 403s.
 
@@ -97,7 +97,7 @@ impl Artifact {
 /// Did creating the project make it, or was it already there?
 #[derive(Debug, Clone, PartialEq)]
 pub enum Created {
-    New { location: Option<String> },
+    New,
     Exists,
 }
 
@@ -187,17 +187,15 @@ impl Harbor {
             })
     }
 
-    pub async fn health(&self) -> Result<super::health::Health, HarborError> {
-        self.get_json("/health")
-            .await?
-            .ok_or_else(|| HarborError::BadResponse {
-                url: format!("{}/api/v2.0/health", self.base),
-                detail: "404".into(),
-            })
-    }
-
-    pub async fn systeminfo(&self) -> Result<Value, HarborError> {
-        Ok(self.get_json("/systeminfo").await?.unwrap_or(Value::Null))
+    /// The version Harbor reports (`v2.15.1-<commit>`), when it says (from
+    /// v2.13 only to a logged-in user, as this client is).
+    pub async fn harbor_version(&self) -> Result<Option<String>, HarborError> {
+        #[derive(serde::Deserialize)]
+        struct SystemInfo {
+            harbor_version: Option<String>,
+        }
+        let info: Option<SystemInfo> = self.get_json("/systeminfo").await?;
+        Ok(info.and_then(|i| i.harbor_version))
     }
 
     /// Check the credentials (lists answer anonymous callers too, so they can't).
@@ -229,14 +227,9 @@ impl Harbor {
             "project_name": name,
             "metadata": {"public": if public { "true" } else { "false" }},
         });
-        let (status, headers, resp) = self.call(Method::POST, "/projects", Some(&body)).await?;
+        let (status, _, resp) = self.call(Method::POST, "/projects", Some(&body)).await?;
         match status {
-            StatusCode::CREATED => Ok(Created::New {
-                location: headers
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
-            }),
+            StatusCode::CREATED => Ok(Created::New),
             StatusCode::CONFLICT => Ok(Created::Exists),
             s => Err(Self::api_error(
                 "POST",
