@@ -79,6 +79,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             crate::cosign::sign::SignError,
             crate::docker::engine::DockerError,
             crate::docker::daemon_config::DaemonConfigError,
+            crate::docker::certs_d::CertsDError,
             crate::harbor::client::HarborError,
             crate::harbor::health::HealthTimeout,
             crate::installer::download::DownloadError,
@@ -87,6 +88,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             crate::installer::run::InstallError,
             crate::registry::RegistryError,
             crate::registry::reference::ReferenceError,
+            crate::tls::TlsError,
         );
         if cause.downcast_ref::<std::io::Error>().is_some() {
             return EXIT_USAGE;

@@ -15,6 +15,7 @@ pub mod installer;
 pub mod net;
 pub mod plan;
 pub mod registry;
+pub mod tls;
 pub mod ui;
 
 use cli::{Cli, Command, KeysCommand};

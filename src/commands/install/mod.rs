@@ -375,6 +375,7 @@ pub async fn install(
         http_port: port,
         admin_password: password,
         data_volume: data_volume.display().to_string(),
+        https: None,
     };
     let (overlay, overlay_name) = match &args.lab_template {
         Some(p) => {
