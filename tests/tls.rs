@@ -118,7 +118,9 @@ async fn fixture_install_sh_serves_tls_with_the_pair_harbor_yml_names() {
         .build()
         .unwrap();
     let r = plain
-        .get(format!("http://127.0.0.1:{http}/v2/library/x/manifests/v1?n=1"))
+        .get(format!(
+            "http://127.0.0.1:{http}/v2/library/x/manifests/v1?n=1"
+        ))
         .send()
         .await
         .unwrap();

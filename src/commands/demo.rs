@@ -66,6 +66,8 @@ pub struct Target {
     pub password: String,
     pub key_prefix: PathBuf,
     pub workdir: PathBuf,
+    /// The lab CA (PEM) of a `--tls` Harbor, trusted for its API and registry.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 fn registry_host(url: &str) -> Result<String, UserError> {
@@ -245,9 +247,15 @@ pub async fn run_demo(
         },
         current: "setup",
     };
-    let harbor = Harbor::new(&target.harbor_url, &target.user, &target.password)?;
+    let harbor = Harbor::trusting(
+        &target.harbor_url,
+        &target.user,
+        &target.password,
+        target.ca_pem.as_deref(),
+    )?;
     let registry = Client::new(RegistryOptions {
         allow_insecure: target.harbor_url.starts_with("http://"),
+        ca_cert_pem: target.ca_pem.clone(),
         username: Some(target.user.clone()),
         password: Some(target.password.clone()),
         ..Default::default()
@@ -740,12 +748,23 @@ pub async fn command(
         );
     }
     let ctx = created.as_ref().unwrap_or(ctx);
+    // The workdir's lab CA, for its own Harbor (not for a --harbor-url elsewhere).
+    let ca_pem = match (&state.harbor, &state.tls) {
+        (Some(h), Some(t)) if h.url == harbor_url => match &t.ca_certificate {
+            Some(p) => Some(std::fs::read(p).map_err(|e| {
+                UserError::usage(format!("{}: {e} (the lab CA of {harbor_url})", p.display()))
+            })?),
+            None => None,
+        },
+        _ => None,
+    };
     let target = Target {
         harbor_url,
         user: args.harbor_user.clone(),
         password,
         key_prefix,
         workdir,
+        ca_pem,
     };
     let report = run_demo(ctx, ui, &args.story, &target).await?;
     finish(ui, &report)

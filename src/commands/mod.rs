@@ -77,6 +77,14 @@ pub fn key_password(
     )?)
 }
 
+/// The CA certificate (PEM) of the default workdir's `--tls` lab, if any.
+fn lab_ca(ctx: &Context) -> Option<Vec<u8>> {
+    let state = crate::plan::Workdir::open_unlocked(&ctx.state_dir())
+        .load()
+        .ok()?;
+    std::fs::read(state.tls?.ca_certificate?).ok()
+}
+
 /// Build the registry client from the shared registry flags.
 pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Client> {
     if args.registry_password.is_some() {
@@ -94,6 +102,16 @@ pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Cli
             })?)
         }
         None => None,
+    };
+    // The lab's own CA (a `--tls` install in the default workdir) is trusted
+    // too, so sign/verify reach the lab's Harbor with no extra flag.
+    let ca_cert_pem = match (ca_cert_pem, lab_ca(ctx)) {
+        (Some(mut given), Some(lab)) => {
+            given.push(b'\n');
+            given.extend(lab);
+            Some(given)
+        }
+        (given, lab) => given.or(lab),
     };
     let password = match (&args.registry_password_file, ctx.var("REGISTRY_PASSWORD")) {
         (Some(f), _) => Some(read_secret_file(ctx, f, "--registry-password-file")?),

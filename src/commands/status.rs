@@ -70,6 +70,47 @@ pub async fn status(ctx: &Context, ui: &Reporter, args: &StatusArgs) -> anyhow::
         }
         None => push("daemon-config", "pending", "not changed yet".into()),
     }
+    if let Some(t) = &state.tls {
+        match crate::tls::read_cert(&t.certificate) {
+            Ok(chain) => {
+                let days = chain[0].days_left(ctx.now());
+                push(
+                    "tls",
+                    if days < crate::tls::RENEW_DAYS as i64 {
+                        "drifted"
+                    } else {
+                        "done"
+                    },
+                    format!(
+                        "{} expires {} ({days} days left)",
+                        t.certificate.display(),
+                        chain[0].expires()
+                    ),
+                );
+            }
+            Err(e) => push("tls", "drifted", e.to_string()),
+        }
+        if let Some(c) = &t.certs_d {
+            match crate::docker::certs_d::check(c) {
+                crate::docker::certs_d::Check::Matches => {
+                    push("docker-trust", "done", c.path.display().to_string())
+                }
+                crate::docker::certs_d::Check::Missing => push(
+                    "docker-trust",
+                    "drifted",
+                    format!(
+                        "{} is gone; Docker no longer trusts the lab CA",
+                        c.path.display()
+                    ),
+                ),
+                crate::docker::certs_d::Check::Changed => push(
+                    "docker-trust",
+                    "drifted",
+                    format!("{} no longer holds the lab CA", c.path.display()),
+                ),
+            }
+        }
+    }
     push(
         "install",
         if state.steps.contains_key("install") {
@@ -85,7 +126,12 @@ pub async fn status(ctx: &Context, ui: &Reporter, args: &StatusArgs) -> anyhow::
         && !h.url.is_empty()
     {
         url = h.url.clone();
-        let client = super::install::http_client()?;
+        let ca = state
+            .tls
+            .as_ref()
+            .and_then(|t| t.ca_certificate.as_ref())
+            .and_then(|p| std::fs::read(p).ok());
+        let client = super::install::http_client_trusting(ca.as_deref())?;
         let health = crate::harbor::health::check(&client, &h.url).await;
         // It answers when it sends a health document, healthy or not.
         answers = health.is_ok();
@@ -108,7 +154,18 @@ pub async fn status(ctx: &Context, ui: &Reporter, args: &StatusArgs) -> anyhow::
         );
     }
     if ui.json {
-        ui.json_out(&serde_json::json!({"workdir": root, "harbor_url": url, "harbor_answers": answers, "steps": steps}));
+        let tls = state.tls.as_ref().map(|t| {
+            let expires = crate::tls::read_cert(&t.certificate)
+                .ok()
+                .map(|c| c[0].expires());
+            serde_json::json!({"https_port": t.https_port, "certificate": t.certificate,
+                "certificate_expires": expires, "ca_certificate": t.ca_certificate})
+        });
+        ui.json_out(
+            &serde_json::json!({"workdir": root, "harbor_url": url, "harbor_answers": answers,
+            "ca_certificate": state.tls.as_ref().and_then(|t| t.ca_certificate.clone()),
+            "tls": tls, "steps": steps}),
+        );
     } else {
         for s in &steps {
             ui.result_line(&format!("{:>14}  {:<8} {}", s.id, s.status, s.detail));
@@ -242,6 +299,15 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
         state.daemon_config = None;
         wd.save(&state)?;
     }
+    // Docker's trust of the lab CA: certs.d as it was before.
+    if let Some(c) = state.tls.as_ref().and_then(|t| t.certs_d.clone()) {
+        let removed = crate::docker::certs_d::remove(&c)?;
+        done.push(super::install::tls::removed_text(&removed));
+        if let Some(t) = state.tls.as_mut() {
+            t.certs_d = None;
+        }
+        wd.save(&state)?;
+    }
     state.steps.retain(|k, _| k != "install" && k != "health");
     wd.save(&state)?;
 
@@ -253,7 +319,7 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
         };
         if !prompt::confirm(
             ui,
-            &format!("Delete {what} (Harbor's data, keys and secrets)?"),
+            &format!("Delete {what} (Harbor's data, keys, secrets and the lab CA)?"),
             "pass --yes to purge",
         )? {
             return Err(UserError::usage("purge cancelled; nothing was deleted").into());

@@ -22,6 +22,15 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
         .clone()
         .unwrap_or_else(|| "this machine's first IPv4 address".into());
     let port = args.install.host.http_port;
+    let tls = &args.install.tls;
+    let url = match (tls.tls, tls.https_port) {
+        (false, _) => format!("http://{host}:{port}"),
+        (true, 443) => format!("https://{host}"),
+        (true, p) => format!("https://{host}:{p}"),
+    };
+    let mut args = args.clone();
+    args.install.explain = args.story.explain;
+    let args = &args;
     let plan = [
         "check that this machine can run Harbor (Docker, compose, ports, disk, memory)".to_string(),
         match &args.install.installer_file {
@@ -39,23 +48,44 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
                 workdir.display()
             ),
         },
+        match (tls.tls, &tls.tls_cert) {
+            (false, _) => "serve plain HTTP (the tutorial's way; --tls for HTTPS)".to_string(),
+            (true, Some(c)) => format!(
+                "serve HTTPS on port {} with {}",
+                tls.https_port,
+                c.display()
+            ),
+            (true, None) => format!(
+                "serve HTTPS on port {} with a certificate for {host} from a lab CA ({}/tls/ca.crt)",
+                tls.https_port,
+                workdir.display()
+            ),
+        },
         format!(
-            "write {}/harbor/harbor.yml for http://{host}:{port} with {}",
+            "write {}/harbor/harbor.yml for {url} with {}",
             workdir.display(),
             match &args.install.admin_password_file {
                 Some(f) => format!("the admin password in {}", f.display()),
                 None => "a random admin password (kept 0600)".to_string(),
             }
         ),
-        format!(
-            "add {host}:{port} to insecure-registries in {}{}",
-            args.install.daemon.daemon_config.display(),
-            if args.install.daemon.no_daemon_reload {
-                " (dockerd is not reloaded: --no-daemon-reload)"
-            } else {
-                " and reload dockerd (no restart)"
-            }
-        ),
+        if tls.tls {
+            format!(
+                "let Docker trust the CA through {}/{host}:{} (daemon.json is not touched)",
+                tls.docker_certs_dir.display(),
+                tls.https_port
+            )
+        } else {
+            format!(
+                "add {host}:{port} to insecure-registries in {}{}",
+                args.install.daemon.daemon_config.display(),
+                if args.install.daemon.no_daemon_reload {
+                    " (dockerd is not reloaded: --no-daemon-reload)"
+                } else {
+                    " and reload dockerd (no restart)"
+                }
+            )
+        },
         "run install.sh and wait until Harbor reports healthy".to_string(),
         format!(
             "create the cosign key pair {}.key / .pub if missing",
@@ -110,11 +140,19 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
         password,
         key_prefix: key_prefix.clone(),
         workdir: workdir.clone(),
+        ca_pem: match &installed.ca_certificate {
+            Some(p) => Some(
+                std::fs::read(p)
+                    .map_err(|e| crate::error::UserError::usage(format!("{}: {e}", p.display())))?,
+            ),
+            None => None,
+        },
     };
     let demo = run_demo(ctx, ui, &args.story, &target).await?;
 
     let registry = installed
         .harbor_url
+        .trim_start_matches("https://")
         .trim_start_matches("http://")
         .to_string();
     ui.result_line("");
@@ -126,6 +164,9 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
         "Admin password:  {}",
         installed.admin_password_file.display()
     ));
+    if let Some(ca) = &installed.ca_certificate {
+        ui.result_line(&format!("CA certificate:  {}", ca.display()));
+    }
     ui.result_line(&format!(
         "Keys:            {} / {}",
         demo.private_key.display(),
@@ -140,6 +181,7 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
             "harbor_url": installed.harbor_url,
             "registry": registry,
             "admin_password_file": installed.admin_password_file,
+            "ca_certificate": installed.ca_certificate,
             "private_key": demo.private_key,
             "public_key": demo.public_key,
             "install": installed,

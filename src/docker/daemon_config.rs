@@ -91,6 +91,62 @@ pub fn merge(
     })
 }
 
+/// Take `entries` out of `insecure-registries` (TLS mode: an entry an earlier
+/// HTTP run added would make dockerd accept a broken certificate). The list
+/// stays, possibly empty: dockerd's reload ignores an absent key. `added`
+/// holds what was removed; None text when nothing changes.
+pub fn remove(
+    path: &Path,
+    current: Option<&str>,
+    entries: &[String],
+) -> Result<Merge, DaemonConfigError> {
+    let invalid = |detail: String| DaemonConfigError::InvalidJson {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let Some(text) = current.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Merge {
+            new_text: None,
+            added: Vec::new(),
+        });
+    };
+    let mut doc: Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    let obj = doc
+        .as_object_mut()
+        .ok_or_else(|| invalid("the top level is not an object".into()))?;
+    let Some(list) = obj.get_mut("insecure-registries") else {
+        return Ok(Merge {
+            new_text: None,
+            added: Vec::new(),
+        });
+    };
+    let arr = list
+        .as_array_mut()
+        .ok_or_else(|| invalid("\"insecure-registries\" is not a list".into()))?;
+    let before: Vec<String> = arr
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    arr.retain(|v| !v.as_str().is_some_and(|s| entries.iter().any(|e| e == s)));
+    let removed: Vec<String> = entries
+        .iter()
+        .filter(|e| before.contains(e))
+        .cloned()
+        .collect();
+    if removed.is_empty() {
+        return Ok(Merge {
+            new_text: None,
+            added: Vec::new(),
+        });
+    }
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON serialises");
+    text.push('\n');
+    Ok(Merge {
+        new_text: Some(text),
+        added: removed,
+    })
+}
+
 /// The config dockerd must load to drop our entries when `original` (None: no
 /// file) goes back. dockerd's reload leaves a setting alone when the key is
 /// absent, so the list must be present, even if empty, for one reload.
@@ -249,6 +305,25 @@ mod tests {
         assert!(text.find("log-driver").unwrap() < text.find("zzz").unwrap());
         let again = merge(&p(), Some(&text), &registry_entries("10.0.0.5", 80)).unwrap();
         assert_eq!(again.new_text, None);
+    }
+
+    #[test]
+    fn remove_takes_out_only_our_entries_and_keeps_the_list() {
+        let ours = registry_entries("10.0.0.5", 80);
+        let cur =
+            r#"{"debug": true, "insecure-registries": ["a:5000", "10.0.0.5:80", "10.0.0.5"]}"#;
+        let m = remove(&p(), Some(cur), &ours).unwrap();
+        assert_eq!(m.added, ours);
+        let v: Value = serde_json::from_str(m.new_text.as_deref().unwrap()).unwrap();
+        assert_eq!(v["insecure-registries"], serde_json::json!(["a:5000"]));
+        assert_eq!(v["debug"], true);
+        let m = remove(&p(), m.new_text.as_deref(), &ours).unwrap();
+        assert_eq!(m.new_text, None);
+        let only = r#"{"insecure-registries": ["10.0.0.5:80"]}"#;
+        let m = remove(&p(), Some(only), &ours).unwrap();
+        assert!(m.new_text.unwrap().contains("\"insecure-registries\": []"));
+        assert_eq!(remove(&p(), None, &ours).unwrap().new_text, None);
+        assert!(remove(&p(), Some("["), &ours).is_err());
     }
 
     #[test]

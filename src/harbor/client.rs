@@ -125,15 +125,32 @@ pub fn encode_repo(repo: &str) -> String {
 
 impl Harbor {
     pub fn new(base: &str, user: &str, password: &str) -> Result<Harbor, HarborError> {
-        let http = reqwest::Client::builder()
+        Harbor::trusting(base, user, password, None)
+    }
+
+    /// [`Harbor::new`], also trusting `ca_pem` (the lab CA of a `--tls` Harbor).
+    pub fn trusting(
+        base: &str,
+        user: &str,
+        password: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Harbor, HarborError> {
+        let connect = |detail: String| HarborError::Connect {
+            url: base.to_string(),
+            detail,
+        };
+        let mut b = reqwest::Client::builder()
             .user_agent(concat!("harbor-lab/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| HarborError::Connect {
-                url: base.to_string(),
-                detail: e.to_string(),
-            })?;
+            .timeout(Duration::from_secs(60));
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| connect(format!("the lab CA: {e}")))?;
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        let http = b.build().map_err(|e| connect(e.to_string()))?;
         Ok(Harbor {
             http,
             base: base.trim_end_matches('/').to_string(),

@@ -25,6 +25,9 @@ pub struct State {
     /// The Harbor this workdir installed.
     #[serde(default)]
     pub harbor: Option<HarborRecord>,
+    /// TLS mode (`--tls`): the pair Harbor serves and Docker's trust of it.
+    #[serde(default)]
+    pub tls: Option<TlsRecord>,
     /// What the demo found (so a re-run reports the same answers without
     /// pushing again); owned by `commands::demo`.
     #[serde(default)]
@@ -60,6 +63,19 @@ pub struct HarborRecord {
     pub admin_password_file: PathBuf,
     /// sha256 of the harbor.yml we last wrote (to tell user edits apart).
     pub harbor_yml_sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TlsRecord {
+    pub https_port: u16,
+    /// harbor.yml's https.certificate / private_key.
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+    /// The CA clients must trust (the lab CA, --tls-ca, or a self-signed
+    /// --tls-cert); None when a CA in the system store issued the certificate.
+    pub ca_certificate: Option<PathBuf>,
+    /// The certs.d entry harbor-lab made, for `down` and `status`.
+    pub certs_d: Option<crate::docker::certs_d::CertsDRecord>,
 }
 
 /// The work directory and its journal.
@@ -125,6 +141,11 @@ impl Workdir {
 
     pub fn harbor_dir(&self) -> PathBuf {
         self.root.join("harbor")
+    }
+
+    /// The lab CA and Harbor's server certificate (`--tls`).
+    pub fn tls_dir(&self) -> PathBuf {
+        self.root.join("tls")
     }
 
     pub fn load(&self) -> Result<State, UserError> {

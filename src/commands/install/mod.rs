@@ -5,6 +5,7 @@
 mod config;
 mod daemon;
 mod fetch;
+pub(crate) mod tls;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,6 +45,10 @@ pub struct InstallReport {
     pub workdir: PathBuf,
     pub admin_password_file: PathBuf,
     pub daemon_config: PathBuf,
+    /// `--tls`: Harbor's HTTPS port (None: plain HTTP).
+    pub https_port: Option<u16>,
+    /// The CA certificate clients must trust for Harbor (`--tls`).
+    pub ca_certificate: Option<PathBuf>,
     pub dry_run: bool,
     pub steps: Vec<StepReport>,
 }
@@ -67,12 +72,21 @@ impl InstallReport {
 
 /// An HTTP client for downloads and Harbor: no cookie store (Harbor's CSRF).
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
+    http_client_trusting(None)
+}
+
+/// [`http_client`], also trusting the lab's CA (PEM) for a `--tls` Harbor.
+pub fn http_client_trusting(ca_pem: Option<&[u8]>) -> anyhow::Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
         .user_agent(concat!("harbor-lab/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(15))
-        .read_timeout(Duration::from_secs(60))
-        .build()
-        .context("setting up the HTTP client")
+        .read_timeout(Duration::from_secs(60));
+    if let Some(pem) = ca_pem {
+        for c in reqwest::Certificate::from_pem_bundle(pem).context("reading the lab CA")? {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build().context("setting up the HTTP client")
 }
 
 pub fn workdir_path(ctx: &Context, arg: &Option<PathBuf>) -> PathBuf {
@@ -95,20 +109,24 @@ fn resolve_host(host: &crate::cli::HostArgs) -> anyhow::Result<String> {
     Ok(name)
 }
 
-/// Harbor's URL. `host` is a DNS name or an IPv4 address (check_hostname refuses
-/// IPv6 literals, which Harbor cannot use).
-fn base_url(host: &str, port: u16) -> String {
-    if port == 80 {
-        format!("http://{host}")
-    } else {
-        format!("http://{host}:{port}")
+/// Harbor's URL: http on `port`, or https on `https_port` (`--tls`). `host` is
+/// a DNS name or an IPv4 address (check_hostname refuses IPv6 literals, which
+/// Harbor cannot use).
+fn base_url(host: &str, port: u16, https_port: Option<u16>) -> String {
+    match https_port {
+        Some(443) => format!("https://{host}"),
+        Some(p) => format!("https://{host}:{p}"),
+        None if port == 80 => format!("http://{host}"),
+        None => format!("http://{host}:{port}"),
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_preflight(
     ctx: &Context,
     ui: &Reporter,
     http_port: u16,
+    https_port: Option<u16>,
     harbor_answers: bool,
     data_volume: &Path,
     daemon_config: &Path,
@@ -118,6 +136,7 @@ async fn run_preflight(
         ctx,
         &preflight::Inputs {
             http_port,
+            https_port,
             harbor_answers,
             data_volume,
             daemon_config,
@@ -150,14 +169,24 @@ pub async fn preflight_command(
 ) -> anyhow::Result<u8> {
     let host = resolve_host(&args.host)?;
     let workdir = workdir_path(ctx, &args.workdir.workdir);
-    let client = http_client()?;
-    let answers = crate::harbor::health::check(&client, &base_url(&host, args.host.http_port))
-        .await
-        .is_ok();
+    // A given pair is checked here too; the lab's is only planned (nothing written).
+    let prepared = tls::prepare(ctx, &args.tls, &workdir.join("tls"), &host)?;
+    let https_port = prepared.as_ref().map(|p| p.https_port);
+    let client = http_client_trusting(
+        prepared
+            .as_ref()
+            .and_then(|p| p.ca.as_ref())
+            .map(|c| c.1.as_slice()),
+    )?;
+    let answers =
+        crate::harbor::health::check(&client, &base_url(&host, args.host.http_port, https_port))
+            .await
+            .is_ok();
     let (checks, ok) = run_preflight(
         ctx,
         ui,
         args.host.http_port,
+        https_port,
         answers,
         &workdir.join("data"),
         &ctx.resolve(&args.daemon.daemon_config),
@@ -184,6 +213,9 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> anyhow
             report.harbor_url,
             report.admin_password_file.display()
         ));
+        if let Some(ca) = &report.ca_certificate {
+            ui.result_line(&format!("CA certificate:  {}", ca.display()));
+        }
     }
     Ok(EXIT_OK)
 }
@@ -229,6 +261,14 @@ pub async fn install(
 ) -> anyhow::Result<InstallReport> {
     let (mut version, explicit) = first_version(args)?;
     let root = workdir_path(ctx, &args.workdir.workdir);
+    let host = resolve_host(&args.host)?;
+    // --tls: a given pair is checked, the lab's planned, before anything is written.
+    let prepared = tls::prepare(ctx, &args.tls, &root.join("tls"), &host)?;
+    let https_port = prepared.as_ref().map(|p| p.https_port);
+    let ca_pem = prepared
+        .as_ref()
+        .and_then(|p| p.ca.as_ref())
+        .map(|c| c.1.clone());
     let wd = if args.dry_run {
         Workdir::open_unlocked(&root)
     } else {
@@ -247,10 +287,9 @@ pub async fn install(
         ))
         .into());
     }
-    let host = resolve_host(&args.host)?;
     let port = args.host.http_port;
-    let url = base_url(&host, port);
-    let client = http_client()?;
+    let url = base_url(&host, port, https_port);
+    let client = http_client_trusting(ca_pem.as_deref())?;
     let mut report = InstallReport {
         harbor_url: url.clone(),
         hostname: host.clone(),
@@ -259,23 +298,64 @@ pub async fn install(
         workdir: root.clone(),
         admin_password_file: root.join("admin-password"),
         daemon_config: daemon_path.clone(),
+        https_port,
+        ca_certificate: prepared
+            .as_ref()
+            .and_then(|p| p.ca.as_ref())
+            .map(|c| c.0.clone()),
         dry_run: args.dry_run,
         steps: Vec::new(),
     };
 
-    // A daemon config we could not merge into fails now, before any step writes.
+    // A daemon config we could not merge into (or, with --tls, take our
+    // entries out of) fails now, before any step writes.
     let daemon_text = crate::docker::daemon_config::read(&daemon_path)?;
-    crate::docker::daemon_config::merge(
-        &daemon_path,
-        daemon_text.as_deref(),
-        &crate::docker::daemon_config::registry_entries(&host, port),
-    )?;
+    if prepared.is_some() {
+        let ours = state
+            .daemon_config
+            .as_ref()
+            .map(|r| r.added.clone())
+            .unwrap_or_default();
+        crate::docker::daemon_config::remove(&daemon_path, daemon_text.as_deref(), &ours)?;
+    } else {
+        crate::docker::daemon_config::merge(
+            &daemon_path,
+            daemon_text.as_deref(),
+            &crate::docker::daemon_config::registry_entries(&host, port),
+        )?;
+    }
 
-    // 1. Preflight.
-    let answers = crate::harbor::health::check(&client, &url)
+    // 1. Preflight. The ports are Harbor's own when it answers at the new URL
+    // or at the one this workdir recorded (switching between HTTP and --tls).
+    let mut answers = crate::harbor::health::check(&client, &url)
         .await
         .is_ok_and(|h| h.status == "healthy");
-    let (_, ok) = run_preflight(ctx, ui, port, answers, &data_volume, &daemon_path, false).await;
+    if !answers
+        && let Some(old) = state
+            .harbor
+            .as_ref()
+            .filter(|h| h.url != url && !h.url.is_empty())
+    {
+        let old_ca = state
+            .tls
+            .as_ref()
+            .and_then(|t| t.ca_certificate.as_ref())
+            .and_then(|p| std::fs::read(p).ok());
+        answers = crate::harbor::health::check(&http_client_trusting(old_ca.as_deref())?, &old.url)
+            .await
+            .is_ok_and(|h| h.status == "healthy");
+    }
+    let (_, ok) = run_preflight(
+        ctx,
+        ui,
+        port,
+        https_port,
+        answers,
+        &data_volume,
+        &daemon_path,
+        false,
+    )
+    .await;
     if !ok {
         return Err(UserError::environment(
             "preflight failed; fix the problems above and run again",
@@ -294,6 +374,18 @@ pub async fn install(
         "checked",
         format!("Harbor will be published as {url}"),
     );
+    let certs_root = ctx.resolve(&args.tls.docker_certs_dir);
+    if let Some(p) = &prepared {
+        tls::write_pair(
+            ui,
+            &mut report,
+            p,
+            &host,
+            &crate::docker::certs_d::dir_for(&certs_root, &host, p.https_port),
+            args.dry_run,
+            args.explain,
+        )?;
+    }
 
     // 2. Download (or the local installer).
     let tarball =
@@ -375,7 +467,7 @@ pub async fn install(
         http_port: port,
         admin_password: password,
         data_volume: data_volume.display().to_string(),
-        https: None,
+        https: prepared.as_ref().map(tls::Prepared::https),
     };
     let (overlay, overlay_name) = match &args.lab_template {
         Some(p) => {
@@ -429,19 +521,48 @@ pub async fn install(
             .with_context(|| format!("checking {}", yml_path.display()))?;
     }
 
-    // 5. Docker daemon config.
-    configure_daemon(
-        ctx,
-        ui,
-        &mut report,
-        &mut state,
-        &wd,
-        &daemon_path,
-        &host,
-        port,
-        args,
-    )
-    .await?;
+    // 5. Docker: trust the CA through certs.d (--tls, daemon.json left alone),
+    // or the daemon config's insecure-registries (HTTP).
+    match &prepared {
+        Some(p) => {
+            tls::drop_insecure(
+                ctx,
+                ui,
+                &mut report,
+                &mut state,
+                &wd,
+                &daemon_path,
+                args.dry_run,
+                args.daemon.no_daemon_reload,
+            )
+            .await?;
+            tls::trust(
+                ui,
+                &mut report,
+                &mut state,
+                &wd,
+                p,
+                &certs_root,
+                &host,
+                args.dry_run,
+            )?;
+        }
+        None => {
+            tls::untrust(ui, &mut report, &mut state, &wd, args.dry_run)?;
+            configure_daemon(
+                ctx,
+                ui,
+                &mut report,
+                &mut state,
+                &wd,
+                &daemon_path,
+                &host,
+                port,
+                args,
+            )
+            .await?;
+        }
+    }
 
     // 6. install.sh, 7. health.
     let yml_sha = crate::registry::sha256_digest(final_yml.as_bytes());
@@ -451,7 +572,16 @@ pub async fn install(
     } else {
         Vec::new()
     };
-    let install_fp = fingerprint(&[&yml_sha, &flags.join(" "), &version.tag()]);
+    // The served certificate counts too: prepare copies it into nginx's config.
+    let served = prepared
+        .as_ref()
+        .map(tls::Prepared::served_sha256)
+        .unwrap_or_default();
+    let install_fp = if served.is_empty() {
+        fingerprint(&[&yml_sha, &flags.join(" "), &version.tag()])
+    } else {
+        fingerprint(&[&yml_sha, &flags.join(" "), &version.tag(), &served])
+    };
     let healthy_now = crate::harbor::health::check(&client, &url)
         .await
         .is_ok_and(|h| h.status == "healthy");
