@@ -154,3 +154,278 @@ impl Drop for Stop {
         kill_pid_file(&self.0);
     }
 }
+
+const TAG: &str = FIXTURE_TAG;
+
+async fn release() -> FileServer {
+    file_server(release_files(TAG, fixture_installer(), None), None).await
+}
+
+fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    tokio::task::spawn_blocking(f)
+}
+
+/// Every file under `dir` with its bytes and mode, for "left as it was".
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let meta = std::fs::metadata(&p).unwrap();
+            if meta.is_dir() {
+                out.push((p.clone(), Vec::new(), meta.permissions().mode()));
+                stack.push(p);
+            } else {
+                out.push((
+                    p.clone(),
+                    std::fs::read(&p).unwrap(),
+                    meta.permissions().mode(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `harbor-lab <sub>` for the fixture with --tls on `https` and certs.d at `certs`.
+fn tls_cmd(lab: &Lab, sub: &str, base: &str, http: u16, https: u16, certs: &Path) -> Command {
+    let mut c = lab.cmd(sub);
+    fixture_install_args(
+        &mut c,
+        base,
+        http,
+        &lab.workdir(),
+        &lab.path().join("daemon.json"),
+    );
+    c.args([
+        "--health-timeout",
+        "30",
+        "--tls",
+        "--https-port",
+        &https.to_string(),
+    ])
+    .arg("--docker-certs-dir")
+    .arg(certs);
+    c
+}
+
+/// Proofs 2, 3, 4 (re-run) and 6: `up --tls` tells the whole story over
+/// https; daemon.json is byte-identical; cosign verifies and skopeo copies
+/// with the lab CA (skopeo through the certs.d entry, as Docker reads it);
+/// a re-run changes nothing; `down` leaves certs.d as it was, a user's
+/// ca.crt for the same host included; `down --purge` removes the CA.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_tls_tells_the_story_over_https_and_down_restores_certs_d() {
+    let lab = std::sync::Arc::new(Lab::new().with_story());
+    // A daemon.json no dockerd reads: TLS mode must neither change it nor reload.
+    let daemon_json = b"{ \"debug\": true,\n  \"insecure-registries\": [\"10.9.9.9:5000\"] }\n";
+    std::fs::write(lab.path().join("daemon.json"), daemon_json).unwrap();
+    let server = release().await;
+    let base = format!("http://{}", server.addr);
+    let (http, https) = (free_port(), free_port());
+    // certs.d with another registry's entry and a user's ca.crt for this one.
+    let certs = lab.path().join("certs.d");
+    let mine = certs.join(format!("127.0.0.1:{https}"));
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::create_dir_all(certs.join("other.example:5000")).unwrap();
+    std::fs::write(certs.join("other.example:5000/ca.crt"), "other CA\n").unwrap();
+    std::fs::write(mine.join("ca.crt"), "the user's own CA\r\n").unwrap();
+    let before = snapshot(&certs);
+
+    let up = {
+        let (l, b, c) = (lab.clone(), base.clone(), certs.clone());
+        move || {
+            let mut cmd = tls_cmd(&l, "up", &b, http, https, &c);
+            l.story_args(&mut cmd);
+            run(cmd.args(["--yes", "--json"]))
+        }
+    };
+    let out = blocking(up.clone()).await.unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let demo = &report["demo"];
+    for (k, want) in [
+        ("signed_before", false),
+        ("signed_after", true),
+        ("verified", true),
+        ("tamper_detected", true),
+        ("unsigned_pull_blocked", true),
+        ("signed_pull_allowed", true),
+    ] {
+        assert_eq!(demo[k], want, "{k}: {demo}");
+    }
+    let ca = lab.workdir().join("tls/ca.crt");
+    assert_eq!(report["ca_certificate"], ca.display().to_string());
+    assert_eq!(report["harbor_url"], format!("https://127.0.0.1:{https}"));
+    assert_eq!(report["registry"], format!("127.0.0.1:{https}"));
+    assert!(out.stderr.contains("CA certificate:"), "{}", out.stderr);
+    // daemon.json: byte-identical.
+    assert_eq!(
+        std::fs::read(lab.path().join("daemon.json")).unwrap(),
+        daemon_json
+    );
+    // certs.d: the lab CA for this registry, the user's kept aside.
+    assert_eq!(
+        std::fs::read(mine.join("ca.crt")).unwrap(),
+        std::fs::read(&ca).unwrap()
+    );
+    assert!(mine.join("ca.crt.harbor-lab.bak").exists());
+    // harbor.yml names the pair Harbor serves.
+    let yml = std::fs::read_to_string(lab.workdir().join("harbor/harbor.yml")).unwrap();
+    for line in [
+        format!("  port: {https}\n"),
+        format!(
+            "  certificate: {}\n",
+            lab.workdir().join("tls/server.crt").display()
+        ),
+        format!(
+            "  private_key: {}\n",
+            lab.workdir().join("tls/server.key").display()
+        ),
+    ] {
+        assert!(yml.contains(&line), "{line} in {yml}");
+    }
+
+    // Proof 3: the real cosign verifies over https with --registry-cacert.
+    let image = format!("127.0.0.1:{https}/library/{}", lab.image);
+    let digest = demo["digest"].as_str().unwrap().to_string();
+    let public = report["public_key"].as_str().unwrap().to_string();
+    let home = lab.path().to_path_buf();
+    let (h, img, pk, cacert) = (home.clone(), image.clone(), public.clone(), ca.clone());
+    let (trusted, untrusted) = blocking(move || {
+        let verify = |extra: &[&str]| {
+            run(cosign(&h)
+                .args(["verify", "--insecure-ignore-tlog=true", "--key", &pk])
+                .args(extra)
+                .arg(&img))
+        };
+        (
+            verify(&["--registry-cacert", cacert.to_str().unwrap()]),
+            verify(&[]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(trusted.code, 0, "cosign: {}", trusted.stderr);
+    assert!(trusted.stdout.contains(&digest), "{}", trusted.stdout);
+    assert_ne!(untrusted.code, 0, "cosign verified without the lab CA");
+
+    // skopeo copies it, trusting the CA through the certs.d entry we wrote.
+    let (h, img, dir) = (home.clone(), image.clone(), mine.clone());
+    let (copied, refused) = blocking(move || {
+        let copy = |cert_dir: Option<&Path>, dest: &str| {
+            let mut c = skopeo(&h);
+            c.args(["--insecure-policy", "copy"]);
+            if let Some(d) = cert_dir {
+                c.arg("--src-cert-dir").arg(d);
+            }
+            run(c
+                .arg(format!("docker://{img}"))
+                .arg(format!("dir:{}", h.join(dest).display())))
+        };
+        (copy(Some(&dir), "copied"), copy(None, "refused"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(copied.code, 0, "skopeo: {}", copied.stderr);
+    assert!(home.join("copied/manifest.json").exists());
+    assert_ne!(refused.code, 0, "skopeo copied without trusting the lab CA");
+    assert!(refused.stderr.contains("certificate"), "{}", refused.stderr);
+
+    // Our own verify reaches the lab over https with no CA flag: the workdir knows it.
+    let ours = run(harbor_lab(&home)
+        .env("HARBOR_LAB_HOME", lab.workdir())
+        .args(["verify", "--key", &public, &image]));
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    // ... and --registry-cacert still works beside it.
+    let ours = run(harbor_lab(&home)
+        .env("HARBOR_LAB_HOME", lab.workdir())
+        .args(["verify", "--key", &public, "--registry-cacert"])
+        .arg(&ca)
+        .arg(&image));
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+
+    // status: the certificate's expiry; "drifted" once certs.d changes.
+    let status = |l: &Lab| {
+        let out = run(l
+            .plain()
+            .args(["status", "--json", "--workdir"])
+            .arg(l.workdir()));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let st = status(&lab);
+    let exp = st["tls"]["certificate_expires"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(exp.len(), 10, "{st}");
+    let step = |st: &serde_json::Value, id: &str| {
+        st["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {id} in {st}"))
+    };
+    assert_eq!(step(&st, "docker-trust")["status"], "done", "{st}");
+    assert!(step(&st, "tls")["detail"].as_str().unwrap().contains(&exp));
+    assert_eq!(st["harbor_answers"], true, "{st}");
+    let ours_bytes = std::fs::read(mine.join("ca.crt")).unwrap();
+    std::fs::write(mine.join("ca.crt"), "someone else\n").unwrap();
+    assert_eq!(step(&status(&lab), "docker-trust")["status"], "drifted");
+    std::fs::write(mine.join("ca.crt"), &ours_bytes).unwrap();
+
+    // Proof 4: a re-run changes nothing, the same certificate bytes.
+    let pair = |l: &Lab| {
+        [
+            "tls/ca.crt",
+            "tls/ca.key",
+            "tls/server.crt",
+            "tls/server.key",
+        ]
+        .map(|f| std::fs::read(l.workdir().join(f)).unwrap())
+    };
+    let first = pair(&lab);
+    let again = blocking(up).await.unwrap();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(pair(&lab), first);
+    let r2: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    for s in r2["install"]["steps"].as_array().unwrap() {
+        let id = s["id"].as_str().unwrap();
+        let want = if ["preflight", "host"].contains(&id) {
+            "checked"
+        } else {
+            "skipped"
+        };
+        assert_eq!(s["status"], want, "{s}");
+    }
+    assert_eq!(
+        std::fs::read(lab.path().join("daemon.json")).unwrap(),
+        daemon_json
+    );
+
+    // Proof 6: down leaves certs.d as it was before up, byte for byte.
+    let out = run(lab.plain().args(["down", "--workdir"]).arg(lab.workdir()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(snapshot(&certs), before);
+    assert_eq!(
+        std::fs::read(lab.path().join("daemon.json")).unwrap(),
+        daemon_json
+    );
+    // down --purge removes the CA with the workdir.
+    lab.kill_double();
+    let out = run(lab
+        .plain()
+        .args(["down", "--purge", "--yes", "--workdir"])
+        .arg(lab.workdir()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!ca.exists());
+    assert_eq!(snapshot(&certs), before);
+}
