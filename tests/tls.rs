@@ -429,3 +429,141 @@ async fn up_tls_tells_the_story_over_https_and_down_restores_certs_d() {
     assert!(!ca.exists());
     assert_eq!(snapshot(&certs), before);
 }
+
+fn engine_insecure(entry: &str) -> bool {
+    let out = Command::new("/usr/bin/docker")
+        .args(["info", "--format", "{{json .RegistryConfig}}"])
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    info["IndexConfigs"][entry]["Secure"] == false
+}
+
+/// Proof 4, switching: an HTTP lab switched to --tls loses our
+/// insecure-registries entry (reload confirmed by docker info), a new
+/// --hostname gets a new certificate, and switching back adds the entry
+/// again and takes the certs.d entry away. On the live dockerd's config file.
+#[tokio::test(flavor = "multi_thread")]
+async fn switching_between_http_and_tls_moves_dockers_trust() {
+    let daemon_config = PathBuf::from(
+        std::env::var("HARBOR_LAB_TEST_DAEMON_CONFIG")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .expect("scripts/services.sh starts dockerd with --config-file; run scripts/test.sh"),
+    );
+    let original = std::fs::read(&daemon_config).unwrap();
+    let lab = Lab::new();
+    let server = release().await;
+    let base = format!("http://{}", server.addr);
+    let (http, https) = (free_port(), free_port());
+    let certs = lab.path().join("certs.d");
+    std::fs::create_dir_all(&certs).unwrap();
+    let entry = format!("127.0.0.1:{http}");
+    let install = |host: &str, tls: bool| {
+        let mut c = lab.cmd("install");
+        c.args(["--harbor-version", TAG, "--download-base", &base])
+            .args(["--hostname", host, "--allow-loopback-hostname"])
+            .args(["--http-port", &http.to_string(), "--health-timeout", "30"])
+            .arg("--workdir")
+            .arg(lab.workdir())
+            .arg("--daemon-config")
+            .arg(&daemon_config)
+            .args(["--yes", "--json"]);
+        if tls {
+            c.args(["--tls", "--https-port", &https.to_string()])
+                .arg("--docker-certs-dir")
+                .arg(&certs);
+        }
+        c
+    };
+    let lists = |e: &str| {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&daemon_config).unwrap()).unwrap();
+        v["insecure-registries"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == e))
+    };
+    let result = std::panic::AssertUnwindSafe(async {
+        let out = blocking({
+            let mut c = install("127.0.0.1", false);
+            move || run(&mut c)
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(lists(&entry) && engine_insecure(&entry));
+
+        // HTTP -> TLS: our entry goes, dockerd reloaded without it.
+        let out = blocking({
+            let mut c = install("127.0.0.1", true);
+            move || run(&mut c)
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(!lists(&entry), "daemon.json still lists {entry}");
+        assert!(!engine_insecure(&entry), "docker info still lists {entry}");
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let status = |id: &str| {
+            report["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["id"] == id)
+                .map(|s| s["status"].as_str().unwrap().to_string())
+        };
+        assert_eq!(status("daemon-reload").as_deref(), Some("done"), "{report}");
+        assert_eq!(status("install").as_deref(), Some("done"), "{report}");
+        let served = |host: &str, port: u16| {
+            let ca = lab.workdir().join("tls/ca.crt");
+            let url = format!("https://{host}:{port}/api/v2.0/health");
+            async move { https_client(&ca).get(url).send().await.map(|r| r.status()) }
+        };
+        assert_eq!(served("127.0.0.1", https).await.unwrap(), 200);
+        let first = std::fs::read(lab.workdir().join("tls/server.crt")).unwrap();
+        assert!(certs.join(format!("127.0.0.1:{https}/ca.crt")).exists());
+
+        // A new hostname: a new certificate for it, and it says why.
+        let out = blocking({
+            let mut c = install("127.0.0.2", true);
+            move || run(&mut c)
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("hostname changed"), "{}", out.stderr);
+        let second = std::fs::read(lab.workdir().join("tls/server.crt")).unwrap();
+        assert_ne!(first, second);
+        let info = tls::read_cert(&lab.workdir().join("tls/server.crt")).unwrap();
+        assert_eq!(
+            info[0].ip_addresses,
+            vec!["127.0.0.2".parse::<std::net::IpAddr>().unwrap()]
+        );
+        assert_eq!(served("127.0.0.2", https).await.unwrap(), 200);
+        assert!(!certs.join(format!("127.0.0.1:{https}")).exists());
+        assert!(certs.join(format!("127.0.0.2:{https}/ca.crt")).exists());
+
+        // TLS -> HTTP: the entry comes back, certs.d is emptied.
+        let out = blocking({
+            let mut c = install("127.0.0.1", false);
+            move || run(&mut c)
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(lists(&entry) && engine_insecure(&entry));
+        assert_eq!(std::fs::read_dir(&certs).unwrap().count(), 0);
+
+        let out = run(lab.plain().args(["down", "--workdir"]).arg(lab.workdir()));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    });
+    let result = futures_util::FutureExt::catch_unwind(result).await;
+    // Whatever happened, the live daemon config goes back.
+    if std::fs::read(&daemon_config).unwrap() != original {
+        std::fs::write(&daemon_config, &original).unwrap();
+    }
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+    assert!(!engine_insecure(&entry));
+}
