@@ -567,3 +567,126 @@ async fn switching_between_http_and_tls_moves_dockers_trust() {
     }
     assert!(!engine_insecure(&entry));
 }
+
+/// A certificate for `sans` signed by its own new key, valid from
+/// `not_before` to `not_after` (Unix seconds). Returns (cert PEM, key PEM).
+fn own_cert(sans: &[&str], not_before: i64, not_after: i64) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p =
+        rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    p.not_before = time::OffsetDateTime::from_unix_timestamp(not_before).unwrap();
+    p.not_after = time::OffsetDateTime::from_unix_timestamp(not_after).unwrap();
+    let cert = p.self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// Proof 5: a --tls-cert for another hostname, a key that does not match, an
+/// expired certificate: each a clear error naming the file, exit 2, and
+/// nothing written. A world-readable lab CA key: a warning, and 0600 after.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_certificates_are_refused_before_anything_is_written() {
+    let lab = Lab::new();
+    let daemon = lab.private_daemon_config("{}\n");
+    let server = release().await;
+    let base = format!("http://{}", server.addr);
+    let (http, https) = (free_port(), free_port());
+    let certs = lab.path().join("certs.d");
+    std::fs::create_dir_all(&certs).unwrap();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let day = 86_400;
+    let write = |name: &str, text: &str| {
+        let p = lab.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let (other_cert, other_key) = own_cert(&["harbor.other.test"], now - day, now + 90 * day);
+    let (good_cert, _) = own_cert(&["127.0.0.1"], now - day, now + 90 * day);
+    let (old_cert, old_key) = own_cert(&["127.0.0.1"], now - 100 * day, now - day);
+    let cases = [
+        (
+            write("other.crt", &other_cert),
+            write("other.key", &other_key),
+            "other.crt",
+            "not for Harbor's hostname 127.0.0.1",
+        ),
+        (
+            write("good.crt", &good_cert),
+            write("other2.key", &other_key),
+            "other2.key",
+            "does not belong to the certificate",
+        ),
+        (
+            write("old.crt", &old_cert),
+            write("old.key", &old_key),
+            "old.crt",
+            "expired on",
+        ),
+    ];
+    for (cert, key, names, says) in &cases {
+        for sub in ["install", "preflight"] {
+            let mut c = tls_cmd(&lab, sub, &base, http, https, &certs);
+            if sub == "preflight" {
+                // preflight takes only the host, workdir, daemon and TLS flags.
+                c = lab.cmd("preflight");
+                c.args([
+                    "--hostname",
+                    "127.0.0.1",
+                    "--allow-loopback-hostname",
+                    "--tls",
+                ])
+                .args(["--https-port", &https.to_string()])
+                .arg("--workdir")
+                .arg(lab.workdir());
+            }
+            c.arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key)
+                .arg("--yes");
+            let out = run(&mut c);
+            assert_eq!(out.code, 2, "{sub} {names}: {}", out.stderr);
+            assert!(
+                out.stderr.contains(names) && out.stderr.contains(says),
+                "{sub}: {}",
+                out.stderr
+            );
+            assert_eq!(
+                out.stderr.matches("error").count(),
+                1,
+                "one message: {}",
+                out.stderr
+            );
+        }
+        assert!(
+            !lab.workdir().exists(),
+            "a refused command wrote the workdir"
+        );
+        assert_eq!(std::fs::read_dir(&certs).unwrap().count(), 0);
+        assert_eq!(std::fs::read(&daemon).unwrap(), b"{}\n");
+    }
+
+    // A lab CA key others can read: a warning, and 0600 afterwards.
+    use std::os::unix::fs::PermissionsExt;
+    let files = lab_pair(&lab.workdir(), "127.0.0.1");
+    std::fs::set_permissions(files.ca_key(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(&mut tls_cmd(&lab, "install", &base, http, https, &certs).arg("--yes"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("could be read by other users") && out.stderr.contains("ca.key"),
+        "{}",
+        out.stderr
+    );
+    let mode = std::fs::metadata(files.ca_key())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    // The pair made before is the one in use: nothing was issued again.
+    let served = tls::read_cert(&files.server_cert()).unwrap();
+    assert!(served[0].covers("127.0.0.1"));
+}
