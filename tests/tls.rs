@@ -20,6 +20,32 @@ fn lab_pair(dir: &Path, host: &str) -> tls::lab::LabFiles {
     files
 }
 
+/// cosign 3.1: HARBOR_LAB_COSIGN3 (then it must exist), else scripts/peers.sh's
+/// cache path when it is there. None: this checkout's peers.sh does not fetch it.
+fn cosign_v3() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("HARBOR_LAB_COSIGN3").filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(p);
+        assert!(
+            p.exists(),
+            "HARBOR_LAB_COSIGN3={} does not exist",
+            p.display()
+        );
+        return Some(p);
+    }
+    let cache =
+        std::env::var("HARBOR_LAB_CACHE").unwrap_or_else(|_| "/var/cache/harbor-lab".into());
+    let p = PathBuf::from(cache).join("peers/v3/usr/bin/cosign");
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "cosign 3.1 is not fetched ({}): checked with cosign 2.5 only",
+            p.display()
+        );
+        None
+    }
+}
+
 /// A reqwest client that trusts only `ca` (and follows no redirect).
 fn https_client(ca: &Path) -> reqwest::Client {
     let pem = std::fs::read(ca).unwrap();
@@ -314,6 +340,31 @@ async fn up_tls_tells_the_story_over_https_and_down_restores_certs_d() {
     assert_eq!(trusted.code, 0, "cosign: {}", trusted.stderr);
     assert!(trusted.stdout.contains(&digest), "{}", trusted.stdout);
     assert_ne!(untrusted.code, 0, "cosign verified without the lab CA");
+    // cosign 3.1 too, when scripts/peers.sh fetched it (HARBOR_LAB_COSIGN3).
+    if let Some(c3) = cosign_v3() {
+        let (h, img, pk, cacert) = (home.clone(), image.clone(), public.clone(), ca.clone());
+        let (trusted, untrusted) = blocking(move || {
+            let verify = |extra: &[&str]| {
+                run(Command::new(&c3)
+                    .env_remove("COSIGN_PASSWORD")
+                    .env("HOME", &h)
+                    .env("TUF_ROOT", h.join(".sigstore-v3"))
+                    .current_dir(&h)
+                    .args(["verify", "--insecure-ignore-tlog=true", "--key", &pk])
+                    .args(extra)
+                    .arg(&img))
+            };
+            (
+                verify(&["--registry-cacert", cacert.to_str().unwrap()]),
+                verify(&[]),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(trusted.code, 0, "cosign 3.1: {}", trusted.stderr);
+        assert!(trusted.stdout.contains(&digest), "{}", trusted.stdout);
+        assert_ne!(untrusted.code, 0, "cosign 3.1 verified without the lab CA");
+    }
 
     // skopeo copies it, trusting the CA through the certs.d entry we wrote.
     let (h, img, dir) = (home.clone(), image.clone(), mine.clone());
@@ -409,6 +460,27 @@ async fn up_tls_tells_the_story_over_https_and_down_restores_certs_d() {
     assert_eq!(
         std::fs::read(lab.path().join("daemon.json")).unwrap(),
         daemon_json
+    );
+
+    // --explain shows the openssl and cp commands the TLS steps replace.
+    let mut c = tls_cmd(&lab, "up", &base, http, https, &certs);
+    lab.story_args(&mut c);
+    let shown = run(c.args(["--dry-run", "--explain", "--yes"]));
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    for cmd in [
+        "openssl ecparam -name prime256v1",
+        "openssl x509 -req",
+        "subjectAltName=IP:127.0.0.1",
+    ] {
+        assert!(shown.stderr.contains(cmd), "{cmd}: {}", shown.stderr);
+    }
+    assert!(
+        shown.stderr.contains(&format!("cp {}", ca.display()))
+            || shown
+                .stderr
+                .contains(&format!("/tls/ca.crt {}", mine.display())),
+        "{}",
+        shown.stderr
     );
 
     // Proof 6: down leaves certs.d as it was before up, byte for byte.
