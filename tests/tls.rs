@@ -745,7 +745,7 @@ async fn bad_certificates_are_refused_before_anything_is_written() {
     use std::os::unix::fs::PermissionsExt;
     let files = lab_pair(&lab.workdir(), "127.0.0.1");
     std::fs::set_permissions(files.ca_key(), std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = run(&mut tls_cmd(&lab, "install", &base, http, https, &certs).arg("--yes"));
+    let out = run(tls_cmd(&lab, "install", &base, http, https, &certs).arg("--yes"));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains("could be read by other users") && out.stderr.contains("ca.key"),

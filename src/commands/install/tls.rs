@@ -323,6 +323,7 @@ pub(crate) fn removed_text(r: &certs_d::Removed) -> String {
 /// TLS mode leaves daemon.json alone, except for the `insecure-registries`
 /// entries an earlier HTTP run of harbor-lab added: those go, with a reload
 /// confirmed through `docker info`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn drop_insecure(
     ctx: &Context,
     ui: &Reporter,
