@@ -762,3 +762,195 @@ async fn bad_certificates_are_refused_before_anything_is_written() {
     let served = tls::read_cert(&files.server_cert()).unwrap();
     assert!(served[0].covers("127.0.0.1"));
 }
+
+/// A network namespace of this test's own, joined to the host by a veth pair
+/// (10.213.N.1 here, 10.213.N.2 inside), with a docker-registry of its own on
+/// the namespace's loopback. Everything is removed on drop.
+struct Netns {
+    name: String,
+    link: String,
+    inside: String,
+    registry: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Netns {
+    fn new() -> Netns {
+        let id = std::process::id();
+        let name = format!("hltls-{id}");
+        let link = format!("hlt{}", id % 100_000);
+        let net = format!("10.213.{}", 1 + id % 250);
+        let ip = |args: &[&str]| {
+            let out = run(Command::new("ip").args(args));
+            assert_eq!(out.code, 0, "ip {args:?}: {}", out.stderr);
+        };
+        let _ = run(Command::new("ip").args(["link", "del", &link]));
+        let _ = run(Command::new("ip").args(["netns", "del", &name]));
+        ip(&["netns", "add", &name]);
+        ip(&[
+            "link",
+            "add",
+            &link,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("{link}p"),
+        ]);
+        ip(&["link", "set", &format!("{link}p"), "netns", &name]);
+        ip(&["addr", "add", &format!("{net}.1/30"), "dev", &link]);
+        ip(&["link", "set", &link, "up"]);
+        let ns = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", &name, "ip"];
+            all.extend_from_slice(args);
+            ip(&all);
+        };
+        ns(&[
+            "addr",
+            "add",
+            &format!("{net}.2/30"),
+            "dev",
+            &format!("{link}p"),
+        ]);
+        ns(&["link", "set", &format!("{link}p"), "up"]);
+        ns(&["link", "set", "lo", "up"]);
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("registry.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\n  accesslog: {{disabled: true}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: 127.0.0.1:5055\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let registry = Command::new("ip")
+            .args(["netns", "exec", &name, "docker-registry", "serve"])
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let up = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            run(Command::new("ip").args([
+                "netns",
+                "exec",
+                &name,
+                "curl",
+                "-fsS",
+                "http://127.0.0.1:5055/v2/",
+            ]))
+            .code
+                == 0
+        });
+        assert!(up, "the namespace's docker-registry did not start");
+        Netns {
+            name,
+            link,
+            inside: format!("{net}.2"),
+            registry,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = self.registry.kill();
+        let _ = self.registry.wait();
+        let _ = run(Command::new("ip").args(["link", "del", &self.link]));
+        let _ = run(Command::new("ip").args(["netns", "del", &self.name]));
+    }
+}
+
+/// Proof 2, with dockerd really reading certs.d: Harbor (the double) on an
+/// address of a namespace this test made, which dockerd does not treat as
+/// insecure. `up --tls` pushes and pulls through dockerd, which trusts the
+/// lab CA only through /etc/docker/certs.d/<host>:<port>/ca.crt; without the
+/// entry the same pull fails on the certificate. `down` takes it away again.
+#[tokio::test(flavor = "multi_thread")]
+async fn dockerd_trusts_the_lab_ca_through_certs_d() {
+    let netns = Netns::new();
+    let host = netns.inside.clone();
+    let lab = std::sync::Arc::new(Lab::new().with_story());
+    let server = release().await;
+    let base = format!("http://{}", server.addr);
+    let (http, https) = (free_port(), free_port());
+    let certs = Path::new(harbor_lab::docker::certs_d::DEFAULT_ROOT).to_path_buf();
+    let entry = certs.join(format!("{host}:{https}"));
+    assert!(
+        !entry.exists(),
+        "{} is there before the test",
+        entry.display()
+    );
+    let registry = format!("{host}:{https}");
+    let (l, b, h, ns) = (lab.clone(), base.clone(), host.clone(), netns.name.clone());
+    let out = blocking(move || {
+        let mut c = l.cmd("up");
+        c.args(["--harbor-version", TAG, "--download-base", &b])
+            .args(["--hostname", &h, "--http-port", &http.to_string()])
+            .args(["--tls", "--https-port", &https.to_string()])
+            .arg("--workdir")
+            .arg(l.workdir())
+            .arg("--daemon-config")
+            .arg(l.path().join("daemon.json"))
+            .args(["--health-timeout", "30", "--yes", "--json"])
+            .env("HARBOR_DOUBLE_NETNS", &ns)
+            .env("HARBOR_DOUBLE_UPSTREAM", "http://127.0.0.1:5055");
+        l.story_args(&mut c);
+        run(&mut c)
+    })
+    .await
+    .unwrap();
+    let result = std::panic::AssertUnwindSafe(async {
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let demo = &report["demo"];
+        for k in [
+            "signed_after",
+            "verified",
+            "tamper_detected",
+            "unsigned_pull_blocked",
+            "signed_pull_allowed",
+        ] {
+            assert_eq!(demo[k], true, "{k}: {demo}");
+        }
+        assert_eq!(report["registry"], registry);
+        assert!(
+            !engine_insecure(&registry),
+            "dockerd treats {registry} as insecure"
+        );
+        assert_eq!(
+            std::fs::read(entry.join("ca.crt")).unwrap(),
+            std::fs::read(lab.workdir().join("tls/ca.crt")).unwrap()
+        );
+        // The same pull without the certs.d entry: refused on the certificate.
+        let image = format!("{registry}/library/{}", lab.image);
+        let pull = || run(Command::new("/usr/bin/docker").args(["pull", &image]));
+        let _ = run(Command::new("/usr/bin/docker").args(["rmi", "-f", &image]));
+        let aside = lab.path().join("ca.crt.aside");
+        std::fs::rename(entry.join("ca.crt"), &aside).unwrap();
+        let refused = pull();
+        std::fs::rename(&aside, entry.join("ca.crt")).unwrap();
+        assert_ne!(refused.code, 0, "dockerd pulled without the lab CA");
+        assert!(refused.stderr.contains("certificate"), "{}", refused.stderr);
+        let pulled = pull();
+        assert_eq!(pulled.code, 0, "{}", pulled.stderr);
+        let _ = run(Command::new("/usr/bin/docker").args(["rmi", "-f", &image]));
+    });
+    let result = futures_util::FutureExt::catch_unwind(result).await;
+    // down takes the certs.d entry away (whatever happened above).
+    let down = run(lab.plain().args(["down", "--workdir"]).arg(lab.workdir()));
+    lab.kill_double();
+    let left = entry.exists();
+    if left {
+        let _ = std::fs::remove_dir_all(&entry);
+    }
+    drop(netns);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert!(!left, "down left {}", entry.display());
+}

@@ -66,8 +66,8 @@ pub struct Target {
     pub password: String,
     pub key_prefix: PathBuf,
     pub workdir: PathBuf,
-    /// The lab CA (PEM) of a `--tls` Harbor, trusted for its API and registry.
-    pub ca_pem: Option<Vec<u8>>,
+    /// The lab CA of a `--tls` Harbor, trusted for its API and registry.
+    pub ca_certificate: Option<PathBuf>,
 }
 
 fn registry_host(url: &str) -> Result<String, UserError> {
@@ -168,6 +168,8 @@ pub fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
 struct Run<'a> {
     ui: &'a Reporter,
     explain: bool,
+    /// The lab CA of a `--tls` Harbor: the manual commands name it too.
+    ca: Option<PathBuf>,
     report: DemoReport,
     /// The step being carried out: every error of the story is reported as
     /// "demo step <current>".
@@ -178,6 +180,15 @@ impl Run<'_> {
     fn explain(&self, lines: &[String]) {
         if self.explain {
             for l in lines {
+                let l = match &self.ca {
+                    Some(ca) if l.starts_with("curl ") => {
+                        l.replacen("curl ", &format!("curl --cacert {} ", ca.display()), 1)
+                    }
+                    Some(ca) if l.starts_with("cosign ") => {
+                        format!("{l} --registry-cacert {}", ca.display())
+                    }
+                    _ => l.clone(),
+                };
                 self.ui.line(&format!("  $ {l}"));
             }
         }
@@ -234,9 +245,20 @@ pub async fn run_demo(
         .clone()
         .and_then(|v| serde_json::from_value(v).ok())
         .filter(|r: &DemoReport| r.fingerprint == fp && !story.fresh);
+    let ca_pem = match &target.ca_certificate {
+        Some(p) => Some(std::fs::read(p).map_err(|e| {
+            UserError::usage(format!(
+                "{}: {e} (the lab CA of {})",
+                p.display(),
+                target.harbor_url
+            ))
+        })?),
+        None => None,
+    };
     let mut run = Run {
         ui,
         explain: story.explain,
+        ca: target.ca_certificate.clone(),
         report: DemoReport {
             harbor_url: target.harbor_url.clone(),
             image: image.clone(),
@@ -251,11 +273,11 @@ pub async fn run_demo(
         &target.harbor_url,
         &target.user,
         &target.password,
-        target.ca_pem.as_deref(),
+        ca_pem.as_deref(),
     )?;
     let registry = Client::new(RegistryOptions {
         allow_insecure: target.harbor_url.starts_with("http://"),
-        ca_cert_pem: target.ca_pem.clone(),
+        ca_cert_pem: ca_pem.clone(),
         username: Some(target.user.clone()),
         password: Some(target.password.clone()),
         ..Default::default()
@@ -749,13 +771,8 @@ pub async fn command(
     }
     let ctx = created.as_ref().unwrap_or(ctx);
     // The workdir's lab CA, for its own Harbor (not for a --harbor-url elsewhere).
-    let ca_pem = match (&state.harbor, &state.tls) {
-        (Some(h), Some(t)) if h.url == harbor_url => match &t.ca_certificate {
-            Some(p) => Some(std::fs::read(p).map_err(|e| {
-                UserError::usage(format!("{}: {e} (the lab CA of {harbor_url})", p.display()))
-            })?),
-            None => None,
-        },
+    let ca_certificate = match (&state.harbor, &state.tls) {
+        (Some(h), Some(t)) if h.url == harbor_url => t.ca_certificate.clone(),
         _ => None,
     };
     let target = Target {
@@ -764,7 +781,7 @@ pub async fn command(
         password,
         key_prefix,
         workdir,
-        ca_pem,
+        ca_certificate,
     };
     let report = run_demo(ctx, ui, &args.story, &target).await?;
     finish(ui, &report)

@@ -45,6 +45,16 @@ pub async fn status(ctx: &Context, ui: &Reporter, args: &StatusArgs) -> anyhow::
         (Err(_), _) => push("harbor-yml", "pending", yml.display().to_string()),
     }
     match &state.daemon_config {
+        Some(rec) if rec.added.is_empty() && state.tls.is_some() => push(
+            "daemon-config",
+            "done",
+            format!("--tls: {} lists none of ours", rec.path.display()),
+        ),
+        None if state.tls.is_some() => push(
+            "daemon-config",
+            "done",
+            "--tls: daemon.json is not touched".into(),
+        ),
         Some(rec) => {
             let text = daemon_config::read(&rec.path)
                 .ok()

@@ -140,13 +140,7 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
         password,
         key_prefix: key_prefix.clone(),
         workdir: workdir.clone(),
-        ca_pem: match &installed.ca_certificate {
-            Some(p) => Some(
-                std::fs::read(p)
-                    .map_err(|e| crate::error::UserError::usage(format!("{}: {e}", p.display())))?,
-            ),
-            None => None,
-        },
+        ca_certificate: installed.ca_certificate.clone(),
     };
     let demo = run_demo(ctx, ui, &args.story, &target).await?;
 
