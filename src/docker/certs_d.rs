@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EXIT_ENVIRONMENT, ExitCoded};
 use crate::fsutil::{backup_once, write_atomic};
 
 pub const DEFAULT_ROOT: &str = "/etc/docker/certs.d";
@@ -24,12 +23,6 @@ pub const DEFAULT_ROOT: &str = "/etc/docker/certs.d";
 pub struct CertsDError {
     pub path: PathBuf,
     pub detail: String,
-}
-
-impl ExitCoded for CertsDError {
-    fn exit_code(&self) -> u8 {
-        EXIT_ENVIRONMENT
-    }
 }
 
 fn io(path: &Path, what: &str, e: std::io::Error) -> CertsDError {

@@ -14,8 +14,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 
-use crate::error::{EXIT_ENVIRONMENT, EXIT_USAGE, ExitCoded};
-
 /// Browsers and Apple clients refuse server certificates that live longer.
 pub const SERVER_MAX_DAYS: u64 = 397;
 /// A lab server certificate with fewer days left than this is issued again.
@@ -32,15 +30,6 @@ pub enum TlsError {
     Io { path: PathBuf, detail: String },
     #[error("issuing a certificate: {0}")]
     Issue(String),
-}
-
-impl ExitCoded for TlsError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            TlsError::BadFile { .. } => EXIT_USAGE,
-            TlsError::Io { .. } | TlsError::Issue(_) => EXIT_ENVIRONMENT,
-        }
-    }
 }
 
 fn bad(path: &Path, detail: impl Into<String>) -> TlsError {

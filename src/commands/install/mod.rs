@@ -15,13 +15,14 @@ use serde::Serialize;
 
 use crate::cli::{InstallArgs, PreflightArgs};
 use crate::context::Context;
-use crate::error::{EXIT_OK, UserError};
+use crate::digest::fingerprint;
+use crate::error::{Exit, UserError};
 use crate::installer::versions::{self, Version};
 use crate::installer::{extract, preflight, render, run};
-use crate::plan::{Workdir, fingerprint};
+use crate::lab::secrets::Secret;
 use crate::ui::Reporter;
+use crate::workdir::Workdir;
 
-pub use config::random_password;
 use config::{admin_password, write_harbor_yml};
 use daemon::configure_daemon;
 pub use daemon::reload_daemon;
@@ -51,6 +52,9 @@ pub struct InstallReport {
     pub ca_certificate: Option<PathBuf>,
     pub dry_run: bool,
     pub steps: Vec<StepReport>,
+    /// Harbor's admin password, for `up`'s demo (never serialised).
+    #[serde(skip)]
+    pub admin_password: Option<Secret>,
 }
 
 impl InstallReport {
@@ -70,28 +74,17 @@ impl InstallReport {
     }
 }
 
-/// An HTTP client for downloads and Harbor: no cookie store (Harbor's CSRF).
+/// An HTTP client for downloads and Harbor's health endpoint.
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
     http_client_trusting(None)
 }
 
 /// [`http_client`], also trusting the lab's CA (PEM) for a `--tls` Harbor.
 pub fn http_client_trusting(ca_pem: Option<&[u8]>) -> anyhow::Result<reqwest::Client> {
-    let mut b = reqwest::Client::builder()
-        .user_agent(concat!("harbor-lab/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(15))
-        .read_timeout(Duration::from_secs(60));
-    if let Some(pem) = ca_pem {
-        for c in reqwest::Certificate::from_pem_bundle(pem).context("reading the lab CA")? {
-            b = b.add_root_certificate(c);
-        }
-    }
-    b.build().context("setting up the HTTP client")
-}
-
-pub fn workdir_path(ctx: &Context, arg: &Option<PathBuf>) -> PathBuf {
-    arg.as_ref()
-        .map_or_else(|| ctx.state_dir(), |p| ctx.resolve(p))
+    crate::http::trusting(crate::http::builder(crate::http::Profile::Transfer), ca_pem)
+        .context("reading the lab CA")?
+        .build()
+        .context("setting up the HTTP client")
 }
 
 fn now(ctx: &Context) -> u64 {
@@ -166,11 +159,11 @@ pub async fn preflight_command(
     ctx: &Context,
     ui: &Reporter,
     args: &PreflightArgs,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<Exit> {
     let host = resolve_host(&args.host)?;
-    let workdir = workdir_path(ctx, &args.workdir.workdir);
+    let wd = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
     // A given pair is checked here too; the lab's is only planned (nothing written).
-    let prepared = tls::prepare(ctx, &args.tls, &workdir.join("tls"), &host)?;
+    let prepared = tls::prepare(ctx, &args.tls, &wd.tls_dir(), &host)?;
     let https_port = prepared.as_ref().map(|p| p.https_port);
     let client = http_client_trusting(
         prepared
@@ -188,7 +181,7 @@ pub async fn preflight_command(
         args.host.http_port,
         https_port,
         answers,
-        &workdir.join("data"),
+        &wd.default_data_volume(),
         &ctx.resolve(&args.daemon.daemon_config),
         true,
     )
@@ -197,13 +190,13 @@ pub async fn preflight_command(
         ui.json_out(&serde_json::json!({"hostname": host, "ok": ok, "checks": checks}));
     }
     if ok {
-        Ok(EXIT_OK)
+        Ok(Exit::Ok)
     } else {
         Err(UserError::environment("preflight failed; fix the problems above and run again").into())
     }
 }
 
-pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> anyhow::Result<u8> {
+pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> anyhow::Result<Exit> {
     let report = install(ctx, ui, args).await?;
     if ui.json {
         ui.json_out(&serde_json::to_value(&report)?);
@@ -217,7 +210,7 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> anyhow
             ui.result_line(&format!("CA certificate:  {}", ca.display()));
         }
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
 /// The version to plan with before the installer is opened: --harbor-version,
@@ -260,26 +253,24 @@ pub async fn install(
     args: &InstallArgs,
 ) -> anyhow::Result<InstallReport> {
     let (mut version, explicit) = first_version(args)?;
-    let root = workdir_path(ctx, &args.workdir.workdir);
+    let wd = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
+    let root = wd.root().to_path_buf();
     let host = resolve_host(&args.host)?;
     // --tls: a given pair is checked, the lab's planned, before anything is written.
-    let prepared = tls::prepare(ctx, &args.tls, &root.join("tls"), &host)?;
+    let prepared = tls::prepare(ctx, &args.tls, &wd.tls_dir(), &host)?;
     let https_port = prepared.as_ref().map(|p| p.https_port);
     let ca_pem = prepared
         .as_ref()
         .and_then(|p| p.ca.as_ref())
         .map(|c| c.1.clone());
-    let wd = if args.dry_run {
-        Workdir::open_unlocked(&root)
-    } else {
-        Workdir::open_locked(&root)?
-    };
+    wd.check()?;
+    let _lock = if args.dry_run { None } else { Some(wd.lock()?) };
     let mut state = wd.load()?;
     let daemon_path = ctx.resolve(&args.daemon.daemon_config);
     let data_volume = args
         .data_volume
         .as_ref()
-        .map_or_else(|| root.join("data"), |p| ctx.resolve(p));
+        .map_or_else(|| wd.default_data_volume(), |p| ctx.resolve(p));
     let dv = data_volume.display().to_string();
     if dv.contains(|c: char| c.is_whitespace() || "#'\"$".contains(c)) {
         return Err(UserError::usage(format!(
@@ -296,7 +287,7 @@ pub async fn install(
         http_port: port,
         harbor_version: version.tag(),
         workdir: root.clone(),
-        admin_password_file: root.join("admin-password"),
+        admin_password_file: wd.admin_password_file(),
         daemon_config: daemon_path.clone(),
         https_port,
         ca_certificate: prepared
@@ -305,6 +296,7 @@ pub async fn install(
             .map(|c| c.0.clone()),
         dry_run: args.dry_run,
         steps: Vec::new(),
+        admin_password: None,
     };
 
     // A daemon config we could not merge into (or, with --tls, take our
@@ -462,10 +454,11 @@ pub async fn install(
     // 4. harbor.yml.
     let password_file = report.admin_password_file.clone();
     let password = admin_password(ctx, args, &password_file, args.dry_run)?;
+    report.admin_password = Some(password.clone());
     let settings = render::Settings {
         hostname: host.clone(),
         http_port: port,
-        admin_password: password,
+        admin_password: password.expose().to_string(),
         data_volume: data_volume.display().to_string(),
         https: prepared.as_ref().map(tls::Prepared::https),
     };
@@ -488,7 +481,7 @@ pub async fn install(
         ))
         .into());
     }
-    let yml_path = harbor_dir.join("harbor.yml");
+    let yml_path = wd.harbor_yml();
     let rendered = match shipped {
         Some(t) => Some(render::render(&t, &overlay, &overlay_name, &settings)?),
         None => None,
@@ -565,7 +558,7 @@ pub async fn install(
     }
 
     // 6. install.sh, 7. health.
-    let yml_sha = crate::registry::sha256_digest(final_yml.as_bytes());
+    let yml_sha = crate::digest::sha256_digest(final_yml.as_bytes());
     let flags: Vec<String> = if args.with_trivy && version.install_flags().contains(&"--with-trivy")
     {
         vec!["--with-trivy".into()]
@@ -604,7 +597,7 @@ pub async fn install(
             ),
         );
     } else {
-        let log = root.join("install.log");
+        let log = wd.install_log();
         run::run_install_sh(ctx, ui, &harbor_dir, &flags, &log).await?;
         state.record("install", &install_fp, &log.display().to_string(), now(ctx));
         wd.save(&state)?;

@@ -16,9 +16,10 @@ use crate::docker::{certs_d, daemon_config};
 use crate::error::UserError;
 use crate::fsutil::write_atomic;
 use crate::installer::render;
-use crate::plan::{State, TlsRecord, Workdir};
+use crate::journal::{State, TlsRecord};
 use crate::tls::{self, lab};
 use crate::ui::Reporter;
+use crate::workdir::Workdir;
 
 /// The pair Harbor will serve, decided (and checked) before anything is written.
 pub(crate) struct Prepared {
