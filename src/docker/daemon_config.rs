@@ -35,11 +35,13 @@ pub struct Merge {
     pub added: Vec<String>,
 }
 
-/// Merge `entries` into the config text (None = the file does not exist).
-pub fn merge(
+/// Parse the config text (None = the file does not exist), let `change` edit
+/// its `insecure-registries` list (an empty one when absent) and return the
+/// entries it names, and serialise the result when there are any.
+fn edit_list(
     path: &Path,
     current: Option<&str>,
-    entries: &[String],
+    change: impl FnOnce(&mut Vec<Value>) -> Vec<String>,
 ) -> Result<Merge, DaemonConfigError> {
     let invalid = |detail: String| DaemonConfigError::InvalidJson {
         path: path.to_path_buf(),
@@ -59,13 +61,7 @@ pub fn merge(
     let arr = list
         .as_array_mut()
         .ok_or_else(|| invalid("\"insecure-registries\" is not a list".into()))?;
-    let mut added = Vec::new();
-    for e in entries {
-        if !arr.iter().any(|v| v.as_str() == Some(e)) {
-            arr.push(Value::String(e.clone()));
-            added.push(e.clone());
-        }
-    }
+    let added = change(arr);
     if added.is_empty() {
         return Ok(Merge {
             new_text: None,
@@ -80,6 +76,24 @@ pub fn merge(
     })
 }
 
+/// Merge `entries` into the config text (None = the file does not exist).
+pub fn merge(
+    path: &Path,
+    current: Option<&str>,
+    entries: &[String],
+) -> Result<Merge, DaemonConfigError> {
+    edit_list(path, current, |arr| {
+        let mut added = Vec::new();
+        for e in entries {
+            if !arr.iter().any(|v| v.as_str() == Some(e)) {
+                arr.push(Value::String(e.clone()));
+                added.push(e.clone());
+            }
+        }
+        added
+    })
+}
+
 /// Take `entries` out of `insecure-registries` (TLS mode: an entry an earlier
 /// HTTP run added would make dockerd accept a broken certificate). The list
 /// stays, possibly empty: dockerd's reload ignores an absent key. `added`
@@ -89,50 +103,14 @@ pub fn remove(
     current: Option<&str>,
     entries: &[String],
 ) -> Result<Merge, DaemonConfigError> {
-    let invalid = |detail: String| DaemonConfigError::InvalidJson {
-        path: path.to_path_buf(),
-        detail,
-    };
-    let Some(text) = current.filter(|t| !t.trim().is_empty()) else {
-        return Ok(Merge {
-            new_text: None,
-            added: Vec::new(),
-        });
-    };
-    let mut doc: Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
-    let obj = doc
-        .as_object_mut()
-        .ok_or_else(|| invalid("the top level is not an object".into()))?;
-    let Some(list) = obj.get_mut("insecure-registries") else {
-        return Ok(Merge {
-            new_text: None,
-            added: Vec::new(),
-        });
-    };
-    let arr = list
-        .as_array_mut()
-        .ok_or_else(|| invalid("\"insecure-registries\" is not a list".into()))?;
-    let before: Vec<String> = arr
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
-    arr.retain(|v| !v.as_str().is_some_and(|s| entries.iter().any(|e| e == s)));
-    let removed: Vec<String> = entries
-        .iter()
-        .filter(|e| before.contains(e))
-        .cloned()
-        .collect();
-    if removed.is_empty() {
-        return Ok(Merge {
-            new_text: None,
-            added: Vec::new(),
-        });
-    }
-    let mut text = serde_json::to_string_pretty(&doc).expect("JSON serialises");
-    text.push('\n');
-    Ok(Merge {
-        new_text: Some(text),
-        added: removed,
+    edit_list(path, current, |arr| {
+        let removed: Vec<String> = entries
+            .iter()
+            .filter(|e| arr.iter().any(|v| v.as_str() == Some(e.as_str())))
+            .cloned()
+            .collect();
+        arr.retain(|v| !v.as_str().is_some_and(|s| removed.iter().any(|e| e == s)));
+        removed
     })
 }
 

@@ -172,6 +172,22 @@ impl Drop for Lab {
     }
 }
 
+/// The demo told the whole story: unsigned first, then signed by cosign in
+/// Harbor, verified, tampering caught, the unsigned pull refused by the policy
+/// and the signed one allowed.
+pub fn assert_whole_story(demo: &serde_json::Value) {
+    for (k, want) in [
+        ("signed_before", false),
+        ("signed_after", true),
+        ("verified", true),
+        ("tamper_detected", true),
+        ("unsigned_pull_blocked", true),
+        ("signed_pull_allowed", true),
+    ] {
+        assert_eq!(demo[k], want, "{k}: {demo}");
+    }
+}
+
 /// The arguments that point `harbor-lab install` (or `up`) at the fixture
 /// release served at `base`, on 127.0.0.1:`port`.
 pub fn fixture_install_args(

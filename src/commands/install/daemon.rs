@@ -129,14 +129,7 @@ pub async fn reload_daemon(
         );
         return Ok(());
     }
-    let Some(pid) = daemon_config::dockerd_for(path) else {
-        return Err(UserError::environment(format!(
-            "no running dockerd reads {}; restart Docker (systemctl restart docker) or point --daemon-config at the file it reads",
-            path.display()
-        ))
-        .into());
-    };
-    daemon_config::sighup(pid)?;
+    let pid = signal_dockerd(path)?;
     if entries.is_empty() || daemon_config::confirm(&docker, entries, Duration::from_secs(10)).await
     {
         report.step(
@@ -176,4 +169,18 @@ pub async fn reload_daemon(
     }
     report.step(ui, "daemon-reload", "done", "Docker restarted".into());
     Ok(())
+}
+
+/// SIGHUP the dockerd that reads `path` (it reloads insecure-registries), or
+/// say that none does. Returns its pid.
+pub(super) fn signal_dockerd(path: &Path) -> anyhow::Result<u32> {
+    let Some(pid) = daemon_config::dockerd_for(path) else {
+        return Err(UserError::environment(format!(
+            "no running dockerd reads {}; restart Docker (systemctl restart docker) or point --daemon-config at the file it reads",
+            path.display()
+        ))
+        .into());
+    };
+    daemon_config::sighup(pid)?;
+    Ok(pid)
 }

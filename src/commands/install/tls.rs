@@ -385,14 +385,7 @@ pub(crate) async fn drop_insecure(
         report.step(ui, "daemon-reload", "skipped", "--no-daemon-reload".into());
         return Ok(());
     }
-    let Some(pid) = daemon_config::dockerd_for(path) else {
-        return Err(UserError::environment(format!(
-            "no running dockerd reads {}; restart Docker (systemctl restart docker) or point --daemon-config at the file it reads",
-            path.display()
-        ))
-        .into());
-    };
-    daemon_config::sighup(pid)?;
+    let pid = super::daemon::signal_dockerd(path)?;
     let docker = crate::docker::engine::connect(ctx).await?;
     if !daemon_config::confirm_gone(&docker, &gone, Duration::from_secs(10)).await {
         return Err(UserError::environment(format!(
