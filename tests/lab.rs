@@ -11,22 +11,10 @@ use std::process::{Command, Stdio};
 use base64::Engine as _;
 use support::*;
 
-const TAG: &str = FIXTURE_TAG;
-
-async fn release() -> FileServer {
-    file_server(release_files(TAG, fixture_installer(), None), None).await
-}
-
-fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> tokio::task::JoinHandle<T> {
-    tokio::task::spawn_blocking(f)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn up_tells_the_whole_story_then_does_nothing_again() {
     let lab = std::sync::Arc::new(Lab::new().with_story());
-    let server = release().await;
+    let server = fixture_release().await;
     let base = format!("http://{}", server.addr);
     let port = free_port();
 
@@ -139,7 +127,7 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_harbor_mid_demo_names_the_step_and_up_finishes() {
     let lab = std::sync::Arc::new(Lab::new().with_story());
-    let server = release().await;
+    let server = fixture_release().await;
     let base = format!("http://{}", server.addr);
     let port = free_port();
     let mut c = lab.cmd("install");
@@ -400,7 +388,7 @@ async fn real_cosign_signs_and_verifies_through_the_double() {
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_pulls_or_loads_its_image_and_reports_json() {
     let lab = std::sync::Arc::new(Lab::new().with_story());
-    let server = release().await;
+    let server = fixture_release().await;
     let base = format!("http://{}", server.addr);
     let port = free_port();
     let mut c = lab.cmd("install");

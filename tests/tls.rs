@@ -183,16 +183,6 @@ impl Drop for Stop {
 
 const TAG: &str = FIXTURE_TAG;
 
-async fn release() -> FileServer {
-    file_server(release_files(TAG, fixture_installer(), None), None).await
-}
-
-fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> tokio::task::JoinHandle<T> {
-    tokio::task::spawn_blocking(f)
-}
-
 /// Every file under `dir` with its bytes and mode, for "left as it was".
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, u32)> {
     use std::os::unix::fs::PermissionsExt;
@@ -251,7 +241,7 @@ async fn up_tls_tells_the_story_over_https_and_down_restores_certs_d() {
     // A daemon.json no dockerd reads: TLS mode must neither change it nor reload.
     let daemon_json = b"{ \"debug\": true,\n  \"insecure-registries\": [\"10.9.9.9:5000\"] }\n";
     std::fs::write(lab.path().join("daemon.json"), daemon_json).unwrap();
-    let server = release().await;
+    let server = fixture_release().await;
     let base = format!("http://{}", server.addr);
     let (http, https) = (free_port(), free_port());
     // certs.d with another registry's entry and a user's ca.crt for this one.
@@ -499,7 +489,7 @@ async fn switching_between_http_and_tls_moves_dockers_trust() {
     );
     let original = std::fs::read(&daemon_config).unwrap();
     let lab = Lab::new();
-    let server = release().await;
+    let server = fixture_release().await;
     let base = format!("http://{}", server.addr);
     let (http, https) = (free_port(), free_port());
     let certs = lab.path().join("certs.d");
@@ -530,22 +520,12 @@ async fn switching_between_http_and_tls_moves_dockers_trust() {
             .is_some_and(|a| a.iter().any(|x| x == e))
     };
     let result = std::panic::AssertUnwindSafe(async {
-        let out = blocking({
-            let mut c = install("127.0.0.1", false);
-            move || run(&mut c)
-        })
-        .await
-        .unwrap();
+        let out = run_blocking(install("127.0.0.1", false)).await;
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert!(lists(&entry) && engine_insecure(&entry));
 
         // HTTP -> TLS: our entry goes, dockerd reloaded without it.
-        let out = blocking({
-            let mut c = install("127.0.0.1", true);
-            move || run(&mut c)
-        })
-        .await
-        .unwrap();
+        let out = run_blocking(install("127.0.0.1", true)).await;
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert!(!lists(&entry), "daemon.json still lists {entry}");
         assert!(!engine_insecure(&entry), "docker info still lists {entry}");
@@ -570,12 +550,7 @@ async fn switching_between_http_and_tls_moves_dockers_trust() {
         assert!(certs.join(format!("127.0.0.1:{https}/ca.crt")).exists());
 
         // A new hostname: a new certificate for it, and it says why.
-        let out = blocking({
-            let mut c = install("127.0.0.2", true);
-            move || run(&mut c)
-        })
-        .await
-        .unwrap();
+        let out = run_blocking(install("127.0.0.2", true)).await;
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert!(out.stderr.contains("hostname changed"), "{}", out.stderr);
         let second = std::fs::read(lab.workdir().join("tls/server.crt")).unwrap();
@@ -590,12 +565,7 @@ async fn switching_between_http_and_tls_moves_dockers_trust() {
         assert!(certs.join(format!("127.0.0.2:{https}/ca.crt")).exists());
 
         // TLS -> HTTP: the entry comes back, certs.d is emptied.
-        let out = blocking({
-            let mut c = install("127.0.0.1", false);
-            move || run(&mut c)
-        })
-        .await
-        .unwrap();
+        let out = run_blocking(install("127.0.0.1", false)).await;
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert!(lists(&entry) && engine_insecure(&entry));
         assert_eq!(std::fs::read_dir(&certs).unwrap().count(), 0);
@@ -634,7 +604,7 @@ fn own_cert(sans: &[&str], not_before: i64, not_after: i64) -> (String, String) 
 async fn bad_certificates_are_refused_before_anything_is_written() {
     let lab = Lab::new();
     let daemon = lab.private_daemon_config("{}\n");
-    let server = release().await;
+    let server = fixture_release().await;
     let base = format!("http://{}", server.addr);
     let (http, https) = (free_port(), free_port());
     let certs = lab.path().join("certs.d");
@@ -848,7 +818,7 @@ async fn dockerd_trusts_the_lab_ca_through_certs_d() {
     let netns = Netns::new();
     let host = netns.inside.clone();
     let lab = std::sync::Arc::new(Lab::new().with_story());
-    let server = release().await;
+    let server = fixture_release().await;
     let base = format!("http://{}", server.addr);
     let (http, https) = (free_port(), free_port());
     let certs = Path::new(harbor_lab::docker::certs_d::DEFAULT_ROOT).to_path_buf();
