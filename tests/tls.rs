@@ -357,6 +357,21 @@ async fn up_tls_tells_the_story_over_https_and_down_restores_certs_d() {
         .env("HARBOR_LAB_HOME", lab.workdir())
         .args(["verify", "--key", &public, &image]));
     assert_eq!(ours.code, 0, "{}", ours.stderr);
+    // Without the lab's workdir it is refused: the workdir's CA is what is trusted.
+    let elsewhere = run(harbor_lab(&home)
+        .env("HARBOR_LAB_HOME", home.join("no-lab"))
+        .args(["verify", "--key", &public, &image]));
+    assert_ne!(elsewhere.code, 0, "verified without the lab CA");
+    // sign too (the lab key again: a layer by this key is already there, so
+    // nothing is pushed, but the registry is reached and read over https).
+    let signed = run(harbor_lab(&home)
+        .env("HARBOR_LAB_HOME", lab.workdir())
+        .args(["sign", "--key"])
+        .arg(lab.workdir().join("cosign.key"))
+        .arg("--password-file")
+        .arg(lab.workdir().join("cosign.password"))
+        .arg(&image));
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
     // ... and --registry-cacert still works beside it.
     let ours = run(harbor_lab(&home)
         .env("HARBOR_LAB_HOME", lab.workdir())
@@ -684,6 +699,36 @@ async fn bad_certificates_are_refused_before_anything_is_written() {
         assert_eq!(std::fs::read_dir(&certs).unwrap().count(), 0);
         assert_eq!(std::fs::read(&daemon).unwrap(), b"{}\n");
     }
+
+    // preflight checks the https port too.
+    let busy = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    let out = run(lab
+        .cmd("preflight")
+        .args([
+            "--hostname",
+            "127.0.0.1",
+            "--allow-loopback-hostname",
+            "--tls",
+        ])
+        .args(["--https-port", &busy_port.to_string(), "--json"])
+        .arg("--workdir")
+        .arg(lab.workdir()));
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == format!("port-{busy_port}"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no https port check: {report}"));
+    assert_eq!(check["result"], "fail", "{check}");
+    assert!(
+        check["fix"].as_str().unwrap().contains("--https-port"),
+        "{check}"
+    );
+    drop(busy);
 
     // A lab CA key others can read: a warning, and 0600 afterwards.
     use std::os::unix::fs::PermissionsExt;
