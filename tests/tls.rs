@@ -270,7 +270,6 @@ async fn up_tls_tells_the_story_over_https_and_down_restores_certs_d() {
     assert_eq!(report["ca_certificate"], ca.display().to_string());
     assert_eq!(report["harbor_url"], format!("https://127.0.0.1:{https}"));
     assert_eq!(report["registry"], format!("127.0.0.1:{https}"));
-    assert!(out.stderr.contains("CA certificate:"), "{}", out.stderr);
     // daemon.json: byte-identical.
     assert_eq!(
         std::fs::read(lab.path().join("daemon.json")).unwrap(),
@@ -738,6 +737,12 @@ async fn bad_certificates_are_refused_before_anything_is_written() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains("could be read by other users") && out.stderr.contains("ca.key"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("CA certificate:  {}", files.ca_cert().display())),
         "{}",
         out.stderr
     );
