@@ -25,7 +25,7 @@ pub struct State {
     /// What the demo found, so a re-run reports the same answers without
     /// pushing again.
     #[serde(default)]
-    pub demo: Option<DemoRecord>,
+    pub demo: Option<DemoReport>,
     /// TLS mode (`--tls`): the pair Harbor serves and Docker's trust of it.
     #[serde(default)]
     pub tls: Option<TlsRecord>,
@@ -75,12 +75,12 @@ pub struct HarborRecord {
     pub harbor_yml_sha256: String,
 }
 
-/// What a finished demo found: the demo's whole report, as every version
-/// has kept it (a re-run reads `fingerprint`, `digest`, `signed_before`, the
-/// tamper and policy findings back).
+/// The demo's report (its `--json` document), kept whole in the journal as
+/// every version has kept it: a re-run reads `fingerprint`, `digest`,
+/// `signed_before` and the tamper and policy findings back.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct DemoRecord {
+pub struct DemoReport {
     pub harbor_url: String,
     pub image: String,
     pub digest: String,

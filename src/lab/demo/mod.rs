@@ -22,7 +22,6 @@ mod story;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 
 use super::keys::KeyPair;
 use super::options::StoryOptions;
@@ -34,8 +33,8 @@ use crate::digest::fingerprint;
 use crate::docker::engine;
 use crate::error::UserError;
 use crate::harbor::client::Harbor;
-pub use crate::journal::DemoStep;
-use crate::journal::{DemoRecord, State};
+use crate::journal::State;
+pub use crate::journal::{DemoReport, DemoStep};
 use crate::registry::{Client, RegistryOptions};
 use crate::step;
 use crate::ui::Reporter;
@@ -91,30 +90,6 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
     ]
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct DemoReport {
-    pub harbor_url: String,
-    pub image: String,
-    pub digest: String,
-    pub signed_before: bool,
-    pub signed_after: bool,
-    pub verified: bool,
-    pub tamper_detected: bool,
-    pub unsigned_pull_blocked: bool,
-    pub signed_pull_allowed: bool,
-    /// Harbor's own words when it refused the unsigned pull.
-    pub policy_message: String,
-    pub public_key: PathBuf,
-    pub private_key: PathBuf,
-    pub steps: Vec<DemoStep>,
-    /// The digest the tamper step pushed (unsigned), used by the policy step.
-    #[serde(default)]
-    pub tampered_digest: String,
-    /// Inputs this run was for (image, target, key).
-    #[serde(default)]
-    pub fingerprint: String,
-}
-
 impl DemoReport {
     /// Did the story show everything it should? Otherwise the error (exit 4)
     /// names the steps that did not.
@@ -132,26 +107,6 @@ impl DemoReport {
             "the demo did not show what it should at: {}",
             failed.join(", ")
         )))
-    }
-
-    fn record(&self) -> DemoRecord {
-        DemoRecord {
-            harbor_url: self.harbor_url.clone(),
-            image: self.image.clone(),
-            digest: self.digest.clone(),
-            signed_before: self.signed_before,
-            signed_after: self.signed_after,
-            verified: self.verified,
-            tamper_detected: self.tamper_detected,
-            unsigned_pull_blocked: self.unsigned_pull_blocked,
-            signed_pull_allowed: self.signed_pull_allowed,
-            policy_message: self.policy_message.clone(),
-            public_key: self.public_key.clone(),
-            private_key: self.private_key.clone(),
-            steps: self.steps.clone(),
-            tampered_digest: self.tampered_digest.clone(),
-            fingerprint: self.fingerprint.clone(),
-        }
     }
 }
 
@@ -179,7 +134,7 @@ pub struct DemoRun<'a> {
     pub registry: Client,
     pub creds: Option<bollard::auth::DockerCredentials>,
     /// What an earlier run with the same inputs found (none with --fresh).
-    pub previous: Option<DemoRecord>,
+    pub previous: Option<DemoReport>,
     pub report: DemoReport,
     state: State,
     _lock: Lock,
@@ -311,7 +266,7 @@ pub async fn run_demo(
 ) -> anyhow::Result<DemoReport> {
     let mut run = DemoRun::start(ctx, ui, story, target)?;
     step::execute(&mut run, &steps()).await?;
-    run.state.demo = Some(run.report.record());
+    run.state.demo = Some(run.report.clone());
     target.workdir.save(&run.state)?;
     Ok(run.report)
 }
