@@ -13,8 +13,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{
     STANDARD as B64, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
 };
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
-use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::signature::Signer as _;
+use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
 use p256::pkcs8::EncodePublicKey as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -313,13 +313,6 @@ fn decode_b64(s: &str) -> Option<Vec<u8>> {
         .find_map(|e| e.decode(s).ok())
 }
 
-fn signature_verifies(key: &VerifyingKey, message: &[u8], raw: &[u8]) -> bool {
-    if let Ok(sig) = DerSignature::from_bytes(raw) {
-        return key.verify(message, &sig).is_ok();
-    }
-    Signature::from_slice(raw).is_ok_and(|sig| key.verify(message, &sig).is_ok())
-}
-
 /// Check a bundle blob against `key`, the image `digest` (`sha256:<hex>`) and
 /// the annotations the user requires. `Err` is the rejection reason.
 pub fn verify_bundle(
@@ -360,7 +353,7 @@ pub fn verify_bundle(
     }
     let payload = decode_b64(&envelope.payload).ok_or("the DSSE payload is not base64")?;
     let sig = decode_b64(&signature.sig).ok_or("the DSSE signature is not base64")?;
-    if !signature_verifies(key, &pae(&envelope.payload_type, &payload), &sig) {
+    if !super::keys::signature_verifies(key, &pae(&envelope.payload_type, &payload), &sig) {
         return Err("invalid signature: not made by this key, or the statement was changed".into());
     }
     let statement = parse_statement(&payload)?;

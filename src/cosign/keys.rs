@@ -7,11 +7,12 @@
 //! with XSalsa20-Poly1305, is the PKCS#8 DER of a P-256 key.
 //! Public key: PEM `PUBLIC KEY` holding the SubjectPublicKeyInfo DER.
 
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use crypto_secretbox::XSalsa20Poly1305;
 use crypto_secretbox::aead::{Aead, KeyInit};
-use p256::ecdsa::{SigningKey, VerifyingKey};
+use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use p256::elliptic_curve::Generate;
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use serde::{Deserialize, Serialize};
@@ -246,6 +247,26 @@ pub fn parse_public_key(text: &[u8]) -> Result<VerifyingKey, KeyError> {
     }
     VerifyingKey::from_public_key_der(block.contents())
         .map_err(|e| KeyError::BadPublicKey(e.to_string()))
+}
+
+/// Does `raw` (an ASN.1 DER ECDSA signature, or P1363 `r||s` as newer cosign
+/// accepts) sign `message` (hashed with SHA-256) under `key`?
+///
+/// The arithmetic is aws-lc's (already linked for TLS): its assembly P-256
+/// verifies several times faster than `p256`'s portable code, which was most
+/// of a batch verify's CPU. `p256` still parses the key and tells DER from P1363.
+pub fn signature_verifies(key: &VerifyingKey, message: &[u8], raw: &[u8]) -> bool {
+    let algorithm = if DerSignature::from_bytes(raw).is_ok() {
+        &ECDSA_P256_SHA256_ASN1
+    } else if Signature::from_slice(raw).is_ok() {
+        &ECDSA_P256_SHA256_FIXED
+    } else {
+        return false;
+    };
+    let point = key.to_sec1_point(false);
+    UnparsedPublicKey::new(algorithm, point.as_bytes())
+        .verify(message, raw)
+        .is_ok()
 }
 
 #[cfg(test)]

@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use futures_util::future::join_all;
-use p256::ecdsa::{DerSignature, Signature, VerifyingKey};
+use p256::ecdsa::VerifyingKey;
 
 use super::bundle::{self, BundleClaims};
 use super::payload::{self, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SimpleSigning};
@@ -40,25 +39,9 @@ pub enum Verdict {
 
 /// Check one signature annotation (base64 DER, or P1363 as newer cosign accepts)
 /// over `payload`.
-///
-/// The arithmetic is aws-lc's (already linked for TLS): its assembly P-256
-/// verifies about ten times faster than `p256`'s portable code, which was most
-/// of a batch verify's CPU. `p256` still parses the key and tells DER from P1363.
 pub fn signature_matches(key: &VerifyingKey, payload: &[u8], signature_b64: &str) -> bool {
-    let Ok(raw) = B64.decode(signature_b64.trim()) else {
-        return false;
-    };
-    let algorithm = if DerSignature::from_bytes(&raw).is_ok() {
-        &ECDSA_P256_SHA256_ASN1
-    } else if Signature::from_slice(&raw).is_ok() {
-        &ECDSA_P256_SHA256_FIXED
-    } else {
-        return false;
-    };
-    let point = key.to_sec1_point(false);
-    UnparsedPublicKey::new(algorithm, point.as_bytes())
-        .verify(payload, &raw)
-        .is_ok()
+    B64.decode(signature_b64.trim())
+        .is_ok_and(|raw| super::keys::signature_verifies(key, payload, &raw))
 }
 
 /// Check one layer whose blob has been fetched. `Err` is the rejection reason.
