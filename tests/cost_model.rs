@@ -1,7 +1,9 @@
 //! The cost model of `verify`, counted by the fake registry: one invocation
-//! for N images makes at most three requests per image (the image's manifest,
-//! its `.sig` manifest, the payload blob), plus, for a registry that asks for
-//! a token, one challenge and one token request for all the images together.
+//! for N images makes at most three requests per image for cosign 2's layout
+//! (the image's manifest, its `.sig` manifest, the payload blob), plus, for a
+//! registry that asks for a token, one challenge and one token request for all
+//! the images together. Looking for cosign 3's bundles as well (the default,
+//! `--format any`) adds the referrers API and its fallback tag: five at most.
 
 mod support;
 
@@ -55,7 +57,7 @@ fn signed_images(key: &SigningKey) -> (HashMap<String, Reply>, Vec<String>) {
 
 /// Verify every image in one invocation against a fake registry asking for
 /// `auth`; returns the requests it served, after checking all were verified.
-async fn verify_all(auth: FakeAuth) -> (Vec<String>, Vec<String>) {
+async fn verify_all(auth: FakeAuth, format: &'static str) -> (Vec<String>, Vec<String>) {
     let home = tempfile::tempdir().unwrap();
     let key = keys::generate();
     let pem = keys::public_key_pem(key.verifying_key()).unwrap();
@@ -70,7 +72,14 @@ async fn verify_all(auth: FakeAuth) -> (Vec<String>, Vec<String>) {
     let args = images.clone();
     let out = tokio::task::spawn_blocking(move || {
         run(harbor_lab(&home_path)
-            .args(["verify", "--json", "--key", "cosign.pub"])
+            .args([
+                "verify",
+                "--json",
+                "--format",
+                format,
+                "--key",
+                "cosign.pub",
+            ])
             .args(&args))
     })
     .await
@@ -98,21 +107,23 @@ fn served_for<'a>(requests: &'a [String], repo: &str) -> Vec<&'a String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_costs_three_requests_per_image() {
-    let (requests, repos) = verify_all(FakeAuth::Anonymous).await;
-    for repo in &repos {
-        let mine = served_for(&requests, repo);
-        assert!(mine.len() <= 3, "{repo}: {mine:#?}");
+    for (format, per_image) in [("legacy", 3), ("any", 5)] {
+        let (requests, repos) = verify_all(FakeAuth::Anonymous, format).await;
+        for repo in &repos {
+            let mine = served_for(&requests, repo);
+            assert!(mine.len() <= per_image, "{format} {repo}: {mine:#?}");
+        }
+        assert!(
+            requests.len() <= per_image * IMAGES,
+            "{format}: {} requests for {IMAGES} images: {requests:#?}",
+            requests.len()
+        );
     }
-    assert!(
-        requests.len() <= 3 * IMAGES,
-        "{} requests for {IMAGES} images: {requests:#?}",
-        requests.len()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_registry_costs_one_challenge_and_one_token_for_all_images() {
-    let (requests, repos) = verify_all(FakeAuth::Bearer).await;
+    let (requests, repos) = verify_all(FakeAuth::Bearer, "legacy").await;
     for repo in &repos {
         let mine = served_for(&requests, repo);
         assert!(mine.len() <= 3, "{repo}: {mine:#?}");
