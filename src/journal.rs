@@ -91,6 +91,12 @@ pub struct DemoReport {
     pub unsigned_pull_blocked: bool,
     pub signed_pull_allowed: bool,
     pub policy_message: String,
+    /// The Harbor version the demo talked to, when Harbor said.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub harbor_version: String,
+    /// The signature format the demo signed in (`legacy` or `bundle`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub signature_format: String,
     pub public_key: PathBuf,
     pub private_key: PathBuf,
     pub steps: Vec<DemoStep>,

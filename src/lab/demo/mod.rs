@@ -29,6 +29,7 @@ use super::report::{Status, StepReport};
 use super::secrets::Secret;
 use super::step::{self, Pipeline, Step};
 use crate::context::Context;
+use crate::cosign::sign::{Format as SignFormat, Subject};
 use crate::digest::fingerprint;
 use crate::docker::engine;
 use crate::error::UserError;
@@ -136,6 +137,10 @@ pub struct DemoRun<'a> {
     /// What an earlier run with the same inputs found (none with --fresh).
     pub previous: Option<DemoReport>,
     pub report: DemoReport,
+    /// The format the sign step writes (chosen when Harbor's version is known).
+    pub format: SignFormat,
+    /// The image as we pushed it: what the signature's `subject` names.
+    pub subject: Option<Subject>,
     state: State,
     _lock: Lock,
 }
@@ -225,6 +230,8 @@ impl<'a> DemoRun<'a> {
             creds,
             previous,
             report,
+            format: story.signature_format.unwrap_or(SignFormat::Legacy),
+            subject: None,
             state,
             _lock: lock,
         })
