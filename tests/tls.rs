@@ -20,32 +20,6 @@ fn lab_pair(dir: &Path, host: &str) -> tls::lab::LabFiles {
     files
 }
 
-/// cosign 3.1: HARBOR_LAB_COSIGN3 (then it must exist), else scripts/peers.sh's
-/// cache path when it is there. None: this checkout's peers.sh does not fetch it.
-fn cosign_v3() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("HARBOR_LAB_COSIGN3").filter(|v| !v.is_empty()) {
-        let p = PathBuf::from(p);
-        assert!(
-            p.exists(),
-            "HARBOR_LAB_COSIGN3={} does not exist",
-            p.display()
-        );
-        return Some(p);
-    }
-    let cache =
-        std::env::var("HARBOR_LAB_CACHE").unwrap_or_else(|_| "/var/cache/harbor-lab".into());
-    let p = PathBuf::from(cache).join("peers/v3/usr/bin/cosign");
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "cosign 3.1 is not fetched ({}): checked with cosign 2.5 only",
-            p.display()
-        );
-        None
-    }
-}
-
 /// A reqwest client that trusts only `ca` (and follows no redirect).
 fn https_client(ca: &Path) -> reqwest::Client {
     let pem = std::fs::read(ca).unwrap();
@@ -302,8 +276,11 @@ async fn up_tls_tells_the_story_over_https_and_down_restores_certs_d() {
     let digest = demo["digest"].as_str().unwrap().to_string();
     let public = report["public_key"].as_str().unwrap().to_string();
     let home = lab.path().to_path_buf();
-    let peers = std::iter::once(("cosign 2.5", cosign_path()))
-        .chain(cosign_v3().map(|p| ("cosign 3.1", p)));
+    // cosign 2.5 and 3.1, each with and without the lab CA.
+    let peers = [
+        ("cosign 2.5", cosign_path()),
+        ("cosign 3.1", cosign3_path()),
+    ];
     for (name, bin) in peers {
         let (h, img, pk, cacert) = (home.clone(), image.clone(), public.clone(), ca.clone());
         let (trusted, untrusted) = blocking(move || {
