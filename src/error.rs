@@ -10,6 +10,11 @@
 //! | 10 | verify: the image has no signatures (as cosign) |
 //! | 11 | verify: the image (tag or digest) does not exist (as cosign) |
 //! | 12 | verify: signatures exist but none is valid (as cosign) |
+//! | 13 | verify --tuf: the tag is not pinned in the TUF metadata |
+//! | 14 | verify --tuf: tag moved: the registry's digest is not the one TUF pins |
+//! | 15 | verify --tuf: rollback: metadata older than what the client trusts |
+//! | 16 | verify --tuf: freeze: the metadata has expired |
+//! | 17 | verify --tuf: the TUF metadata is invalid (signature, threshold, hash, length, mix-and-match) |
 //! | 130| interrupted |
 
 pub const EXIT_OK: u8 = 0;
@@ -20,6 +25,11 @@ pub const EXIT_REMOTE: u8 = 4;
 pub const EXIT_NO_SIGNATURES: u8 = 10;
 pub const EXIT_IMAGE_NOT_FOUND: u8 = 11;
 pub const EXIT_NO_VALID_SIGNATURE: u8 = 12;
+pub const EXIT_TUF_NOT_PINNED: u8 = 13;
+pub const EXIT_TUF_TAG_MOVED: u8 = 14;
+pub const EXIT_TUF_ROLLBACK: u8 = 15;
+pub const EXIT_TUF_FREEZE: u8 = 16;
+pub const EXIT_TUF_INVALID: u8 = 17;
 
 /// An error that knows which exit code it deserves.
 pub trait ExitCoded {
@@ -87,6 +97,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             crate::installer::run::InstallError,
             crate::registry::RegistryError,
             crate::registry::reference::ReferenceError,
+            crate::tuf::TufError,
+            crate::tuf::repo::RepoError,
+            crate::tuf::tags::PinError,
         );
         if cause.downcast_ref::<std::io::Error>().is_some() {
             return EXIT_USAGE;

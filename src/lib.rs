@@ -15,6 +15,7 @@ pub mod installer;
 pub mod net;
 pub mod plan;
 pub mod registry;
+pub mod tuf;
 pub mod ui;
 
 use cli::{Cli, Command, KeysCommand};
@@ -48,6 +49,7 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
             Command::Down(args) => commands::status::down(ctx, ui, &args).await,
             Command::Demo(args) => commands::demo::command(ctx, ui, &args).await,
             Command::Up(args) => commands::up::command(ctx, ui, &args).await,
+            Command::Tuf(cmd) => commands::tuf::command(ctx, ui, cmd).await,
         }
     });
     match result {

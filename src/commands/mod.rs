@@ -6,6 +6,7 @@ pub mod install;
 pub mod keys;
 pub mod sign;
 pub mod status;
+pub mod tuf;
 pub mod up;
 pub mod verify;
 

@@ -11,9 +11,10 @@ use crate::context::Context;
 use crate::cosign::keys;
 use crate::cosign::verify::{Verdict, verify_image};
 use crate::error::{
-    EXIT_IMAGE_NOT_FOUND, EXIT_NO_SIGNATURES, EXIT_NO_VALID_SIGNATURE, EXIT_OK, ExitCoded,
-    UserError,
+    EXIT_IMAGE_NOT_FOUND, EXIT_NO_SIGNATURES, EXIT_NO_VALID_SIGNATURE, EXIT_OK,
+    EXIT_TUF_NOT_PINNED, EXIT_TUF_TAG_MOVED, ExitCoded, UserError,
 };
+use crate::tuf::tags::Freshness;
 use crate::ui::Reporter;
 
 pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Result<u8> {
@@ -24,13 +25,46 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
     })?;
     let key =
         keys::parse_public_key(&pem).with_context(|| format!("--key {}", key_path.display()))?;
-    let client = super::registry_client(ctx, &args.registry)?;
+    let client = std::sync::Arc::new(super::registry_client(ctx, &args.registry)?);
     let required: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
+    let pins = match &args.tuf {
+        None => None,
+        Some(root) => {
+            match super::tuf::refresh_pins(
+                ctx,
+                root,
+                args.tuf_url.as_deref(),
+                client.clone(),
+                &images,
+            )
+            .await
+            {
+                Ok(p) => Some(p),
+                Err(e) => return Ok(tuf_refused(ui, &images, &e)),
+            }
+        }
+    };
 
-    let verdicts: Vec<_> = futures_util::stream::iter(images.iter())
-        .map(|image| {
-            let (client, key, required) = (&client, &key, &required);
-            async move { verify_image(client, key, image, required).await }
+    let verdicts: Vec<_> = futures_util::stream::iter(images.iter().enumerate())
+        .map(|(i, image)| {
+            let (client, key, required, pins) = (&client, &key, &required, &pins);
+            async move {
+                match pins {
+                    None => verify_image(client, key, image, required)
+                        .await
+                        .map(|v| (None, Some(v))),
+                    Some(p) => crate::tuf::tags::verify_fresh(
+                        client,
+                        key,
+                        image,
+                        p.targets[i].as_ref(),
+                        p.version,
+                        required,
+                    )
+                    .await
+                    .map(|(f, v)| (Some(f), v)),
+                }
+            }
         })
         .buffered(args.jobs as usize)
         .collect()
@@ -39,26 +73,42 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
     let mut exit = EXIT_OK;
     let mut report = Vec::new();
     for (image, verdict) in images.iter().zip(verdicts) {
+        let (freshness, verdict) = match verdict {
+            Ok((f, v)) => (f, Ok(v)),
+            Err(e) => (None, Err(e)),
+        };
         let (code, entry) = match verdict {
-            Ok(Verdict::Verified {
+            Ok(None) => {
+                let f = freshness.unwrap_or(Freshness::NotPinned);
+                let msg = f.message(image);
+                ui.error(&msg);
+                (
+                    freshness_code(&f),
+                    serde_json::json!({"image": image.to_string(), "verified": false, "fresh": false, "reason": msg}),
+                )
+            }
+            Ok(Some(Verdict::Verified {
                 digest,
                 payloads,
                 raw,
-            }) => {
+            })) => {
+                if let Some(Freshness::Fresh { digest }) = &freshness {
+                    ui.status("Fresh", &format!("{image} is where TUF pins it ({digest})"));
+                }
                 print_success(ui, args, image, &required, &payloads, &raw);
                 (
                     EXIT_OK,
                     serde_json::json!({"image": image.to_string(), "digest": digest, "verified": true, "payloads": payloads}),
                 )
             }
-            Ok(Verdict::NoSignatures { digest }) => {
+            Ok(Some(Verdict::NoSignatures { digest })) => {
                 ui.error(&format!("{image}: no signatures found"));
                 (
                     EXIT_NO_SIGNATURES,
                     serde_json::json!({"image": image.to_string(), "digest": digest, "verified": false, "reason": "no signatures found"}),
                 )
             }
-            Ok(Verdict::NoValidSignature { digest, reasons }) => {
+            Ok(Some(Verdict::NoValidSignature { digest, reasons })) => {
                 ui.error(&format!(
                     "{image}: no matching signatures:\n  {}",
                     reasons.join("\n  ")
@@ -68,7 +118,7 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
                     serde_json::json!({"image": image.to_string(), "digest": digest, "verified": false, "reason": "no matching signatures", "rejections": reasons}),
                 )
             }
-            Ok(Verdict::ImageNotFound) => {
+            Ok(Some(Verdict::ImageNotFound)) => {
                 ui.error(&format!("{image}: image not found (no such tag or digest)"));
                 (
                     EXIT_IMAGE_NOT_FOUND,
@@ -89,9 +139,39 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
         report.push(entry);
     }
     if ui.json {
-        ui.json_out(&serde_json::json!({ "ok": exit == EXIT_OK, "images": report }));
+        let mut doc = serde_json::json!({ "ok": exit == EXIT_OK, "images": report });
+        if let Some(p) = &pins {
+            doc["tuf"] = serde_json::json!({"url": p.url, "targets_version": p.version});
+        }
+        ui.json_out(&doc);
     }
     Ok(exit)
+}
+
+fn freshness_code(f: &Freshness) -> u8 {
+    match f {
+        Freshness::NotPinned => EXIT_TUF_NOT_PINNED,
+        Freshness::TagMoved { .. } => EXIT_TUF_TAG_MOVED,
+        Freshness::ImageNotFound => EXIT_IMAGE_NOT_FOUND,
+        Freshness::Fresh { .. } => EXIT_OK,
+    }
+}
+
+/// The TUF metadata itself was refused (rollback, freeze, invalid): no image
+/// can be judged fresh.
+fn tuf_refused(ui: &Reporter, images: &[crate::registry::Reference], e: &anyhow::Error) -> u8 {
+    let code = crate::error::exit_code(e);
+    ui.error(&format!("{e:#}"));
+    if ui.json {
+        let report: Vec<_> = images
+            .iter()
+            .map(|i| serde_json::json!({"image": i.to_string(), "verified": false, "fresh": false, "reason": format!("{e:#}")}))
+            .collect();
+        ui.json_out(
+            &serde_json::json!({ "ok": false, "images": report, "tuf_error": format!("{e:#}") }),
+        );
+    }
+    code
 }
 
 fn print_success(

@@ -99,7 +99,17 @@ pub async fn verify_image(
     let Some(manifest) = client.get_manifest(image).await? else {
         return Ok(Verdict::ImageNotFound);
     };
-    let digest = manifest.digest;
+    verify_digest(client, key, image, manifest.digest, required).await
+}
+
+/// As [`verify_image`], for a manifest already fetched: `digest` is its digest.
+pub async fn verify_digest(
+    client: &Client,
+    key: &VerifyingKey,
+    image: &Reference,
+    digest: String,
+    required: &BTreeMap<String, String>,
+) -> Result<Verdict, RegistryError> {
     let sig_ref = image.with_tag(&super::signature_tag(&digest));
     let Some(sig_manifest) = client.get_manifest(&sig_ref).await? else {
         return Ok(Verdict::NoSignatures { digest });

@@ -1,0 +1,380 @@
+//! `harbor-lab tuf init|pin|refresh|status|client`: flags to the [`crate::tuf`]
+//! library, passwords, publishing, and the report.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::cli::{TufClientAction, TufClientArgs, TufCommand, TufPublishArgs, TufRepoArgs};
+use crate::context::Context;
+use crate::error::{EXIT_OK, UserError};
+use crate::registry::Reference;
+use crate::tuf::client::{Store, Updater};
+use crate::tuf::oci::OciLocation;
+use crate::tuf::repo::{self, Lifetimes, Passwords, RepoPaths};
+use crate::tuf::transport::Source;
+use crate::ui::Reporter;
+
+pub async fn command(ctx: &Context, ui: &Reporter, cmd: TufCommand) -> anyhow::Result<u8> {
+    match cmd {
+        TufCommand::Init(a) => init(ctx, ui, &a).await,
+        TufCommand::Pin(a) => pin(ctx, ui, &a).await,
+        TufCommand::Refresh(a) => refresh(ctx, ui, &a).await,
+        TufCommand::Status(a) => status(ctx, ui, &a.repo),
+        TufCommand::Client(a) => Ok(conformance_client(ctx, ui, &a).await),
+    }
+}
+
+/// The repository directory: `--repo`, else `<workdir>/tuf`.
+pub fn repo_paths(ctx: &Context, args: &TufRepoArgs) -> RepoPaths {
+    let dir = match &args.repo {
+        Some(r) => ctx.resolve(r),
+        None => super::install::workdir_path(ctx, &args.workdir.workdir).join("tuf"),
+    };
+    RepoPaths::new(dir)
+}
+
+pub fn now(ctx: &Context) -> jiff::Timestamp {
+    jiff::Timestamp::try_from(ctx.now()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+fn lifetimes(p: &TufPublishArgs) -> Lifetimes {
+    let mut l = Lifetimes::default();
+    if let Some(t) = p.timestamp_expiry {
+        l.timestamp = t;
+    }
+    l
+}
+
+/// The online keys' password, kept 0600 in the repository.
+fn online_password(paths: &RepoPaths) -> anyhow::Result<String> {
+    super::kept_secret(&paths.online_password()).ok_or_else(|| {
+        UserError::usage(format!(
+            "{}: missing: the snapshot and timestamp keys cannot be opened (re-create the repository with `harbor-lab tuf init --force`)",
+            paths.online_password().display()
+        ))
+        .into()
+    })
+}
+
+/// Check every --publish location before anything is written.
+fn publish_targets(p: &TufPublishArgs) -> anyhow::Result<Vec<Result<OciLocation, PathBuf>>> {
+    p.publish
+        .iter()
+        .map(|loc| {
+            if loc.starts_with("oci://") {
+                OciLocation::parse(loc)
+                    .map(Ok)
+                    .map_err(|e| UserError::usage(format!("--publish {e}")).into())
+            } else if loc.contains("://") {
+                Err(UserError::usage(format!(
+                    "--publish {loc}: give a directory or oci://HOST/PROJECT/REPO[:tag]"
+                ))
+                .into())
+            } else {
+                Ok(Err(PathBuf::from(loc)))
+            }
+        })
+        .collect()
+}
+
+async fn publish(
+    ctx: &Context,
+    ui: &Reporter,
+    paths: &RepoPaths,
+    p: &TufPublishArgs,
+) -> anyhow::Result<Vec<String>> {
+    let mut done = Vec::new();
+    for target in publish_targets(p)? {
+        match target {
+            Ok(loc) => {
+                let client = super::registry_client(ctx, &p.registry)?;
+                let files = repo::published_files(paths)?;
+                let digest = crate::tuf::oci::publish(&client, &loc, &files)
+                    .await
+                    .with_context(|| format!("publishing the TUF metadata to {}", loc.url()))?;
+                ui.status("Published", &format!("{} ({digest})", loc.url()));
+                done.push(loc.url());
+            }
+            Err(dir) => {
+                let dir = ctx.resolve(&dir);
+                let n = repo::publish_dir(paths, &dir)?;
+                ui.status("Published", &format!("{n} files to {}", dir.display()));
+                done.push(dir.display().to_string());
+            }
+        }
+    }
+    Ok(done)
+}
+
+async fn init(ctx: &Context, ui: &Reporter, args: &crate::cli::TufInitArgs) -> anyhow::Result<u8> {
+    let paths = repo_paths(ctx, &args.repo);
+    publish_targets(&args.publish)?;
+    if !args.force && (paths.first_root().exists() || paths.key("root").exists()) {
+        return Err(repo::RepoError::Exists(paths.dir.clone()).into());
+    }
+    let offline = super::key_password(
+        ctx,
+        ui,
+        &args.password,
+        "Password for the TUF root and targets keys",
+        true,
+    )?;
+    let online = hex::encode(crate::tuf::random_bytes::<24>());
+    super::keep_secret(&paths.online_password(), &online)?;
+    repo::init(
+        &paths,
+        &Passwords { offline, online },
+        &lifetimes(&args.publish),
+        now(ctx),
+        args.force,
+    )
+    .await?;
+    ui.status(
+        "Created",
+        &format!(
+            "TUF repository {} (clients trust {})",
+            paths.dir.display(),
+            paths.first_root().display()
+        ),
+    );
+    let published = publish(ctx, ui, &paths, &args.publish).await?;
+    if ui.json {
+        ui.json_out(&serde_json::json!({
+            "ok": true, "repo": paths.dir, "root": paths.first_root(), "published": published,
+        }));
+    }
+    Ok(EXIT_OK)
+}
+
+async fn pin(ctx: &Context, ui: &Reporter, args: &crate::cli::TufPinArgs) -> anyhow::Result<u8> {
+    let paths = repo_paths(ctx, &args.repo);
+    publish_targets(&args.publish)?;
+    repo::load(&paths)?;
+    let images = super::sign::parse_images(&args.images)?;
+    let key_path = ctx.resolve(&args.key);
+    let pem = std::fs::read(&key_path).map_err(|e| {
+        UserError::usage(format!("--key {}: cannot read it: {e}", key_path.display()))
+    })?;
+    let key = crate::cosign::keys::parse_public_key(&pem)
+        .with_context(|| format!("--key {}", key_path.display()))?;
+    let online = online_password(&paths)?;
+    let client = super::registry_client(ctx, &args.publish.registry)?;
+    let pins = crate::tuf::tags::resolve_pins(&client, &key, &images).await?;
+    let offline = super::key_password(
+        ctx,
+        ui,
+        &args.password,
+        "Password for the TUF targets key",
+        false,
+    )?;
+    let version = repo::pin(
+        &paths,
+        &Passwords { offline, online },
+        &pins,
+        &lifetimes(&args.publish),
+        now(ctx),
+    )
+    .await?;
+    for p in &pins {
+        ui.status("Pinned", &format!("{} to sha256:{}", p.name, p.sha256));
+    }
+    ui.status("Signed", &format!("targets version {version}"));
+    let published = publish(ctx, ui, &paths, &args.publish).await?;
+    if ui.json {
+        let pinned: Vec<_> = pins
+            .iter()
+            .map(|p| serde_json::json!({"target": p.name, "digest": format!("sha256:{}", p.sha256), "length": p.length}))
+            .collect();
+        ui.json_out(&serde_json::json!({
+            "ok": true, "targets_version": version, "pinned": pinned, "published": published,
+        }));
+    }
+    Ok(EXIT_OK)
+}
+
+async fn refresh(
+    ctx: &Context,
+    ui: &Reporter,
+    args: &crate::cli::TufRefreshArgs,
+) -> anyhow::Result<u8> {
+    let paths = repo_paths(ctx, &args.repo);
+    publish_targets(&args.publish)?;
+    repo::load(&paths)?;
+    let online = online_password(&paths)?;
+    let l = lifetimes(&args.publish);
+    let version = repo::refresh(&paths, &online, &l, now(ctx)).await?;
+    let expires = repo::expiry(now(ctx), l.timestamp);
+    ui.status(
+        "Signed",
+        &format!("timestamp version {version}, valid until {expires}"),
+    );
+    let published = publish(ctx, ui, &paths, &args.publish).await?;
+    if ui.json {
+        ui.json_out(&serde_json::json!({
+            "ok": true, "timestamp_version": version, "expires": expires.to_string(), "published": published,
+        }));
+    }
+    Ok(EXIT_OK)
+}
+
+fn status(ctx: &Context, ui: &Reporter, args: &TufRepoArgs) -> anyhow::Result<u8> {
+    let paths = repo_paths(ctx, args);
+    let st = repo::status(&paths, now(ctx))?;
+    if ui.json {
+        ui.json_out(&serde_json::json!({"ok": true, "repo": paths.dir, "status": st}));
+    } else {
+        ui.result_line(&format!("TUF repository {}", paths.dir.display()));
+        for r in &st.roles {
+            ui.result_line(&format!(
+                "  {:<10} version {:<4} expires {}",
+                r.role, r.version, r.expires
+            ));
+        }
+        if st.targets.is_empty() {
+            ui.result_line("  no targets pinned yet");
+        }
+        for (name, digest) in &st.targets {
+            ui.result_line(&format!("  {name} -> {digest}"));
+        }
+    }
+    if let Some(ts) = st.roles.iter().find(|r| r.role == "timestamp") {
+        if ts.expires_in_secs <= 0 {
+            ui.warn(&format!(
+                "the timestamp expired at {}: clients refuse the repository (freeze) until `harbor-lab tuf refresh`",
+                ts.expires
+            ));
+        } else if ts.expires_in_secs < 86_400 {
+            ui.warn(&format!(
+                "the timestamp expires within a day ({}): run `harbor-lab tuf refresh` (from cron or CI)",
+                ts.expires
+            ));
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// Where `verify --tuf` keeps the trusted metadata of one repository URL:
+/// `$HARBOR_LAB_HOME`, else `$XDG_STATE_HOME`, else `~/.local/state`, then
+/// `harbor-lab/tuf/<host-and-path>-<hash>`.
+pub fn trusted_store(ctx: &Context, url: &str) -> PathBuf {
+    let base = ctx
+        .var("HARBOR_LAB_HOME")
+        .filter(|d| !d.is_empty())
+        .map(|d| ctx.resolve(std::path::Path::new(d)))
+        .or_else(|| {
+            ctx.var("XDG_STATE_HOME")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(|| ctx.home().map(|h| h.join(".local/state")))
+        .unwrap_or_else(|| ctx.cwd().join(".harbor-lab-state"));
+    base.join("harbor-lab/tuf")
+        .join(crate::tuf::store_name(url))
+}
+
+/// Everything `verify --tuf` needs from TUF, fetched once for all images: the
+/// target of each tag (`None`: not pinned) and the trusted targets version.
+pub struct Pins {
+    pub targets: Vec<Option<crate::tuf::metadata::TargetFile>>,
+    pub version: u64,
+    pub url: String,
+}
+
+pub async fn refresh_pins(
+    ctx: &Context,
+    root: &std::path::Path,
+    url: Option<&str>,
+    registry: Arc<crate::registry::Client>,
+    images: &[Reference],
+) -> anyhow::Result<Pins> {
+    let root_path = ctx.resolve(root);
+    let root_bytes = std::fs::read(&root_path).map_err(|e| {
+        UserError::usage(format!(
+            "--tuf {}: cannot read it: {e}",
+            root_path.display()
+        ))
+    })?;
+    let location = match url {
+        Some(u) => u.to_string(),
+        None => root_path
+            .parent()
+            .unwrap_or(std::path::Path::new("/"))
+            .display()
+            .to_string(),
+    };
+    let source = Source::open(&location, Some(registry))
+        .map_err(|e| UserError::usage(format!("--tuf-url {e}")))?;
+    let store = Store {
+        dir: trusted_store(ctx, &source.display),
+    };
+    if store.read("root.json").is_none() {
+        crate::tuf::metadata::parse::<crate::tuf::metadata::Root>(&root_bytes, "root")
+            .with_context(|| format!("--tuf {}", root_path.display()))?;
+        store.init(&root_bytes)?;
+    }
+    let mut updater = Updater::new(store, &source, now(ctx))?;
+    updater
+        .refresh()
+        .await
+        .with_context(|| format!("TUF metadata from {}", source.display))?;
+    let targets = crate::tuf::tags::targets_for(&mut updater, images)
+        .await
+        .with_context(|| format!("TUF metadata from {}", source.display))?;
+    Ok(Pins {
+        targets,
+        version: updater.targets_version().unwrap_or(0),
+        url: source.display.clone(),
+    })
+}
+
+/// The conformance protocol: exit 0 when the step fully succeeded, 1 otherwise.
+async fn conformance_client(ctx: &Context, ui: &Reporter, args: &TufClientArgs) -> u8 {
+    match conformance_step(ctx, args).await {
+        Ok(()) => 0,
+        Err(e) => {
+            ui.error(&format!("{e:#}"));
+            1
+        }
+    }
+}
+
+async fn conformance_step(ctx: &Context, args: &TufClientArgs) -> anyhow::Result<()> {
+    let store = Store {
+        dir: ctx.resolve(&args.metadata_dir),
+    };
+    if let TufClientAction::Init { trusted_root } = &args.action {
+        let data = std::fs::read(ctx.resolve(trusted_root))
+            .with_context(|| format!("reading {}", trusted_root.display()))?;
+        store.init(&data)?;
+        return Ok(());
+    }
+    let url = args
+        .metadata_url
+        .as_deref()
+        .context("--metadata-url is required")?;
+    let source = Source::open(url, None).map_err(anyhow::Error::msg)?;
+    let mut updater = Updater::new(store, &source, now(ctx))?;
+    updater.refresh().await?;
+    if let TufClientAction::Download = &args.action {
+        let base = args
+            .target_base_url
+            .as_deref()
+            .context("--target-base-url is required")?;
+        let dir = ctx.resolve(
+            args.target_dir
+                .as_deref()
+                .context("--target-dir is required")?,
+        );
+        let targets = Source::open(base, None).map_err(anyhow::Error::msg)?;
+        for name in &args.target_name {
+            let info = updater
+                .target(name)
+                .await?
+                .with_context(|| format!("{name}: no such target"))?;
+            updater.download(name, &info, &targets, &dir).await?;
+        }
+    }
+    Ok(())
+}
