@@ -10,73 +10,12 @@ pub mod tuf;
 pub mod up;
 pub mod verify;
 
-use std::path::Path;
-
 use anyhow::Context as _;
 
-use crate::cli::{PasswordArgs, RegistryArgs};
+use crate::cli::RegistryArgs;
 use crate::context::Context;
 use crate::error::UserError;
 use crate::registry::{Client, RegistryOptions};
-use crate::ui::{Reporter, prompt};
-
-/// Read a secret from the first line of a file (the trailing newline is not part of it).
-pub fn read_secret_file(ctx: &Context, path: &Path, flag: &str) -> anyhow::Result<String> {
-    let full = ctx.resolve(path);
-    let text = std::fs::read_to_string(&full)
-        .map_err(|e| UserError::usage(format!("{flag} {}: cannot read it: {e}", full.display())))?;
-    Ok(text.lines().next().unwrap_or("").to_string())
-}
-
-/// A secret kept in the workdir: the first line of `path` when it exists.
-pub fn kept_secret(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines()
-        .next()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-}
-
-/// Keep `secret` in `path`, readable by the owner only.
-pub fn keep_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    crate::fsutil::write_atomic(path, format!("{secret}\n").as_bytes(), 0o600)
-        .with_context(|| format!("writing {}", path.display()))
-}
-
-/// The key password the user gave, without asking: `--password-file`, else
-/// `COSIGN_PASSWORD` (set but empty means the empty password, as in cosign).
-pub fn given_key_password(
-    ctx: &Context,
-    password_file: Option<&Path>,
-) -> anyhow::Result<Option<String>> {
-    match password_file {
-        Some(f) => read_secret_file(ctx, f, "--password-file").map(Some),
-        None => Ok(ctx.var("COSIGN_PASSWORD").map(str::to_string)),
-    }
-}
-
-/// The private key password: the one given (see [`given_key_password`]), else a
-/// prompt on a terminal.
-pub fn key_password(
-    ctx: &Context,
-    ui: &Reporter,
-    args: &PasswordArgs,
-    what: &str,
-    confirm: bool,
-) -> anyhow::Result<String> {
-    if let Some(p) = given_key_password(ctx, args.password_file.as_deref())? {
-        return Ok(p);
-    }
-    Ok(prompt::password(
-        ui,
-        what,
-        confirm,
-        "set COSIGN_PASSWORD (empty for no password) or pass --password-file",
-    )?)
-}
 
 /// Build the registry client from the shared registry flags.
 pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Client> {
@@ -97,7 +36,11 @@ pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Cli
         None => None,
     };
     let password = match (&args.registry_password_file, ctx.var("REGISTRY_PASSWORD")) {
-        (Some(f), _) => Some(read_secret_file(ctx, f, "--registry-password-file")?),
+        (Some(f), _) => Some(
+            crate::lab::secrets::read_file(ctx, f, "--registry-password-file")?
+                .expose()
+                .to_string(),
+        ),
         (None, Some(p)) => Some(p.to_string()),
         (None, None) => None,
     };

@@ -8,7 +8,8 @@ use anyhow::Context as _;
 
 use crate::cli::{TufClientAction, TufClientArgs, TufCommand, TufPublishArgs, TufRepoArgs};
 use crate::context::Context;
-use crate::error::{EXIT_OK, UserError};
+use crate::error::{Exit, UserError};
+use crate::lab::secrets;
 use crate::registry::Reference;
 use crate::tuf::client::{Store, Updater};
 use crate::tuf::oci::OciLocation;
@@ -16,7 +17,7 @@ use crate::tuf::repo::{self, Lifetimes, Passwords, RepoPaths};
 use crate::tuf::transport::Source;
 use crate::ui::Reporter;
 
-pub async fn command(ctx: &Context, ui: &Reporter, cmd: TufCommand) -> anyhow::Result<u8> {
+pub async fn command(ctx: &Context, ui: &Reporter, cmd: TufCommand) -> anyhow::Result<Exit> {
     match cmd {
         TufCommand::Init(a) => init(ctx, ui, &a).await,
         TufCommand::Pin(a) => pin(ctx, ui, &a).await,
@@ -30,7 +31,7 @@ pub async fn command(ctx: &Context, ui: &Reporter, cmd: TufCommand) -> anyhow::R
 pub fn repo_paths(ctx: &Context, args: &TufRepoArgs) -> RepoPaths {
     let dir = match &args.repo {
         Some(r) => ctx.resolve(r),
-        None => super::install::workdir_path(ctx, &args.workdir.workdir).join("tuf"),
+        None => crate::workdir::Workdir::from_flag(ctx, args.workdir.workdir.as_deref()).tuf_repo(),
     };
     RepoPaths::new(dir)
 }
@@ -49,7 +50,7 @@ fn lifetimes(p: &TufPublishArgs) -> Lifetimes {
 
 /// The online keys' password, kept 0600 in the repository.
 fn online_password(paths: &RepoPaths) -> anyhow::Result<String> {
-    super::kept_secret(&paths.online_password()).ok_or_else(|| {
+    secrets::read_kept(&paths.online_password()).map(|s| s.expose().to_string()).ok_or_else(|| {
         UserError::usage(format!(
             "{}: missing: the snapshot and timestamp keys cannot be opened (re-create the repository with `harbor-lab tuf init --force`)",
             paths.online_password().display()
@@ -108,21 +109,28 @@ async fn publish(
     Ok(done)
 }
 
-async fn init(ctx: &Context, ui: &Reporter, args: &crate::cli::TufInitArgs) -> anyhow::Result<u8> {
+async fn init(
+    ctx: &Context,
+    ui: &Reporter,
+    args: &crate::cli::TufInitArgs,
+) -> anyhow::Result<Exit> {
     let paths = repo_paths(ctx, &args.repo);
     publish_targets(&args.publish)?;
     if !args.force && (paths.first_root().exists() || paths.key("root").exists()) {
         return Err(repo::RepoError::Exists(paths.dir.clone()).into());
     }
-    let offline = super::key_password(
+    let offline = secrets::key_password(
         ctx,
         ui,
-        &args.password,
+        args.password.password_file.as_deref(),
         "Password for the TUF root and targets keys",
         true,
-    )?;
-    let online = hex::encode(crate::tuf::random_bytes::<24>());
-    super::keep_secret(&paths.online_password(), &online)?;
+    )?
+    .expose()
+    .to_string();
+    let online = secrets::random_password();
+    secrets::keep(&paths.online_password(), &online)?;
+    let online = online.expose().to_string();
     repo::init(
         &paths,
         &Passwords { offline, online },
@@ -145,10 +153,10 @@ async fn init(ctx: &Context, ui: &Reporter, args: &crate::cli::TufInitArgs) -> a
             "ok": true, "repo": paths.dir, "root": paths.first_root(), "published": published,
         }));
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
-async fn pin(ctx: &Context, ui: &Reporter, args: &crate::cli::TufPinArgs) -> anyhow::Result<u8> {
+async fn pin(ctx: &Context, ui: &Reporter, args: &crate::cli::TufPinArgs) -> anyhow::Result<Exit> {
     let paths = repo_paths(ctx, &args.repo);
     publish_targets(&args.publish)?;
     repo::load(&paths)?;
@@ -162,13 +170,15 @@ async fn pin(ctx: &Context, ui: &Reporter, args: &crate::cli::TufPinArgs) -> any
     let online = online_password(&paths)?;
     let client = super::registry_client(ctx, &args.publish.registry)?;
     let pins = crate::tuf::tags::resolve_pins(&client, &key, &images).await?;
-    let offline = super::key_password(
+    let offline = secrets::key_password(
         ctx,
         ui,
-        &args.password,
+        args.password.password_file.as_deref(),
         "Password for the TUF targets key",
         false,
-    )?;
+    )?
+    .expose()
+    .to_string();
     let version = repo::pin(
         &paths,
         &Passwords { offline, online },
@@ -191,14 +201,14 @@ async fn pin(ctx: &Context, ui: &Reporter, args: &crate::cli::TufPinArgs) -> any
             "ok": true, "targets_version": version, "pinned": pinned, "published": published,
         }));
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
 async fn refresh(
     ctx: &Context,
     ui: &Reporter,
     args: &crate::cli::TufRefreshArgs,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<Exit> {
     let paths = repo_paths(ctx, &args.repo);
     publish_targets(&args.publish)?;
     repo::load(&paths)?;
@@ -216,10 +226,10 @@ async fn refresh(
             "ok": true, "timestamp_version": version, "expires": expires.to_string(), "published": published,
         }));
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
-fn status(ctx: &Context, ui: &Reporter, args: &TufRepoArgs) -> anyhow::Result<u8> {
+fn status(ctx: &Context, ui: &Reporter, args: &TufRepoArgs) -> anyhow::Result<Exit> {
     let paths = repo_paths(ctx, args);
     let st = repo::status(&paths, now(ctx))?;
     if ui.json {
@@ -252,7 +262,7 @@ fn status(ctx: &Context, ui: &Reporter, args: &TufRepoArgs) -> anyhow::Result<u8
             ));
         }
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
 /// Where `verify --tuf` keeps the trusted metadata of one repository URL:
@@ -330,12 +340,12 @@ pub async fn refresh_pins(
 }
 
 /// The conformance protocol: exit 0 when the step fully succeeded, 1 otherwise.
-async fn conformance_client(ctx: &Context, ui: &Reporter, args: &TufClientArgs) -> u8 {
+async fn conformance_client(ctx: &Context, ui: &Reporter, args: &TufClientArgs) -> Exit {
     match conformance_step(ctx, args).await {
-        Ok(()) => 0,
+        Ok(()) => Exit::Ok,
         Err(e) => {
             ui.error(&format!("{e:#}"));
-            1
+            Exit::Internal
         }
     }
 }

@@ -10,14 +10,12 @@ use crate::cli::{OutputFormat, VerifyArgs};
 use crate::context::Context;
 use crate::cosign::keys;
 use crate::cosign::verify::{Verdict, verify_image};
-use crate::error::{
-    EXIT_IMAGE_NOT_FOUND, EXIT_NO_SIGNATURES, EXIT_NO_VALID_SIGNATURE, EXIT_OK,
-    EXIT_TUF_NOT_PINNED, EXIT_TUF_TAG_MOVED, ExitCoded, UserError,
-};
+use crate::error::{Exit, UserError};
+use crate::exit::ExitCoded;
 use crate::tuf::tags::Freshness;
 use crate::ui::Reporter;
 
-pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Result<u8> {
+pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Result<Exit> {
     let images = super::sign::parse_images(&args.images)?;
     let key_path = ctx.resolve(&args.key);
     let pem = std::fs::read(&key_path).map_err(|e| {
@@ -70,7 +68,7 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
         .collect()
         .await;
 
-    let mut exit = EXIT_OK;
+    let mut exit = Exit::Ok;
     let mut report = Vec::new();
     for (image, verdict) in images.iter().zip(verdicts) {
         let (freshness, verdict) = match verdict {
@@ -83,7 +81,7 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
                 let msg = f.message(image);
                 ui.error(&msg);
                 (
-                    freshness_code(&f),
+                    freshness_exit(&f),
                     serde_json::json!({"image": image.to_string(), "verified": false, "fresh": false, "reason": msg}),
                 )
             }
@@ -97,14 +95,14 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
                 }
                 print_success(ui, args, image, &required, &payloads, &raw);
                 (
-                    EXIT_OK,
+                    Exit::Ok,
                     serde_json::json!({"image": image.to_string(), "digest": digest, "verified": true, "payloads": payloads}),
                 )
             }
             Ok(Some(Verdict::NoSignatures { digest })) => {
                 ui.error(&format!("{image}: no signatures found"));
                 (
-                    EXIT_NO_SIGNATURES,
+                    Exit::NoSignatures,
                     serde_json::json!({"image": image.to_string(), "digest": digest, "verified": false, "reason": "no signatures found"}),
                 )
             }
@@ -114,32 +112,32 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
                     reasons.join("\n  ")
                 ));
                 (
-                    EXIT_NO_VALID_SIGNATURE,
+                    Exit::NoValidSignature,
                     serde_json::json!({"image": image.to_string(), "digest": digest, "verified": false, "reason": "no matching signatures", "rejections": reasons}),
                 )
             }
             Ok(Some(Verdict::ImageNotFound)) => {
                 ui.error(&format!("{image}: image not found (no such tag or digest)"));
                 (
-                    EXIT_IMAGE_NOT_FOUND,
+                    Exit::ImageNotFound,
                     serde_json::json!({"image": image.to_string(), "verified": false, "reason": "image not found"}),
                 )
             }
             Err(e) => {
                 ui.error(&format!("{image}: {e}"));
                 (
-                    e.exit_code(),
+                    e.exit(),
                     serde_json::json!({"image": image.to_string(), "verified": false, "reason": e.to_string()}),
                 )
             }
         };
-        if exit == EXIT_OK {
+        if exit == Exit::Ok {
             exit = code;
         }
         report.push(entry);
     }
     if ui.json {
-        let mut doc = serde_json::json!({ "ok": exit == EXIT_OK, "images": report });
+        let mut doc = serde_json::json!({ "ok": exit == Exit::Ok, "images": report });
         if let Some(p) = &pins {
             doc["tuf"] = serde_json::json!({"url": p.url, "targets_version": p.version});
         }
@@ -148,19 +146,18 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
     Ok(exit)
 }
 
-fn freshness_code(f: &Freshness) -> u8 {
+fn freshness_exit(f: &Freshness) -> Exit {
     match f {
-        Freshness::NotPinned => EXIT_TUF_NOT_PINNED,
-        Freshness::TagMoved { .. } => EXIT_TUF_TAG_MOVED,
-        Freshness::ImageNotFound => EXIT_IMAGE_NOT_FOUND,
-        Freshness::Fresh { .. } => EXIT_OK,
+        Freshness::NotPinned => Exit::NotPinned,
+        Freshness::TagMoved { .. } => Exit::TagMoved,
+        Freshness::ImageNotFound => Exit::ImageNotFound,
+        Freshness::Fresh { .. } => Exit::Ok,
     }
 }
 
 /// The TUF metadata itself was refused (rollback, freeze, invalid): no image
 /// can be judged fresh.
-fn tuf_refused(ui: &Reporter, images: &[crate::registry::Reference], e: &anyhow::Error) -> u8 {
-    let code = crate::error::exit_code(e);
+fn tuf_refused(ui: &Reporter, images: &[crate::registry::Reference], e: &anyhow::Error) -> Exit {
     ui.error(&format!("{e:#}"));
     if ui.json {
         let report: Vec<_> = images
@@ -171,7 +168,7 @@ fn tuf_refused(ui: &Reporter, images: &[crate::registry::Reference], e: &anyhow:
             &serde_json::json!({ "ok": false, "images": report, "tuf_error": format!("{e:#}") }),
         );
     }
-    code
+    crate::exit::classify(e)
 }
 
 fn print_success(

@@ -80,6 +80,8 @@ pub struct Updater<'a> {
     timestamp: Option<Envelope<Timestamp>>,
     snapshot: Option<Envelope<Snapshot>>,
     targets: BTreeMap<String, Envelope<Targets>>,
+    /// Which role each trusted targets role was verified against.
+    verified_by: BTreeMap<String, String>,
 }
 
 fn missing(source: &Source, name: &str) -> TufError {
@@ -104,6 +106,7 @@ impl<'a> Updater<'a> {
             timestamp: None,
             snapshot: None,
             targets: BTreeMap::new(),
+            verified_by: BTreeMap::new(),
         })
     }
 
@@ -291,6 +294,25 @@ impl<'a> Updater<'a> {
         self.store.write("snapshot.json", &data)
     }
 
+    /// Check `env`'s signatures against what `parent` says of `role`.
+    fn verify_delegated(
+        &self,
+        env: &Envelope<Targets>,
+        role: &str,
+        parent: &str,
+    ) -> Result<(), TufError> {
+        if parent == "root" {
+            return verify_threshold(&self.root.signed.delegation("targets")?, env, role);
+        }
+        let delegator = self
+            .targets
+            .get(parent)
+            .and_then(|p| p.signed.delegations.as_ref())
+            .and_then(|d| d.delegation(role))
+            .ok_or_else(|| TufError::Invalid(format!("{parent} does not delegate to {role}")))?;
+        verify_threshold(&delegator, env, role)
+    }
+
     fn update_targets(&mut self, data: &[u8], role: &str, parent: &str) -> Result<(), TufError> {
         let snapshot = self.check_final_snapshot()?;
         let meta = snapshot
@@ -300,19 +322,7 @@ impl<'a> Updater<'a> {
             .clone();
         check_length_and_hashes(role, data, meta.length, meta.hashes.as_ref())?;
         let new: Envelope<Targets> = metadata::parse(data, "targets")?;
-        if parent == "root" {
-            verify_threshold(&self.root.signed.delegation("targets")?, &new, role)?;
-        } else {
-            let delegator = self
-                .targets
-                .get(parent)
-                .and_then(|p| p.signed.delegations.as_ref())
-                .and_then(|d| d.delegation(role))
-                .ok_or_else(|| {
-                    TufError::Invalid(format!("{parent} does not delegate to {role}"))
-                })?;
-            verify_threshold(&delegator, &new, role)?;
-        }
+        self.verify_delegated(&new, role, parent)?;
         version_matches(role, new.signed.common.version, meta.version, "snapshot")?;
         let c = &new.signed.common;
         if c.is_expired(self.now) {
@@ -322,11 +332,18 @@ impl<'a> Updater<'a> {
             });
         }
         self.targets.insert(role.to_string(), new);
+        self.verified_by
+            .insert(role.to_string(), parent.to_string());
         Ok(())
     }
 
     async fn load_targets(&mut self, role: &str, parent: &str) -> Result<(), TufError> {
-        if self.targets.contains_key(role) {
+        if let Some(env) = self.targets.get(role) {
+            // Loaded once per run; reached through another delegator, it must
+            // satisfy that delegator's keys too.
+            if self.verified_by.get(role).is_some_and(|p| p != parent) {
+                self.verify_delegated(env, role, parent)?;
+            }
             return Ok(());
         }
         let file = format!("{}.json", quote(role));

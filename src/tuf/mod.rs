@@ -22,10 +22,6 @@ pub mod transport;
 
 use std::time::Duration;
 
-use crate::error::{
-    EXIT_REMOTE, EXIT_TUF_FREEZE, EXIT_TUF_INVALID, EXIT_TUF_ROLLBACK, EXIT_USAGE, ExitCoded,
-};
-
 /// The media type of a metadata layer in the OCI layout.
 pub const METADATA_MEDIA_TYPE: &str = "application/vnd.tuf.metadata+json";
 /// The annotation naming the metadata file a layer holds.
@@ -48,26 +44,6 @@ pub enum TufError {
     Fetch { url: String, detail: String },
     #[error("{0}")]
     Store(String),
-}
-
-impl ExitCoded for TufError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            TufError::Rollback { .. } => EXIT_TUF_ROLLBACK,
-            TufError::Freeze { .. } => EXIT_TUF_FREEZE,
-            TufError::Invalid(_) => EXIT_TUF_INVALID,
-            TufError::Fetch { .. } => EXIT_REMOTE,
-            TufError::Store(_) => EXIT_USAGE,
-        }
-    }
-}
-
-/// Random bytes from the operating system.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut buf = [0u8; N];
-    // No safe fallback exists for secret material.
-    getrandom::fill(&mut buf).expect("the operating system's random source failed");
-    buf
 }
 
 /// A directory name for the trusted store of one repository URL: readable,

@@ -22,7 +22,6 @@ use tough::schema::{
 };
 
 use super::signer::{CosignKeySource, key_id, tuf_key};
-use crate::error::{EXIT_INTERNAL, EXIT_USAGE, ExitCoded};
 
 pub const SPEC_VERSION: &str = "1.0.0";
 /// Default lifetimes.
@@ -43,15 +42,6 @@ pub enum RepoError {
     File { path: PathBuf, detail: String },
     #[error("signing {role}: {detail}")]
     Sign { role: String, detail: String },
-}
-
-impl ExitCoded for RepoError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            RepoError::Sign { .. } => EXIT_INTERNAL,
-            _ => EXIT_USAGE,
-        }
-    }
 }
 
 fn file_err(path: &Path, e: impl std::fmt::Display) -> RepoError {
@@ -166,7 +156,7 @@ async fn sign<T: Role + Serialize>(
     .await
     .map_err(|e| RepoError::Sign {
         role: name,
-        detail: crate::registry::error_chain(&e),
+        detail: crate::http::error_chain(&e),
     })
 }
 

@@ -41,19 +41,6 @@ pub enum PinError {
     Registry(#[from] RegistryError),
 }
 
-impl crate::error::ExitCoded for PinError {
-    fn exit_code(&self) -> u8 {
-        use crate::error::*;
-        match self {
-            PinError::NotFound { .. } => EXIT_IMAGE_NOT_FOUND,
-            PinError::Unsigned { .. } => EXIT_NO_SIGNATURES,
-            PinError::BadSignature { .. } => EXIT_NO_VALID_SIGNATURE,
-            PinError::Digest { .. } => EXIT_USAGE,
-            PinError::Registry(e) => e.exit_code(),
-        }
-    }
-}
-
 /// Resolve each tag to its manifest and require a signature by `key` on it.
 pub async fn resolve_pins(
     client: &Client,

@@ -12,8 +12,9 @@ use url::Url;
 
 use super::TufError;
 use super::oci::{self, OciLocation};
+use crate::http::root_cause;
+use crate::registry::Client;
 use crate::registry::manifest::Descriptor;
-use crate::registry::{Client, root_cause};
 
 /// A metadata location a user gave, made into a base URL ending in `/` and the
 /// transport that reads it.

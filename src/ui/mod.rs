@@ -10,8 +10,18 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::GlobalArgs;
 use crate::context::Context;
+
+/// How the user asked output to behave (the global flags, without their clap types).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Print only errors and results.
+    pub quiet: bool,
+    /// stdout carries one machine-readable document.
+    pub json: bool,
+    /// Answer every confirmation yes.
+    pub yes: bool,
+}
 
 pub struct Reporter {
     multi: MultiProgress,
@@ -27,7 +37,7 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn new(ctx: &Context, global: &GlobalArgs) -> Self {
+    pub fn new(ctx: &Context, global: Options) -> Self {
         let progress = ctx.stderr_tty && !global.quiet;
         let multi = MultiProgress::with_draw_target(if progress {
             ProgressDrawTarget::stderr()

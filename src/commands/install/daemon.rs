@@ -12,8 +12,9 @@ use crate::context::Context;
 use crate::docker::daemon_config;
 use crate::error::UserError;
 use crate::fsutil::{backup_once, write_atomic};
-use crate::plan::{State, Workdir};
+use crate::journal::State;
 use crate::ui::{Reporter, prompt};
+use crate::workdir::Workdir;
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn configure_daemon(
@@ -80,7 +81,7 @@ pub(super) async fn configure_daemon(
             write_atomic(path, new.as_bytes(), 0o644)
                 .with_context(|| format!("writing {}", path.display()))?;
             if state.daemon_config.is_none() {
-                state.daemon_config = Some(crate::plan::DaemonConfigRecord {
+                state.daemon_config = Some(crate::journal::DaemonConfigRecord {
                     path: path.to_path_buf(),
                     backup,
                     added: merge.added.clone(),
