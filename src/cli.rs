@@ -60,7 +60,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Stop Harbor and restore the Docker daemon config; --purge also removes its data.
     Down(DownArgs),
-    /// The tutorial's story: push unsigned, sign, verify, tamper, enforce the cosign policy.
+    /// The tutorial's story: push unsigned, sign, verify, tamper, enforce the cosign policy, freshness with TUF.
     Demo(DemoArgs),
     /// Everything: preflight, install, keys and the demo, after one confirmation.
     Up(UpArgs),

@@ -1023,3 +1023,102 @@ proptest::proptest! {
         let _ = rt.block_on(ours(&store, &served, now()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_freshness_act_against_the_harbor_double() {
+    let lab = std::sync::Arc::new(Lab::new().with_story());
+    let server = file_server(release_files(FIXTURE_TAG, fixture_installer(), None), None).await;
+    let base = format!("http://{}", server.addr);
+    let port = free_port();
+    // The real cosign on PATH, so that the demo shows (and reports) its verdict.
+    let cosign_dir = cosign_path().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        cosign_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let l = lab.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut c = l.cmd("up");
+        l.install_args(&mut c, &base, port);
+        l.story_args(&mut c);
+        c.args(["--yes", "--json", "--explain"])
+            .env("PATH", &path)
+            .env("TUF_ROOT", l.path().join(".sigstore"));
+        run(&mut c)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let demo = &report["demo"];
+    assert_eq!(demo["freshness_rollback_caught"], true, "{demo}");
+    assert_eq!(demo["freshness_freeze_caught"], true, "{demo}");
+    // cosign alone accepts the rolled-back tag: that is what TUF adds.
+    assert_eq!(demo["freshness_cosign_verdict"], "accepted", "{demo}");
+    let root = PathBuf::from(demo["tuf_root"].as_str().unwrap());
+    assert_eq!(read_json(&root)["signed"]["_type"], "root");
+    let steps = demo["steps"].as_array().unwrap();
+    for name in ["tuf-pin", "tuf-update", "tuf-rollback", "tuf-freeze"] {
+        let s = steps
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} step: {demo}"));
+        assert_eq!(s["ok"], true, "{s}");
+    }
+    let detail = |n: &str| {
+        steps.iter().find(|s| s["name"] == n).unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        detail("tuf-rollback").contains("cosign accepted"),
+        "{}",
+        detail("tuf-rollback")
+    );
+    assert!(
+        detail("tuf-rollback").contains("tag moved: registry has"),
+        "{}",
+        detail("tuf-rollback")
+    );
+    assert!(
+        detail("tuf-freeze").contains("freeze: timestamp expired at"),
+        "{}",
+        detail("tuf-freeze")
+    );
+    // --explain says what TUF adds, and cosign's own output is shown.
+    assert!(out.stderr.contains("TUF adds"), "{}", out.stderr);
+    assert!(out.stderr.contains("cosign: "), "{}", out.stderr);
+    // The metadata lives in Harbor's `tuf` project, without the cosign policy.
+    let admin = std::fs::read_to_string(lab.workdir().join("admin-password")).unwrap();
+    let project: Value = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v2.0/projects/tuf"))
+        .basic_auth("admin", Some(admin.trim()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(
+        project["metadata"]["enable_content_trust_cosign"], "true",
+        "{project}"
+    );
+    // And python-tuf reads it from Harbor's registry, through the double.
+    let name = lab.image.split(':').next().unwrap();
+    // The demo image's own tag is v1, so the act pins v1-tuf.
+    let image = format!("127.0.0.1:{port}/library/{name}:v1-tuf");
+    let r = run(peer().args(["resolve", "--root"]).arg(&root).args([
+        "--url",
+        &format!("oci://127.0.0.1:{port}/tuf/{name}-demo"),
+        &image,
+    ]));
+    if r.code != 0 {
+        // A Harbor that wants a token for pulls: python-tuf's fetcher is anonymous.
+        assert!(r.stderr.contains("401"), "{}", r.stderr);
+    } else {
+        let got: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert!(got[&image].is_string(), "{got}");
+    }
+}

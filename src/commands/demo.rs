@@ -6,7 +6,11 @@
 //!  4. tamper: push a different image to the tag, show verification fail and
 //!     why, then put the original back;
 //!  5. policy: turn on cosign enforcement, show the unsigned image refused
-//!     (Harbor's 412) and the signed one pulled, then restore the policy.
+//!     (Harbor's 412) and the signed one pulled, then restore the policy;
+//!  6. freshness (`lab::freshness`): pin the signed image in a private TUF
+//!     repository whose metadata lives in Harbor's `tuf` project, update it,
+//!     roll the tag back (cosign accepts, `verify --tuf` refuses) and freeze
+//!     the timestamp (`verify --tuf` refuses). This act runs every time.
 //!
 //! What a step found is kept in the journal, so running the demo again skips
 //! finished steps (nothing is pushed again) and reports the same answers.
@@ -26,10 +30,12 @@ use crate::docker::engine::{self, PullPolicy};
 use crate::error::{Exit, UserError};
 use crate::harbor::client::{Created, Harbor};
 use crate::journal::DemoRecord;
+use crate::lab::freshness::{Act, METADATA_PROJECT, run_act};
 use crate::lab::image::DemoImage;
 use crate::lab::keys::{KeyPair, ensure_lab_keys};
 use crate::lab::secrets::{self, Secret};
 use crate::registry::{Client, Reference, RegistryOptions};
+use crate::tuf::oci::OciLocation;
 use crate::ui::Reporter;
 use crate::workdir::Workdir;
 
@@ -62,6 +68,18 @@ pub struct DemoReport {
     /// Inputs this run was for (image, target, key).
     #[serde(default)]
     pub fingerprint: String,
+    /// The first root of the demo's TUF repository (what clients trust).
+    #[serde(default)]
+    pub tuf_root: PathBuf,
+    /// `verify --tuf` refused the tag moved back to an older signed digest.
+    #[serde(default)]
+    pub freshness_rollback_caught: bool,
+    /// `verify --tuf` refused metadata whose timestamp had expired.
+    #[serde(default)]
+    pub freshness_freeze_caught: bool,
+    /// The real cosign's verdict on that rolled-back tag ("accepted", "refused", "not run").
+    #[serde(default)]
+    pub freshness_cosign_verdict: String,
 }
 
 /// Everything the demo needs to reach Harbor, and the key it signs with.
@@ -170,12 +188,13 @@ pub async fn run_demo(
     };
     let password = target.password.expose();
     let harbor = Harbor::new(&target.harbor_url, &target.user, password)?;
-    let registry = Client::new(RegistryOptions {
+    let registry_options = RegistryOptions {
         allow_insecure: target.harbor_url.starts_with("http://"),
         username: Some(target.user.clone()),
         password: Some(password.to_string()),
         ..Default::default()
-    })?;
+    };
+    let registry = Client::new(registry_options.clone())?;
     let creds = Some(engine::credentials(&host, &target.user, password));
 
     let story_result = async {
@@ -393,6 +412,32 @@ pub async fn run_demo(
                 policy(ctx, &harbor, story, &image_ref, &mut run, creds.clone()).await?;
             }
         }
+
+        // 6. Freshness with TUF: pin, update, roll back, freeze.
+        let step = "freshness";
+        run.current = step;
+        harbor.create_project(METADATA_PROJECT, false).await?;
+        let loc = OciLocation::parse(&format!("oci://{host}/{METADATA_PROJECT}/{name}-demo"))
+            .map_err(UserError::usage)?;
+        let act = Act {
+            ctx,
+            ui,
+            explain: story.explain,
+            registry: registry_options.clone(),
+            image: &image_ref,
+            signing_key: &signing_key,
+            verifying_key: vk,
+            public_key: &public,
+            repo_dir: wd.demo_tuf_repo(),
+        };
+        let outcome = run_act(&act, &loc).await?;
+        for (name, ok, detail) in outcome.steps {
+            run.report.steps.push(DemoStep { name, ok, detail });
+        }
+        run.report.tuf_root = outcome.tuf_root;
+        run.report.freshness_rollback_caught = outcome.rollback_caught;
+        run.report.freshness_freeze_caught = outcome.freeze_caught;
+        run.report.freshness_cosign_verdict = outcome.cosign_on_rollback;
 
         anyhow::Ok(())
     }.await;

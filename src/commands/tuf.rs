@@ -2,7 +2,6 @@
 //! library, passwords, publishing, and the report.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 
@@ -10,7 +9,6 @@ use crate::cli::{TufClientAction, TufClientArgs, TufCommand, TufPublishArgs, Tuf
 use crate::context::Context;
 use crate::error::{Exit, UserError};
 use crate::lab::secrets;
-use crate::registry::Reference;
 use crate::tuf::client::{Store, Updater};
 use crate::tuf::oci::OciLocation;
 use crate::tuf::repo::{self, Lifetimes, Passwords, RepoPaths};
@@ -36,9 +34,7 @@ pub fn repo_paths(ctx: &Context, args: &TufRepoArgs) -> RepoPaths {
     RepoPaths::new(dir)
 }
 
-pub fn now(ctx: &Context) -> jiff::Timestamp {
-    jiff::Timestamp::try_from(ctx.now()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-}
+use crate::lab::freshness::now;
 
 fn lifetimes(p: &TufPublishArgs) -> Lifetimes {
     let mut l = Lifetimes::default();
@@ -263,80 +259,6 @@ fn status(ctx: &Context, ui: &Reporter, args: &TufRepoArgs) -> anyhow::Result<Ex
         }
     }
     Ok(Exit::Ok)
-}
-
-/// Where `verify --tuf` keeps the trusted metadata of one repository URL:
-/// `$HARBOR_LAB_HOME`, else `$XDG_STATE_HOME`, else `~/.local/state`, then
-/// `harbor-lab/tuf/<host-and-path>-<hash>`.
-pub fn trusted_store(ctx: &Context, url: &str) -> PathBuf {
-    let base = ctx
-        .var("HARBOR_LAB_HOME")
-        .filter(|d| !d.is_empty())
-        .map(|d| ctx.resolve(std::path::Path::new(d)))
-        .or_else(|| {
-            ctx.var("XDG_STATE_HOME")
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from)
-        })
-        .or_else(|| ctx.home().map(|h| h.join(".local/state")))
-        .unwrap_or_else(|| ctx.cwd().join(".harbor-lab-state"));
-    base.join("harbor-lab/tuf")
-        .join(crate::tuf::store_name(url))
-}
-
-/// Everything `verify --tuf` needs from TUF, fetched once for all images: the
-/// target of each tag (`None`: not pinned) and the trusted targets version.
-pub struct Pins {
-    pub targets: Vec<Option<crate::tuf::metadata::TargetFile>>,
-    pub version: u64,
-    pub url: String,
-}
-
-pub async fn refresh_pins(
-    ctx: &Context,
-    root: &std::path::Path,
-    url: Option<&str>,
-    registry: Arc<crate::registry::Client>,
-    images: &[Reference],
-) -> anyhow::Result<Pins> {
-    let root_path = ctx.resolve(root);
-    let root_bytes = std::fs::read(&root_path).map_err(|e| {
-        UserError::usage(format!(
-            "--tuf {}: cannot read it: {e}",
-            root_path.display()
-        ))
-    })?;
-    let location = match url {
-        Some(u) => u.to_string(),
-        None => root_path
-            .parent()
-            .unwrap_or(std::path::Path::new("/"))
-            .display()
-            .to_string(),
-    };
-    let source = Source::open(&location, Some(registry))
-        .map_err(|e| UserError::usage(format!("--tuf-url {e}")))?;
-    let store = Store {
-        dir: trusted_store(ctx, &source.display),
-    };
-    if store.read("root.json").is_none() {
-        crate::tuf::metadata::parse::<crate::tuf::metadata::Root>(&root_bytes, "root")
-            .with_context(|| format!("--tuf {}", root_path.display()))?;
-        store.init(&root_bytes)?;
-    }
-    let mut updater = Updater::new(store, &source, now(ctx))?;
-    updater
-        .refresh()
-        .await
-        .with_context(|| format!("TUF metadata from {}", source.display))?;
-    let targets = crate::tuf::tags::targets_for(&mut updater, images)
-        .await
-        .with_context(|| format!("TUF metadata from {}", source.display))?;
-    Ok(Pins {
-        targets,
-        version: updater.targets_version().unwrap_or(0),
-        url: source.display.clone(),
-    })
 }
 
 /// The conformance protocol: exit 0 when the step fully succeeded, 1 otherwise.

@@ -66,7 +66,7 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
             key_prefix.display()
         ),
         format!(
-            "demo in project {}: push {} unsigned, sign, verify, tamper, enforce the cosign policy",
+            "demo in project {}: push {} unsigned, sign, verify, tamper, enforce the cosign policy, then freshness with TUF (metadata in project tuf)",
             args.story.project,
             match &args.story.image_file {
                 Some(f) => format!("the image in {}", f.display()),

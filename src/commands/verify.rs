@@ -28,12 +28,13 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
     let pins = match &args.tuf {
         None => None,
         Some(root) => {
-            match super::tuf::refresh_pins(
+            match crate::lab::freshness::refresh_pins(
                 ctx,
                 root,
                 args.tuf_url.as_deref(),
                 client.clone(),
                 &images,
+                None,
             )
             .await
             {

@@ -28,7 +28,7 @@ pub const METADATA_MEDIA_TYPE: &str = "application/vnd.tuf.metadata+json";
 pub const FILENAME_ANNOTATION: &str = "tuf.io/filename";
 
 /// Why the client refused the repository's metadata.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TufError {
     #[error("rollback: {role} version {got} is older than trusted version {trusted}")]
     Rollback {
