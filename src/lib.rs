@@ -48,17 +48,17 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
             }
             Command::Sign(args) => commands::sign::run(ctx, ui, &args).await,
             Command::Verify(args) => commands::verify::run(ctx, ui, &args).await,
-            Command::Preflight(args) => commands::install::preflight_command(ctx, ui, &args).await,
+            Command::Preflight(args) => commands::preflight::command(ctx, ui, &args).await,
             Command::Install(args) => commands::install::command(ctx, ui, &args).await,
-            Command::Status(args) => commands::status::status(ctx, ui, &args).await,
-            Command::Down(args) => commands::status::down(ctx, ui, &args).await,
+            Command::Status(args) => commands::status::command(ctx, &args).await,
+            Command::Down(args) => commands::down::command(ctx, ui, &args).await,
             Command::Demo(args) => commands::demo::command(ctx, ui, &args).await,
             Command::Up(args) => commands::up::command(ctx, ui, &args).await,
             Command::Tuf(cmd) => commands::tuf::command(ctx, ui, cmd).await,
         }
     });
     match result {
-        Ok(exit) => exit.code(),
+        Ok(report) => ui::render::render(ui, report.as_ref()),
         Err(err) => {
             ui.error(&format!("{err:#}"));
             exit::classify(&err).code()

@@ -9,19 +9,47 @@ use crate::cli::{TufClientAction, TufClientArgs, TufCommand, TufPublishArgs, Tuf
 use crate::context::Context;
 use crate::error::{Exit, UserError};
 use crate::lab::secrets;
+use crate::registry::Reference;
 use crate::tuf::client::{Store, Updater};
 use crate::tuf::oci::OciLocation;
 use crate::tuf::repo::{self, Lifetimes, Passwords, RepoPaths};
 use crate::tuf::transport::Source;
 use crate::ui::Reporter;
+use crate::ui::render::Report;
 
-pub async fn command(ctx: &Context, ui: &Reporter, cmd: TufCommand) -> anyhow::Result<Exit> {
-    match cmd {
-        TufCommand::Init(a) => init(ctx, ui, &a).await,
-        TufCommand::Pin(a) => pin(ctx, ui, &a).await,
-        TufCommand::Refresh(a) => refresh(ctx, ui, &a).await,
-        TufCommand::Status(a) => status(ctx, ui, &a.repo),
-        TufCommand::Client(a) => Ok(conformance_client(ctx, ui, &a).await),
+pub async fn command(ctx: &Context, ui: &Reporter, cmd: TufCommand) -> super::Done {
+    let report: TufReport = match cmd {
+        TufCommand::Init(a) => init(ctx, ui, &a).await?,
+        TufCommand::Pin(a) => pin(ctx, ui, &a).await?,
+        TufCommand::Refresh(a) => refresh(ctx, ui, &a).await?,
+        TufCommand::Status(a) => status(ctx, ui, &a.repo)?,
+        TufCommand::Client(a) => conformance_client(ctx, ui, &a).await,
+    };
+    Ok(Box::new(report))
+}
+
+/// What a `tuf` subcommand reports: its `--json` document (the progress lines
+/// were printed on the way) and its exit code.
+struct TufReport {
+    json: serde_json::Value,
+    exit: Exit,
+}
+
+impl TufReport {
+    fn ok(json: serde_json::Value) -> TufReport {
+        TufReport {
+            json,
+            exit: Exit::Ok,
+        }
+    }
+}
+
+impl Report for TufReport {
+    fn json(&self) -> serde_json::Value {
+        self.json.clone()
+    }
+    fn exit(&self) -> Result<Exit, UserError> {
+        Ok(self.exit)
     }
 }
 
@@ -109,7 +137,7 @@ async fn init(
     ctx: &Context,
     ui: &Reporter,
     args: &crate::cli::TufInitArgs,
-) -> anyhow::Result<Exit> {
+) -> anyhow::Result<TufReport> {
     let paths = repo_paths(ctx, &args.repo);
     publish_targets(&args.publish)?;
     if !args.force && (paths.first_root().exists() || paths.key("root").exists()) {
@@ -144,19 +172,20 @@ async fn init(
         ),
     );
     let published = publish(ctx, ui, &paths, &args.publish).await?;
-    if ui.json {
-        ui.json_out(&serde_json::json!({
-            "ok": true, "repo": paths.dir, "root": paths.first_root(), "published": published,
-        }));
-    }
-    Ok(Exit::Ok)
+    Ok(TufReport::ok(serde_json::json!({
+        "ok": true, "repo": paths.dir, "root": paths.first_root(), "published": published,
+    })))
 }
 
-async fn pin(ctx: &Context, ui: &Reporter, args: &crate::cli::TufPinArgs) -> anyhow::Result<Exit> {
+async fn pin(
+    ctx: &Context,
+    ui: &Reporter,
+    args: &crate::cli::TufPinArgs,
+) -> anyhow::Result<TufReport> {
     let paths = repo_paths(ctx, &args.repo);
     publish_targets(&args.publish)?;
     repo::load(&paths)?;
-    let images = super::sign::parse_images(&args.images)?;
+    let images = Reference::parse_unique(&args.images)?;
     let key_path = ctx.resolve(&args.key);
     let pem = std::fs::read(&key_path).map_err(|e| {
         UserError::usage(format!("--key {}: cannot read it: {e}", key_path.display()))
@@ -188,23 +217,20 @@ async fn pin(ctx: &Context, ui: &Reporter, args: &crate::cli::TufPinArgs) -> any
     }
     ui.status("Signed", &format!("targets version {version}"));
     let published = publish(ctx, ui, &paths, &args.publish).await?;
-    if ui.json {
-        let pinned: Vec<_> = pins
-            .iter()
-            .map(|p| serde_json::json!({"target": p.name, "digest": format!("sha256:{}", p.sha256), "length": p.length}))
-            .collect();
-        ui.json_out(&serde_json::json!({
-            "ok": true, "targets_version": version, "pinned": pinned, "published": published,
-        }));
-    }
-    Ok(Exit::Ok)
+    let pinned: Vec<_> = pins
+        .iter()
+        .map(|p| serde_json::json!({"target": p.name, "digest": format!("sha256:{}", p.sha256), "length": p.length}))
+        .collect();
+    Ok(TufReport::ok(serde_json::json!({
+        "ok": true, "targets_version": version, "pinned": pinned, "published": published,
+    })))
 }
 
 async fn refresh(
     ctx: &Context,
     ui: &Reporter,
     args: &crate::cli::TufRefreshArgs,
-) -> anyhow::Result<Exit> {
+) -> anyhow::Result<TufReport> {
     let paths = repo_paths(ctx, &args.repo);
     publish_targets(&args.publish)?;
     repo::load(&paths)?;
@@ -217,20 +243,15 @@ async fn refresh(
         &format!("timestamp version {version}, valid until {expires}"),
     );
     let published = publish(ctx, ui, &paths, &args.publish).await?;
-    if ui.json {
-        ui.json_out(&serde_json::json!({
-            "ok": true, "timestamp_version": version, "expires": expires.to_string(), "published": published,
-        }));
-    }
-    Ok(Exit::Ok)
+    Ok(TufReport::ok(serde_json::json!({
+        "ok": true, "timestamp_version": version, "expires": expires.to_string(), "published": published,
+    })))
 }
 
-fn status(ctx: &Context, ui: &Reporter, args: &TufRepoArgs) -> anyhow::Result<Exit> {
+fn status(ctx: &Context, ui: &Reporter, args: &TufRepoArgs) -> anyhow::Result<TufReport> {
     let paths = repo_paths(ctx, args);
     let st = repo::status(&paths, now(ctx))?;
-    if ui.json {
-        ui.json_out(&serde_json::json!({"ok": true, "repo": paths.dir, "status": st}));
-    } else {
+    if !ui.json {
         ui.result_line(&format!("TUF repository {}", paths.dir.display()));
         for r in &st.roles {
             ui.result_line(&format!(
@@ -258,17 +279,23 @@ fn status(ctx: &Context, ui: &Reporter, args: &TufRepoArgs) -> anyhow::Result<Ex
             ));
         }
     }
-    Ok(Exit::Ok)
+    Ok(TufReport::ok(
+        serde_json::json!({"ok": true, "repo": paths.dir, "status": st}),
+    ))
 }
 
 /// The conformance protocol: exit 0 when the step fully succeeded, 1 otherwise.
-async fn conformance_client(ctx: &Context, ui: &Reporter, args: &TufClientArgs) -> Exit {
-    match conformance_step(ctx, args).await {
-        Ok(()) => Exit::Ok,
+async fn conformance_client(ctx: &Context, ui: &Reporter, args: &TufClientArgs) -> TufReport {
+    let (ok, error) = match conformance_step(ctx, args).await {
+        Ok(()) => (true, None),
         Err(e) => {
             ui.error(&format!("{e:#}"));
-            Exit::Internal
+            (false, Some(format!("{e:#}")))
         }
+    };
+    TufReport {
+        json: serde_json::json!({"ok": ok, "error": error}),
+        exit: if ok { Exit::Ok } else { Exit::Internal },
     }
 }
 

@@ -1,158 +1,32 @@
-//! `up`: preflight -> install -> keys -> demo, with one plan shown first and
-//! one confirmation. Each part is the same code as its own command, so running
-//! `up` again after an interruption finishes the job and skips what is done.
-
-use anyhow::Context as _;
-use serde_json::json;
+//! `harbor-lab up`: the plan (from the same step lists that run), one
+//! confirmation, then install -> keys -> demo (lab::up).
 
 use crate::cli::UpArgs;
 use crate::context::Context;
-use crate::error::Exit;
+use crate::error::UserError;
+use crate::lab::{install, up};
 use crate::ui::{Reporter, prompt};
 
-use super::demo::{Target, run_demo};
-use super::install::install;
-use crate::lab::keys::{KeyPair, ensure_lab_keys};
-use crate::workdir::Workdir;
-
-pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Result<Exit> {
-    let wd = Workdir::from_flag(ctx, args.install.workdir.workdir.as_deref());
-    let workdir = wd.root().to_path_buf();
-    let key_prefix = wd.key_prefix();
-    let host = args
-        .install
-        .host
-        .hostname
-        .clone()
-        .unwrap_or_else(|| "this machine's first IPv4 address".into());
-    let port = args.install.host.http_port;
-    let plan = [
-        "check that this machine can run Harbor (Docker, compose, ports, disk, memory)".to_string(),
-        match &args.install.installer_file {
-            Some(f) => format!(
-                "extract the Harbor installer {} into {}",
-                f.display(),
-                workdir.display()
-            ),
-            None => format!(
-                "download Harbor {} (md5-checked, cached) and extract it into {}",
-                args.install
-                    .harbor_version
-                    .as_deref()
-                    .unwrap_or(crate::installer::versions::DEFAULT_VERSION),
-                workdir.display()
-            ),
-        },
-        format!(
-            "write {}/harbor/harbor.yml for http://{host}:{port} with {}",
-            workdir.display(),
-            match &args.install.admin_password_file {
-                Some(f) => format!("the admin password in {}", f.display()),
-                None => "a random admin password (kept 0600)".to_string(),
-            }
-        ),
-        format!(
-            "add {host}:{port} to insecure-registries in {}{}",
-            args.install.daemon.daemon_config.display(),
-            if args.install.daemon.no_daemon_reload {
-                " (dockerd is not reloaded: --no-daemon-reload)"
-            } else {
-                " and reload dockerd (no restart)"
-            }
-        ),
-        "run install.sh and wait until Harbor reports healthy".to_string(),
-        format!(
-            "create the cosign key pair {}.key / .pub if missing",
-            key_prefix.display()
-        ),
-        format!(
-            "demo in project {}: push {} unsigned, sign, verify, tamper, enforce the cosign policy, then freshness with TUF (metadata in project tuf)",
-            args.story.project,
-            match &args.story.image_file {
-                Some(f) => format!("the image in {}", f.display()),
-                None => args.story.image.clone(),
-            }
-        ),
-    ];
+pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> super::Done {
+    let opts = super::options::install(ctx, &args.install)?;
+    let story = super::options::story(&args.story);
+    let plan = up::plan(&opts, &story);
     ui.line("harbor-lab up will:");
     for (i, p) in plan.iter().enumerate() {
         ui.line(&format!("  {}. {p}", i + 1));
     }
-    if args.install.dry_run {
-        let report = install(ctx, ui, &args.install).await?;
-        if ui.json {
-            ui.json_out(&json!({"dry_run": true, "plan": plan, "install": report}));
-        }
-        return Ok(Exit::Ok);
+    if opts.dry_run {
+        let install = install::install(ctx, ui, &opts).await?;
+        return Ok(Box::new(up::UpPlan {
+            dry_run: true,
+            plan,
+            install,
+        }));
     }
     if !prompt::confirm(ui, "Proceed?", "pass --yes to run the plan without asking")? {
-        return Err(crate::error::UserError::usage("cancelled; nothing was changed").into());
+        return Err(UserError::usage("cancelled; nothing was changed").into());
     }
     // One confirmation for the whole plan.
     ui.assume_yes();
-
-    let installed = install(ctx, ui, &args.install).await?;
-    let keys = KeyPair::at_prefix(&key_prefix);
-    // The demo signs with the password the keys were just made with, if they were.
-    let key_password = ensure_lab_keys(
-        ctx,
-        ui,
-        &keys,
-        args.story.password_file.as_deref(),
-        &wd.cosign_password_file(),
-    )?;
-    let (verb, what) = match key_password {
-        Some(_) => ("Done", "created"),
-        None => ("Skipping", "already exists"),
-    };
-    ui.status(verb, &format!("keys: {} {what}", keys.private.display()));
-    let password = installed
-        .admin_password
-        .clone()
-        .context("install reported no admin password")?;
-    let target = Target {
-        harbor_url: installed.harbor_url.clone(),
-        user: "admin".into(),
-        password,
-        keys,
-        key_password,
-        workdir: wd.clone(),
-    };
-    let demo = run_demo(ctx, ui, &args.story, &target).await?;
-
-    let registry = installed
-        .harbor_url
-        .trim_start_matches("http://")
-        .to_string();
-    ui.result_line("");
-    ui.result_line(&format!(
-        "Harbor:          {} (user admin)",
-        installed.harbor_url
-    ));
-    ui.result_line(&format!(
-        "Admin password:  {}",
-        installed.admin_password_file.display()
-    ));
-    ui.result_line(&format!(
-        "Keys:            {} / {}",
-        demo.private_key.display(),
-        demo.public_key.display()
-    ));
-    ui.result_line(&format!(
-        "Verified:        {} {} (signed by cosign in Harbor: {}; tamper caught: {}; unsigned pull refused: {})",
-        demo.image, demo.digest, demo.signed_after, demo.tamper_detected, demo.unsigned_pull_blocked
-    ));
-    if ui.json {
-        ui.json_out(&json!({
-            "harbor_url": installed.harbor_url,
-            "registry": registry,
-            "admin_password_file": installed.admin_password_file,
-            "private_key": demo.private_key,
-            "public_key": demo.public_key,
-            "install": installed,
-            "demo": demo,
-        }));
-    }
-    let code = super::demo::finish(&Reporter::silent(), &demo)?;
-    Ok(code)
+    Ok(Box::new(up::up(ctx, ui, &opts, &story).await?))
 }

@@ -1,22 +1,76 @@
 //! `harbor-lab verify`: cosign's human lines on stderr, the verified payloads
-//! on stdout, and cosign's exit codes.
+//! on stdout (as each image is verified, like cosign), and cosign's exit codes.
+//! With `--tuf`, freshness first (`lab::freshness`): one refresh of the TUF
+//! metadata for every image, then each tag must point where TUF pins it.
 
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use futures_util::StreamExt;
+use serde::Serialize;
 
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::context::Context;
 use crate::cosign::keys;
+use crate::cosign::payload::{SimpleSigning, go_json};
 use crate::cosign::verify::{Verdict, verify_image};
 use crate::error::{Exit, UserError};
 use crate::exit::ExitCoded;
-use crate::tuf::tags::Freshness;
+use crate::lab::freshness::refresh_pins;
+use crate::registry::Reference;
+use crate::tuf::tags::{Freshness, verify_fresh};
 use crate::ui::Reporter;
+use crate::ui::render::{Report, to_json};
 
-pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Result<Exit> {
-    let images = super::sign::parse_images(&args.images)?;
+/// One image's result in `verify --json`.
+#[derive(Debug, Serialize)]
+struct Verified {
+    image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
+    verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payloads: Option<Vec<SimpleSigning>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejections: Option<Vec<String>>,
+    /// With --tuf: the tag points where TUF pins it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fresh: Option<bool>,
+}
+
+/// With --tuf: where the metadata came from and the trusted targets version.
+#[derive(Debug, Serialize)]
+struct TufSummary {
+    url: String,
+    targets_version: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct VerifyReport {
+    ok: bool,
+    images: Vec<Verified>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tuf: Option<TufSummary>,
+    /// With --tuf: why the metadata itself was refused (rollback, freeze, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tuf_error: Option<String>,
+    #[serde(skip)]
+    exit: Exit,
+}
+
+impl Report for VerifyReport {
+    fn json(&self) -> serde_json::Value {
+        to_json(self)
+    }
+    fn exit(&self) -> Result<Exit, UserError> {
+        Ok(self.exit)
+    }
+}
+
+pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> super::Done {
+    let images = Reference::parse_unique(&args.images)?;
     let key_path = ctx.resolve(&args.key);
     let pem = std::fs::read(&key_path).map_err(|e| {
         UserError::usage(format!("--key {}: cannot read it: {e}", key_path.display()))
@@ -25,25 +79,23 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
         keys::parse_public_key(&pem).with_context(|| format!("--key {}", key_path.display()))?;
     let client = std::sync::Arc::new(super::registry_client(ctx, &args.registry)?);
     let required: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
+    let mut report = VerifyReport {
+        ok: true,
+        images: Vec::new(),
+        tuf: None,
+        tuf_error: None,
+        exit: Exit::Ok,
+    };
     let pins = match &args.tuf {
         None => None,
         Some(root) => {
-            match crate::lab::freshness::refresh_pins(
-                ctx,
-                root,
-                args.tuf_url.as_deref(),
-                client.clone(),
-                &images,
-                None,
-            )
-            .await
-            {
+            let url = args.tuf_url.as_deref();
+            match refresh_pins(ctx, root, url, client.clone(), &images, None).await {
                 Ok(p) => Some(p),
-                Err(e) => return Ok(tuf_refused(ui, &images, &e)),
+                Err(e) => return Ok(Box::new(tuf_refused(ui, report, &images, &e))),
             }
         }
     };
-
     let verdicts: Vec<_> = futures_util::stream::iter(images.iter().enumerate())
         .map(|(i, image)| {
             let (client, key, required, pins) = (&client, &key, &required, &pins);
@@ -52,163 +104,159 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
                     None => verify_image(client, key, image, required)
                         .await
                         .map(|v| (None, Some(v))),
-                    Some(p) => crate::tuf::tags::verify_fresh(
-                        client,
-                        key,
-                        image,
-                        p.targets[i].as_ref(),
-                        p.version,
-                        required,
-                    )
-                    .await
-                    .map(|(f, v)| (Some(f), v)),
+                    Some(p) => {
+                        let target = p.targets[i].as_ref();
+                        verify_fresh(client, key, image, target, p.version, required)
+                            .await
+                            .map(|(f, v)| (Some(f), v))
+                    }
                 }
             }
         })
         .buffered(args.jobs as usize)
         .collect()
         .await;
-
-    let mut exit = Exit::Ok;
-    let mut report = Vec::new();
     for (image, verdict) in images.iter().zip(verdicts) {
-        let (freshness, verdict) = match verdict {
-            Ok((f, v)) => (f, Ok(v)),
-            Err(e) => (None, Err(e)),
-        };
-        let (code, entry) = match verdict {
-            Ok(None) => {
-                let f = freshness.unwrap_or(Freshness::NotPinned);
-                let msg = f.message(image);
-                ui.error(&msg);
-                (
-                    freshness_exit(&f),
-                    serde_json::json!({"image": image.to_string(), "verified": false, "fresh": false, "reason": msg}),
-                )
-            }
-            Ok(Some(Verdict::Verified {
-                digest,
-                payloads,
-                raw,
-            })) => {
-                if let Some(Freshness::Fresh { digest }) = &freshness {
+        let (exit, entry) = match verdict {
+            Ok((Some(f), None)) => stale(ui, image, &f),
+            Ok((fresh, Some(v))) => {
+                if let Some(Freshness::Fresh { digest }) = &fresh {
                     ui.status("Fresh", &format!("{image} is where TUF pins it ({digest})"));
                 }
-                print_success(ui, args, image, &required, &payloads, &raw);
-                (
-                    Exit::Ok,
-                    serde_json::json!({"image": image.to_string(), "digest": digest, "verified": true, "payloads": payloads}),
-                )
+                let (exit, mut entry) = judge(ui, args, image, &required, Ok(v));
+                entry.fresh = fresh.map(|_| true);
+                (exit, entry)
             }
-            Ok(Some(Verdict::NoSignatures { digest })) => {
-                ui.error(&format!("{image}: no signatures found"));
-                (
-                    Exit::NoSignatures,
-                    serde_json::json!({"image": image.to_string(), "digest": digest, "verified": false, "reason": "no signatures found"}),
-                )
-            }
-            Ok(Some(Verdict::NoValidSignature { digest, reasons })) => {
-                ui.error(&format!(
-                    "{image}: no matching signatures:\n  {}",
-                    reasons.join("\n  ")
-                ));
-                (
-                    Exit::NoValidSignature,
-                    serde_json::json!({"image": image.to_string(), "digest": digest, "verified": false, "reason": "no matching signatures", "rejections": reasons}),
-                )
-            }
-            Ok(Some(Verdict::ImageNotFound)) => {
-                ui.error(&format!("{image}: image not found (no such tag or digest)"));
-                (
-                    Exit::ImageNotFound,
-                    serde_json::json!({"image": image.to_string(), "verified": false, "reason": "image not found"}),
-                )
-            }
-            Err(e) => {
-                ui.error(&format!("{image}: {e}"));
-                (
-                    e.exit(),
-                    serde_json::json!({"image": image.to_string(), "verified": false, "reason": e.to_string()}),
-                )
-            }
+            Ok((None, None)) => judge(ui, args, image, &required, Ok(Verdict::ImageNotFound)),
+            Err(e) => judge(ui, args, image, &required, Err(e)),
         };
-        if exit == Exit::Ok {
-            exit = code;
+        if report.exit.is_ok() {
+            report.exit = exit;
         }
-        report.push(entry);
+        report.images.push(entry);
     }
-    if ui.json {
-        let mut doc = serde_json::json!({ "ok": exit == Exit::Ok, "images": report });
-        if let Some(p) = &pins {
-            doc["tuf"] = serde_json::json!({"url": p.url, "targets_version": p.version});
-        }
-        ui.json_out(&doc);
-    }
-    Ok(exit)
+    report.ok = report.exit.is_ok();
+    report.tuf = pins.map(|p| TufSummary {
+        url: p.url,
+        targets_version: p.version,
+    });
+    Ok(Box::new(report))
 }
 
-fn freshness_exit(f: &Freshness) -> Exit {
-    match f {
+/// A tag TUF does not vouch for: not pinned (13), moved (14), or gone.
+fn stale(ui: &Reporter, image: &Reference, f: &Freshness) -> (Exit, Verified) {
+    let reason = f.message(image);
+    ui.error(&reason);
+    let exit = match f {
         Freshness::NotPinned => Exit::NotPinned,
         Freshness::TagMoved { .. } => Exit::TagMoved,
         Freshness::ImageNotFound => Exit::ImageNotFound,
         Freshness::Fresh { .. } => Exit::Ok,
-    }
+    };
+    let digest = match f {
+        Freshness::TagMoved { registry, .. } => Some(registry.clone()),
+        _ => None,
+    };
+    let entry = Verified {
+        image: image.to_string(),
+        digest,
+        verified: false,
+        payloads: None,
+        reason: Some(reason),
+        rejections: None,
+        fresh: Some(false),
+    };
+    (exit, entry)
 }
 
 /// The TUF metadata itself was refused (rollback, freeze, invalid): no image
-/// can be judged fresh.
-fn tuf_refused(ui: &Reporter, images: &[crate::registry::Reference], e: &anyhow::Error) -> Exit {
-    ui.error(&format!("{e:#}"));
-    if ui.json {
-        let report: Vec<_> = images
-            .iter()
-            .map(|i| serde_json::json!({"image": i.to_string(), "verified": false, "fresh": false, "reason": format!("{e:#}")}))
-            .collect();
-        ui.json_out(
-            &serde_json::json!({ "ok": false, "images": report, "tuf_error": format!("{e:#}") }),
-        );
-    }
-    crate::exit::classify(e)
+/// can be judged fresh, and each is reported so.
+fn tuf_refused(
+    ui: &Reporter,
+    mut report: VerifyReport,
+    images: &[Reference],
+    e: &anyhow::Error,
+) -> VerifyReport {
+    let reason = format!("{e:#}");
+    ui.error(&reason);
+    report.exit = crate::exit::classify(e);
+    report.ok = false;
+    report.images = images
+        .iter()
+        .map(|i| Verified {
+            image: i.to_string(),
+            digest: None,
+            verified: false,
+            payloads: None,
+            reason: Some(reason.clone()),
+            rejections: None,
+            fresh: Some(false),
+        })
+        .collect();
+    report.tuf_error = Some(reason);
+    report
 }
 
-fn print_success(
+/// One image's verdict: its lines (as cosign prints them), exit code and entry.
+fn judge(
     ui: &Reporter,
     args: &VerifyArgs,
-    image: &crate::registry::Reference,
+    image: &Reference,
     required: &BTreeMap<String, String>,
-    payloads: &[crate::cosign::payload::SimpleSigning],
-    raw: &[Vec<u8>],
-) {
-    print_header(ui, image, required);
-    if ui.json {
-        return;
-    }
-    match args.output {
-        OutputFormat::Json => {
-            let list = crate::cosign::payload::go_json(&payloads);
-            ui.stdout(&format!("\n{list}\n"));
-        }
-        OutputFormat::Text => {
-            for p in raw {
-                ui.stdout(&format!("{}\n", String::from_utf8_lossy(p)));
+    verdict: Result<Verdict, crate::registry::RegistryError>,
+) -> (Exit, Verified) {
+    let entry = |digest: Option<String>, reason: Option<&str>| Verified {
+        image: image.to_string(),
+        digest,
+        verified: reason.is_none(),
+        payloads: None,
+        reason: reason.map(str::to_string),
+        rejections: None,
+        fresh: None,
+    };
+    match verdict {
+        Ok(Verdict::Verified {
+            digest,
+            payloads,
+            raw,
+        }) => {
+            for l in crate::cosign::verify::header_lines(image, !required.is_empty()) {
+                ui.line(&l);
             }
+            if !ui.json {
+                ui.stdout(&match args.output {
+                    OutputFormat::Json => format!("\n{}\n", go_json(&payloads)),
+                    OutputFormat::Text => raw
+                        .iter()
+                        .map(|p| format!("{}\n", String::from_utf8_lossy(p)))
+                        .collect(),
+                });
+            }
+            let mut e = entry(Some(digest), None);
+            e.payloads = Some(payloads);
+            (Exit::Ok, e)
+        }
+        Ok(Verdict::NoSignatures { digest }) => {
+            ui.error(&format!("{image}: no signatures found"));
+            let reason = Some("no signatures found");
+            (Exit::NoSignatures, entry(Some(digest), reason))
+        }
+        Ok(Verdict::NoValidSignature { digest, reasons }) => {
+            ui.error(&format!(
+                "{image}: no matching signatures:\n  {}",
+                reasons.join("\n  ")
+            ));
+            let mut e = entry(Some(digest), Some("no matching signatures"));
+            e.rejections = Some(reasons);
+            (Exit::NoValidSignature, e)
+        }
+        Ok(Verdict::ImageNotFound) => {
+            ui.error(&format!("{image}: image not found (no such tag or digest)"));
+            (Exit::ImageNotFound, entry(None, Some("image not found")))
+        }
+        Err(e) => {
+            ui.error(&format!("{image}: {e}"));
+            (e.exit(), entry(None, Some(&e.to_string())))
         }
     }
-}
-
-/// cosign's verification header, on stderr.
-pub fn print_header(
-    ui: &Reporter,
-    image: &crate::registry::Reference,
-    required: &BTreeMap<String, String>,
-) {
-    ui.line("");
-    ui.line(&format!("Verification for {image} --"));
-    ui.line("The following checks were performed on each of these signatures:");
-    if !required.is_empty() {
-        ui.line("  - The specified annotations were verified.");
-    }
-    ui.line("  - The cosign claims were validated");
-    ui.line("  - The signatures were verified against the specified public key");
 }

@@ -33,7 +33,8 @@ pub struct Inputs<'a> {
     pub harbor_answers: bool,
     pub data_volume: &'a Path,
     pub daemon_config: &'a Path,
-    /// Oldest Docker engine the Harbor version supports.
+    /// Oldest Docker engine accepted (`versions::MIN_DOCKER`, the same for
+    /// every Harbor version we support).
     pub min_docker: (u32, u32),
 }
 

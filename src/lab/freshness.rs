@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::cosign::verify::{Verdict, verify_image};
 use crate::error::UserError;
 use crate::lab::secrets::{self, Secret};
-use crate::registry::{Client, Reference, RegistryOptions};
+use crate::registry::{Client, Reference};
 use crate::tuf::TufError;
 use crate::tuf::client::{Store, Updater};
 use crate::tuf::metadata::TargetFile;
@@ -43,7 +43,7 @@ pub fn trusted_store(ctx: &Context, url: &str) -> PathBuf {
                 .map(PathBuf::from)
         })
         .or_else(|| ctx.home().map(|h| h.join(".local/state")))
-        .unwrap_or_else(|| ctx.cwd().join(".harbor-lab-state"));
+        .unwrap_or_else(|| ctx.resolve(Path::new(".harbor-lab-state")));
     base.join("harbor-lab/tuf")
         .join(crate::tuf::store_name(url))
 }
@@ -120,16 +120,17 @@ pub struct ActOutcome {
     /// The real cosign's verdict on the rolled-back tag: "accepted",
     /// "refused", or "not run" when cosign is not on PATH.
     pub cosign_on_rollback: String,
-    /// (step, ok, detail), in order.
-    pub steps: Vec<(String, bool, String)>,
 }
+
+/// Where the act reports each of its steps: (id, ok, detail).
+pub type OnStep<'a> = &'a mut dyn FnMut(&str, bool, String);
 
 /// Everything the act needs.
 pub struct Act<'a> {
     pub ctx: &'a Context,
     pub ui: &'a Reporter,
     pub explain: bool,
-    pub registry: RegistryOptions,
+    pub client: Arc<Client>,
     /// The demo image (signed), `host/project/name:tag`.
     pub image: &'a Reference,
     pub signing_key: &'a SigningKey,
@@ -146,14 +147,6 @@ impl Act<'_> {
                 self.ui.line(&format!("  $ {l}"));
             }
         }
-    }
-
-    fn step(&self, out: &mut ActOutcome, name: &str, ok: bool, detail: String) {
-        self.ui.status(
-            if ok { "Ok" } else { "Failed" },
-            &format!("{name}: {detail}"),
-        );
-        out.steps.push((name.into(), ok, detail));
     }
 }
 
@@ -299,9 +292,13 @@ fn cosign_verdict(act: &Act<'_>, image: &Reference) -> (String, String) {
 }
 
 /// The demo's freshness act. `loc` is where the metadata is published.
-pub async fn run_act(act: &Act<'_>, loc: &OciLocation) -> anyhow::Result<ActOutcome> {
+pub async fn run_act(
+    act: &Act<'_>,
+    loc: &OciLocation,
+    on_step: OnStep<'_>,
+) -> anyhow::Result<ActOutcome> {
     let mut out = ActOutcome::default();
-    let client = Arc::new(Client::new(act.registry.clone())?);
+    let client = act.client.clone();
     let paths = RepoPaths::new(act.repo_dir.clone());
     let root = paths.first_root();
     out.tuf_root = root.clone();
@@ -355,8 +352,7 @@ pub async fn run_act(act: &Act<'_>, loc: &OciLocation) -> anyhow::Result<ActOutc
     publish_oci(&client, &paths, loc).await?;
     let r = check(act, &client, &root, loc, &v1, &store).await?;
     let ok = matches!(&r, Ok(Freshness::Fresh { .. }));
-    act.step(
-        &mut out,
+    on_step(
         step,
         ok,
         format!(
@@ -392,7 +388,14 @@ pub async fn run_act(act: &Act<'_>, loc: &OciLocation) -> anyhow::Result<ActOutc
     publish_oci(&client, &paths, loc).await?;
     let r = check(act, &client, &root, loc, &v1, &store).await?;
     let ok = matches!(&r, Ok(Freshness::Fresh { digest }) if *digest == second);
-    act.step(&mut out, step, ok, format!("pushed and signed {second} as {v1}, pinned it (targets version {version}); verify --tuf: {}", describe(&v1, &r)));
+    on_step(
+        step,
+        ok,
+        format!(
+            "pushed and signed {second} as {v1}, pinned it (targets version {version}); verify --tuf: {}",
+            describe(&v1, &r)
+        ),
+    );
 
     // 3. The attacker moves v1 back to the old, validly signed digest.
     let step = "tuf-rollback";
@@ -414,8 +417,7 @@ pub async fn run_act(act: &Act<'_>, loc: &OciLocation) -> anyhow::Result<ActOutc
         &r,
         Ok(Freshness::TagMoved { .. }) | Err(TufError::Rollback { .. })
     );
-    act.step(
-        &mut out,
+    on_step(
         step,
         caught,
         format!(
@@ -455,8 +457,7 @@ pub async fn run_act(act: &Act<'_>, loc: &OciLocation) -> anyhow::Result<ActOutc
     let r = check(act, &client, &root, loc, &v1, &store).await?;
     let frozen = matches!(&r, Err(TufError::Freeze { .. }));
     out.freeze_caught = frozen;
-    act.step(
-        &mut out,
+    on_step(
         step,
         frozen,
         format!(

@@ -393,7 +393,10 @@ pub fn key_verifies(key: &Key, message: &[u8], signature_hex: &str) -> bool {
         ("ecdsa" | "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256") => {
             let vk = if public.starts_with("-----BEGIN") {
                 use p256::pkcs8::DecodePublicKey as _;
-                p256::ecdsa::VerifyingKey::from_public_key_pem(public).ok()
+                pem::parse(public)
+                    .ok()
+                    .filter(|b| b.tag() == "PUBLIC KEY")
+                    .and_then(|b| p256::ecdsa::VerifyingKey::from_public_key_der(b.contents()).ok())
             } else {
                 hex::decode(public)
                     .ok()

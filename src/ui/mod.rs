@@ -4,6 +4,7 @@
 //! `NO_COLOR`.
 
 pub mod prompt;
+pub mod render;
 
 use std::io::Write;
 use std::time::Duration;
