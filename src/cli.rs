@@ -188,6 +188,9 @@ pub struct StoryArgs {
     /// Print, before each step, the manual command the tutorial uses for it.
     #[arg(long)]
     pub explain: bool,
+    /// Sign in this format [default: bundle when the Harbor version counts bundles as signatures (v2.15+), else legacy].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub signature_format: Option<SignatureFormat>,
     /// Leave the project's cosign enforcement on after the demo.
     #[arg(long)]
     pub keep_policy: bool,
@@ -259,10 +262,36 @@ pub struct HostArgs {
     pub http_port: u16,
 }
 
+#[derive(Debug, Args, Clone, Default)]
+pub struct TlsArgs {
+    /// Serve Harbor over HTTPS: a lab CA and a certificate for the hostname (or
+    /// --tls-cert/--tls-key), trusted by Docker through certs.d; daemon.json is not touched.
+    #[arg(long)]
+    pub tls: bool,
+    /// Harbor's HTTPS port (with --tls).
+    #[arg(long, default_value_t = 443, value_name = "N", requires = "tls", value_parser = clap::value_parser!(u16).range(1..))]
+    pub https_port: u16,
+    /// Use this certificate (PEM, the leaf first) instead of making one; its SAN must hold the hostname.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM, unencrypted).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The CA that issued --tls-cert, for Docker and harbor-lab to trust
+    /// [default: the certificate itself when it is self-signed].
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_ca: Option<PathBuf>,
+    /// Docker's registry trust directory (for tests and rootless Docker).
+    #[arg(long, value_name = "DIR", default_value = crate::docker::certs_d::DEFAULT_ROOT)]
+    pub docker_certs_dir: PathBuf,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct PreflightArgs {
     #[command(flatten)]
     pub host: HostArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     #[command(flatten)]
     pub workdir: WorkdirArgs,
     #[command(flatten)]
@@ -286,6 +315,8 @@ pub struct InstallArgs {
     pub download_base: String,
     #[command(flatten)]
     pub host: HostArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Read Harbor's admin password from the first line of this file [default: random, kept 0600 in the workdir].
     #[arg(long, value_name = "FILE")]
     pub admin_password_file: Option<PathBuf>,
@@ -308,6 +339,9 @@ pub struct InstallArgs {
     /// How long to wait for Harbor to report healthy, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub health_timeout: u64,
+    /// Print the manual commands a step replaces (set by `up --explain`).
+    #[arg(skip)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -394,9 +428,12 @@ pub struct SignArgs {
     /// The private key (cosign format).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
-    /// Extra claims for the payload's `optional` section.
+    /// Extra claims: the payload's `optional` section (legacy), the statement subject's annotations (bundle).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_kv)]
     pub annotations: Vec<(String, String)>,
+    /// legacy: cosign 2's `.sig` image (read by cosign 2 and 3, skopeo and every Harbor); bundle: cosign 3's sigstore bundle on an OCI 1.1 referrer (Harbor counts it from v2.15).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: SignatureFormat,
     #[command(flatten)]
     pub password: PasswordArgs,
     #[command(flatten)]
@@ -429,6 +466,44 @@ impl From<Pull> for crate::docker::engine::PullPolicy {
     }
 }
 
+/// `sign --format`, `demo --signature-format`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum SignatureFormat {
+    /// cosign 2's `.sig` image.
+    #[default]
+    Legacy,
+    /// cosign 3's sigstore bundle on an OCI 1.1 referrer.
+    Bundle,
+}
+
+impl From<SignatureFormat> for crate::cosign::sign::Format {
+    fn from(f: SignatureFormat) -> Self {
+        match f {
+            SignatureFormat::Legacy => Self::Legacy,
+            SignatureFormat::Bundle => Self::Bundle,
+        }
+    }
+}
+
+/// `verify --format`: which signatures count.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum AcceptFormat {
+    Legacy,
+    Bundle,
+    #[default]
+    Any,
+}
+
+impl From<AcceptFormat> for crate::cosign::verify::Accept {
+    fn from(f: AcceptFormat) -> Self {
+        match f {
+            AcceptFormat::Legacy => Self::Legacy,
+            AcceptFormat::Bundle => Self::Bundle,
+            AcceptFormat::Any => Self::Any,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
 pub enum OutputFormat {
     #[default]
@@ -447,6 +522,9 @@ pub struct VerifyArgs {
     /// How verified payloads are printed on stdout (as cosign's -o).
     #[arg(long, short = 'o', value_enum, default_value_t)]
     pub output: OutputFormat,
+    /// Which signatures count: legacy (`.sig`), bundle (OCI 1.1 referrers) or any.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: AcceptFormat,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// How many images to verify at once.

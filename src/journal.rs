@@ -25,7 +25,23 @@ pub struct State {
     /// What the demo found, so a re-run reports the same answers without
     /// pushing again.
     #[serde(default)]
-    pub demo: Option<DemoRecord>,
+    pub demo: Option<DemoReport>,
+    /// TLS mode (`--tls`): the pair Harbor serves and Docker's trust of it.
+    #[serde(default)]
+    pub tls: Option<TlsRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TlsRecord {
+    pub https_port: u16,
+    /// harbor.yml's https.certificate / private_key.
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+    /// The CA clients must trust (the lab CA, --tls-ca, or a self-signed
+    /// --tls-cert); None when a CA in the system store issued the certificate.
+    pub ca_certificate: Option<PathBuf>,
+    /// The certs.d entry harbor-lab made, for `down` and `status`.
+    pub certs_d: Option<crate::docker::certs_d::CertsDRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -59,12 +75,12 @@ pub struct HarborRecord {
     pub harbor_yml_sha256: String,
 }
 
-/// What a finished demo found: the demo's whole report, as every version
-/// has kept it (a re-run reads `fingerprint`, `digest`, `signed_before`, the
-/// tamper and policy findings back).
+/// The demo's report (its `--json` document), kept whole in the journal as
+/// every version has kept it: a re-run reads `fingerprint`, `digest`,
+/// `signed_before` and the tamper and policy findings back.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct DemoRecord {
+pub struct DemoReport {
     pub harbor_url: String,
     pub image: String,
     pub digest: String,
@@ -75,6 +91,12 @@ pub struct DemoRecord {
     pub unsigned_pull_blocked: bool,
     pub signed_pull_allowed: bool,
     pub policy_message: String,
+    /// The Harbor version the demo talked to, when Harbor said.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub harbor_version: String,
+    /// The signature format the demo signed in (`legacy` or `bundle`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub signature_format: String,
     pub public_key: PathBuf,
     pub private_key: PathBuf,
     pub steps: Vec<DemoStep>,
@@ -82,6 +104,23 @@ pub struct DemoRecord {
     pub tampered_digest: String,
     /// Inputs the demo ran with (image, image file, target, key).
     pub fingerprint: String,
+    /// What the freshness act found (absent in journals from before it).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<FreshnessFindings>,
+}
+
+/// The demo's freshness act, as top-level fields of the demo's report.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct FreshnessFindings {
+    /// The first root of the demo's TUF repository (what clients trust).
+    pub tuf_root: PathBuf,
+    /// `verify --tuf` refused the tag moved back to an older, signed digest.
+    pub freshness_rollback_caught: bool,
+    /// `verify --tuf` refused metadata whose timestamp had expired.
+    pub freshness_freeze_caught: bool,
+    /// The real cosign's verdict on that rolled-back tag ("accepted",
+    /// "refused", or "not run" without cosign on PATH).
+    pub freshness_cosign_verdict: String,
 }
 
 /// One demo step as the demo's report (and `--json`) shows it.

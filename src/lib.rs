@@ -19,6 +19,7 @@ pub mod journal;
 pub mod lab;
 pub mod net;
 pub mod registry;
+pub mod tls;
 pub mod tuf;
 pub mod ui;
 pub mod workdir;

@@ -11,9 +11,10 @@ use serde::Serialize;
 
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::context::Context;
+use crate::cosign::bundle::BundleClaims;
 use crate::cosign::keys;
 use crate::cosign::payload::{SimpleSigning, go_json};
-use crate::cosign::verify::{Verdict, verify_image};
+use crate::cosign::verify::{Verdict, verify_image_with};
 use crate::error::{Exit, UserError};
 use crate::exit::ExitCoded;
 use crate::lab::freshness::refresh_pins;
@@ -29,8 +30,13 @@ struct Verified {
     #[serde(skip_serializing_if = "Option::is_none")]
     digest: Option<String>,
     verified: bool,
+    /// The formats of the accepted signatures (`bundle`, `legacy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    formats: Option<Vec<&'static str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     payloads: Option<Vec<SimpleSigning>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundles: Option<Vec<BundleClaims>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,14 +105,15 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> super::Done
     let verdicts: Vec<_> = futures_util::stream::iter(images.iter().enumerate())
         .map(|(i, image)| {
             let (client, key, required, pins) = (&client, &key, &required, &pins);
+            let accept = args.format.into();
             async move {
                 match pins {
-                    None => verify_image(client, key, image, required)
+                    None => verify_image_with(client, key, image, required, accept)
                         .await
                         .map(|v| (None, Some(v))),
                     Some(p) => {
                         let target = p.targets[i].as_ref();
-                        verify_fresh(client, key, image, target, p.version, required)
+                        verify_fresh(client, key, image, target, p.version, required, accept)
                             .await
                             .map(|(f, v)| (Some(f), v))
                     }
@@ -161,7 +168,9 @@ fn stale(ui: &Reporter, image: &Reference, f: &Freshness) -> (Exit, Verified) {
         image: image.to_string(),
         digest,
         verified: false,
+        formats: None,
         payloads: None,
+        bundles: None,
         reason: Some(reason),
         rejections: None,
         fresh: Some(false),
@@ -187,7 +196,9 @@ fn tuf_refused(
             image: i.to_string(),
             digest: None,
             verified: false,
+            formats: None,
             payloads: None,
+            bundles: None,
             reason: Some(reason.clone()),
             rejections: None,
             fresh: Some(false),
@@ -209,7 +220,9 @@ fn judge(
         image: image.to_string(),
         digest,
         verified: reason.is_none(),
+        formats: None,
         payloads: None,
+        bundles: None,
         reason: reason.map(str::to_string),
         rejections: None,
         fresh: None,
@@ -219,21 +232,51 @@ fn judge(
             digest,
             payloads,
             raw,
+            bundles,
         }) => {
-            for l in crate::cosign::verify::header_lines(image, !required.is_empty()) {
+            let lines = crate::cosign::verify::header_lines_for(
+                image,
+                !required.is_empty(),
+                !bundles.is_empty(),
+            );
+            for l in lines {
                 ui.line(&l);
             }
             if !ui.json {
+                // cosign 3 prints a verified bundle as a claims object naming the
+                // image as given; legacy payloads follow as cosign 2 prints them.
+                let reference = image.to_string();
+                let claims: Vec<serde_json::Value> = bundles
+                    .iter()
+                    .map(|b| b.cosign_output(&reference))
+                    .collect();
                 ui.stdout(&match args.output {
-                    OutputFormat::Json => format!("\n{}\n", go_json(&payloads)),
-                    OutputFormat::Text => raw
+                    OutputFormat::Json => {
+                        let mut list = claims;
+                        list.extend(payloads.iter().filter_map(|p| serde_json::to_value(p).ok()));
+                        format!("\n{}\n", go_json(&list))
+                    }
+                    OutputFormat::Text => claims
                         .iter()
-                        .map(|p| format!("{}\n", String::from_utf8_lossy(p)))
+                        .map(|c| format!("{}\n", go_json(c)))
+                        .chain(
+                            raw.iter()
+                                .map(|p| format!("{}\n", String::from_utf8_lossy(p))),
+                        )
                         .collect(),
                 });
             }
+            let formats = [
+                (!bundles.is_empty(), "bundle"),
+                (!payloads.is_empty(), "legacy"),
+            ]
+            .into_iter()
+            .filter_map(|(has, f)| has.then_some(f))
+            .collect();
             let mut e = entry(Some(digest), None);
+            e.formats = Some(formats);
             e.payloads = Some(payloads);
+            e.bundles = Some(bundles);
             (Exit::Ok, e)
         }
         Ok(Verdict::NoSignatures { digest }) => {

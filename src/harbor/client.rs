@@ -73,6 +73,9 @@ pub struct Tag {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Artifact {
     pub digest: String,
+    /// The manifest's media type (Harbor's `size` is not the manifest's length).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_media_type: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<Tag>>,
     #[serde(default)]
@@ -112,10 +115,22 @@ pub fn encode_repo(repo: &str) -> String {
 
 impl Harbor {
     pub fn new(base: &str, user: &str, password: &str) -> Result<Harbor, HarborError> {
-        let http = crate::http::client(Profile::Api).map_err(|e| HarborError::Connect {
-            url: base.to_string(),
-            detail: e.to_string(),
-        })?;
+        Harbor::trusting(base, user, password, None)
+    }
+
+    /// [`Harbor::new`], also trusting `ca_pem` (the lab CA of a `--tls` Harbor).
+    pub fn trusting(
+        base: &str,
+        user: &str,
+        password: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Harbor, HarborError> {
+        let http = crate::http::trusting(crate::http::builder(Profile::Api), ca_pem)
+            .and_then(|b| b.build())
+            .map_err(|e| HarborError::Connect {
+                url: base.to_string(),
+                detail: e.to_string(),
+            })?;
         Ok(Harbor {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -182,6 +197,17 @@ impl Harbor {
                 url,
                 detail: e.to_string(),
             })
+    }
+
+    /// The version Harbor reports (`v2.15.1-<commit>`), when it says (from
+    /// v2.13 only to a logged-in user, as this client is).
+    pub async fn harbor_version(&self) -> Result<Option<String>, HarborError> {
+        #[derive(serde::Deserialize)]
+        struct SystemInfo {
+            harbor_version: Option<String>,
+        }
+        let info: Option<SystemInfo> = self.get_json("/systeminfo").await?;
+        Ok(info.and_then(|i| i.harbor_version))
     }
 
     /// Check the credentials (lists answer anonymous callers too, so they can't).

@@ -29,6 +29,8 @@ fn check(name: &str, result: &str, detail: String, fix: &str) -> Check {
 /// What preflight needs to know.
 pub struct Inputs<'a> {
     pub http_port: u16,
+    /// `--tls`: Harbor's HTTPS port.
+    pub https_port: Option<u16>,
     /// Harbor already answers on the port (a re-run): the port is ours.
     pub harbor_answers: bool,
     pub data_volume: &'a Path,
@@ -116,10 +118,12 @@ pub async fn run(ctx: &Context, inputs: &Inputs<'_>) -> Vec<Check> {
         ));
     }
     // Ports.
-    for (port, what) in [
-        (inputs.http_port, "Harbor's HTTP port"),
-        (1514, "harbor-log (127.0.0.1:1514)"),
-    ] {
+    let mut ports = vec![(inputs.http_port, "Harbor's HTTP port", "--http-port")];
+    if let Some(p) = inputs.https_port {
+        ports.push((p, "Harbor's HTTPS port", "--https-port"));
+    }
+    ports.push((1514, "harbor-log (127.0.0.1:1514)", ""));
+    for (port, what, flag) in ports {
         let addr = if port == 1514 { "127.0.0.1" } else { "0.0.0.0" };
         let free = TcpListener::bind((addr, port)).is_ok();
         if free || inputs.harbor_answers {
@@ -134,10 +138,10 @@ pub async fn run(ctx: &Context, inputs: &Inputs<'_>) -> Vec<Check> {
                 &format!("port-{port}"),
                 "fail",
                 format!("port {port} ({what}) is already in use"),
-                if port == 1514 {
-                    "stop what listens on 127.0.0.1:1514"
+                &if port == 1514 {
+                    "stop what listens on 127.0.0.1:1514".to_string()
                 } else {
-                    "stop what listens there, or pick another port with --http-port"
+                    format!("stop what listens there, or pick another port with {flag}")
                 },
             ));
         }

@@ -46,6 +46,13 @@ impl Version {
         format!("harbor-offline-installer-{self}.tgz")
     }
 
+    /// Harbor counts a sigstore bundle referrer (cosign 3's default) as a
+    /// cosign signature from v2.15.0; before, it is a plain subject accessory
+    /// ("not signed", and the cosign policy refuses the pull).
+    pub fn counts_bundle_signatures(&self) -> bool {
+        self.at_least(2, 15)
+    }
+
     /// `install.sh` flags this version accepts (besides `--help`).
     pub fn install_flags(&self) -> &'static [&'static str] {
         if self.at_least(2, 9) {

@@ -138,6 +138,8 @@ pub struct Act<'a> {
     pub public_key: &'a Path,
     /// The demo's private TUF repository.
     pub repo_dir: PathBuf,
+    /// The signature format the demo signs in.
+    pub format: crate::cosign::sign::Format,
 }
 
 impl Act<'_> {
@@ -196,6 +198,7 @@ async fn check(
         pins.targets[0].as_ref(),
         pins.version,
         &BTreeMap::new(),
+        crate::cosign::verify::Accept::Any,
     )
     .await?;
     if let (Freshness::Fresh { digest }, Some(v)) = (&fresh, &verdict)
@@ -376,11 +379,17 @@ pub async fn run_act(
         "# the targets version goes up; a client never goes back to an older one".into(),
     ]);
     let second = push_variant(&client, act.image, tag, "2").await?;
-    crate::cosign::sign::sign_image(
+    let opts = crate::cosign::sign::SignOptions {
+        format: act.format,
+        annotations: BTreeMap::new(),
+        created: humantime::format_rfc3339_seconds(act.ctx.now()).to_string(),
+    };
+    crate::cosign::sign::sign(
         &client,
         act.signing_key,
         &v1.with_digest(&second),
-        &BTreeMap::new(),
+        None,
+        &opts,
     )
     .await?;
     let pins = tags::resolve_pins(&client, act.verifying_key, std::slice::from_ref(&v1)).await?;

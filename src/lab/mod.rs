@@ -61,6 +61,7 @@ mod tests {
             keep_policy: false,
             fresh: false,
             password_file: None,
+            signature_format: None,
         };
         let image = DemoImage::new("hl-compat:v1", "127.0.0.1:41329", "library").unwrap();
         let keys = KeyPair::at_prefix("/tmp/compat-da58c46/work/cosign".as_ref());

@@ -22,6 +22,33 @@ pub async fn harbor_is_up(client: &reqwest::Client, url: &str) -> bool {
         .is_ok_and(|h| h.is_healthy())
 }
 
+/// Is Harbor up at the URL this workdir recorded, when that differs from
+/// `url` (switching between HTTP and --tls: its ports are still its own)?
+async fn recorded_harbor_is_up(opts: &PreflightOptions) -> bool {
+    let Ok(state) = opts.workdir.load() else {
+        return false;
+    };
+    let Some(old) = state
+        .harbor
+        .filter(|h| !h.url.is_empty() && h.url != opts.host.url)
+    else {
+        return false;
+    };
+    let ca = state
+        .tls
+        .and_then(|t| t.ca_certificate)
+        .and_then(|p| std::fs::read(p).ok());
+    let client = crate::http::trusting(
+        crate::http::builder(crate::http::Profile::Transfer),
+        ca.as_deref(),
+    )
+    .and_then(|b| b.build());
+    match client {
+        Ok(c) => harbor_is_up(&c, &old.url).await,
+        Err(_) => false,
+    }
+}
+
 /// Run every check, printing failures and warnings (and passes when
 /// `show_ok`) in order.
 pub async fn run(
@@ -35,7 +62,9 @@ pub async fn run(
         ctx,
         &preflight::Inputs {
             http_port: opts.host.port,
-            harbor_answers: harbor_is_up(client, &opts.host.url).await,
+            https_port: opts.host.https_port,
+            harbor_answers: harbor_is_up(client, &opts.host.url).await
+                || recorded_harbor_is_up(opts).await,
             data_volume: &opts.data_volume,
             daemon_config: &opts.daemon_config,
             min_docker: crate::installer::versions::MIN_DOCKER,

@@ -9,7 +9,7 @@ use p256::ecdsa::VerifyingKey;
 use super::client::Updater;
 use super::repo::Pin;
 use super::{TufError, metadata::TargetFile};
-use crate::cosign::verify::{Verdict, verify_digest, verify_image};
+use crate::cosign::verify::{Accept, Verdict, verify_digest, verify_image};
 use crate::registry::{Client, Manifest, Reference, RegistryError};
 
 /// The TUF target name of a tag.
@@ -178,6 +178,7 @@ pub async fn verify_fresh(
     target: Option<&TargetFile>,
     version: u64,
     required: &BTreeMap<String, String>,
+    accept: Accept,
 ) -> Result<(Freshness, Option<Verdict>), RegistryError> {
     if target.is_none() {
         return Ok((Freshness::NotPinned, None));
@@ -187,6 +188,6 @@ pub async fn verify_fresh(
     let Freshness::Fresh { digest } = &freshness else {
         return Ok((freshness, None));
     };
-    let verdict = verify_digest(client, key, image, digest.clone(), required).await?;
+    let verdict = verify_digest(client, key, image, digest.clone(), required, accept).await?;
     Ok((freshness, Some(verdict)))
 }

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use super::{DemoRun, FreshnessFindings};
+use super::DemoRun;
 use crate::error::UserError;
+use crate::journal::FreshnessFindings;
 use crate::lab::freshness::{Act, METADATA_PROJECT, run_act};
 use crate::lab::options::StoryOptions;
 use crate::lab::step::Outcome;
@@ -46,6 +47,7 @@ pub(super) async fn apply_freshness(run: &mut DemoRun<'_>) -> anyhow::Result<Out
         verifying_key: &verifying_key,
         public_key: &public,
         repo_dir: run.target.workdir.demo_tuf_repo(),
+        format: run.format,
     };
     let found = run_act(&act, &loc, &mut |id, ok, detail| {
         run.sub_step(id, ok, detail)

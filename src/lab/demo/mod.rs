@@ -27,7 +27,6 @@ mod story;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 
 use super::keys::KeyPair;
 use super::options::StoryOptions;
@@ -35,12 +34,13 @@ use super::report::{Status, StepReport};
 use super::secrets::Secret;
 use super::step::{self, Pipeline, Step};
 use crate::context::Context;
+use crate::cosign::sign::{Format as SignFormat, Subject};
 use crate::digest::fingerprint;
 use crate::docker::engine;
 use crate::error::UserError;
 use crate::harbor::client::Harbor;
-pub use crate::journal::DemoStep;
-use crate::journal::{DemoRecord, State};
+use crate::journal::State;
+pub use crate::journal::{DemoReport, DemoStep};
 use crate::registry::{Client, RegistryOptions};
 use crate::step;
 use crate::ui::Reporter;
@@ -102,47 +102,6 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
     ]
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct DemoReport {
-    pub harbor_url: String,
-    pub image: String,
-    pub digest: String,
-    pub signed_before: bool,
-    pub signed_after: bool,
-    pub verified: bool,
-    pub tamper_detected: bool,
-    pub unsigned_pull_blocked: bool,
-    pub signed_pull_allowed: bool,
-    /// Harbor's own words when it refused the unsigned pull.
-    pub policy_message: String,
-    pub public_key: PathBuf,
-    pub private_key: PathBuf,
-    pub steps: Vec<DemoStep>,
-    /// The digest the tamper step pushed (unsigned), used by the policy step.
-    #[serde(default)]
-    pub tampered_digest: String,
-    /// Inputs this run was for (image, target, key).
-    #[serde(default)]
-    pub fingerprint: String,
-    /// What the freshness act found (not journalled: the act runs every time).
-    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
-    pub freshness: Option<FreshnessFindings>,
-}
-
-/// The freshness act's findings, as top-level fields of the demo's report.
-#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
-pub struct FreshnessFindings {
-    /// The first root of the demo's TUF repository (what clients trust).
-    pub tuf_root: PathBuf,
-    /// `verify --tuf` refused the tag moved back to an older, signed digest.
-    pub freshness_rollback_caught: bool,
-    /// `verify --tuf` refused metadata whose timestamp had expired.
-    pub freshness_freeze_caught: bool,
-    /// The real cosign's verdict on that rolled-back tag ("accepted",
-    /// "refused", or "not run" without cosign on PATH).
-    pub freshness_cosign_verdict: String,
-}
-
 impl DemoReport {
     /// Did the story show everything it should? Otherwise the error (exit 4)
     /// names the steps that did not.
@@ -161,26 +120,6 @@ impl DemoReport {
             failed.join(", ")
         )))
     }
-
-    fn record(&self) -> DemoRecord {
-        DemoRecord {
-            harbor_url: self.harbor_url.clone(),
-            image: self.image.clone(),
-            digest: self.digest.clone(),
-            signed_before: self.signed_before,
-            signed_after: self.signed_after,
-            verified: self.verified,
-            tamper_detected: self.tamper_detected,
-            unsigned_pull_blocked: self.unsigned_pull_blocked,
-            signed_pull_allowed: self.signed_pull_allowed,
-            policy_message: self.policy_message.clone(),
-            public_key: self.public_key.clone(),
-            private_key: self.private_key.clone(),
-            steps: self.steps.clone(),
-            tampered_digest: self.tampered_digest.clone(),
-            fingerprint: self.fingerprint.clone(),
-        }
-    }
 }
 
 /// The Harbor the demo runs against, and the key it signs with.
@@ -192,6 +131,8 @@ pub struct DemoTarget {
     /// The key's password when the caller already has it (it just made the key).
     pub key_password: Option<Secret>,
     pub workdir: Workdir,
+    /// The lab CA of a `--tls` Harbor, trusted for its API and registry.
+    pub ca_certificate: Option<PathBuf>,
 }
 
 /// One demo run: the story's inputs, its clients, and what it found so far.
@@ -205,8 +146,12 @@ pub struct DemoRun<'a> {
     pub registry: Client,
     pub creds: Option<bollard::auth::DockerCredentials>,
     /// What an earlier run with the same inputs found (none with --fresh).
-    pub previous: Option<DemoRecord>,
+    pub previous: Option<DemoReport>,
     pub report: DemoReport,
+    /// The format the sign step writes (chosen when Harbor's version is known).
+    pub format: SignFormat,
+    /// The image as we pushed it: what the signature's `subject` names.
+    pub subject: Option<Subject>,
     state: State,
     _lock: Lock,
 }
@@ -253,9 +198,25 @@ impl<'a> DemoRun<'a> {
             .clone()
             .filter(|r| r.fingerprint == fp && !story.fresh);
         let password = target.password.expose();
-        let harbor = Harbor::new(&target.harbor_url, &target.user, password)?;
+        let ca_pem = match &target.ca_certificate {
+            Some(p) => Some(std::fs::read(p).map_err(|e| {
+                UserError::usage(format!(
+                    "{}: {e} (the lab CA of {})",
+                    p.display(),
+                    target.harbor_url
+                ))
+            })?),
+            None => None,
+        };
+        let harbor = Harbor::trusting(
+            &target.harbor_url,
+            &target.user,
+            password,
+            ca_pem.as_deref(),
+        )?;
         let registry = Client::new(RegistryOptions {
             allow_insecure: target.harbor_url.starts_with("http://"),
+            ca_cert_pem: ca_pem,
             username: Some(target.user.clone()),
             password: Some(password.to_string()),
             ..Default::default()
@@ -280,6 +241,8 @@ impl<'a> DemoRun<'a> {
             creds,
             previous,
             report,
+            format: story.signature_format.unwrap_or(SignFormat::Legacy),
+            subject: None,
             state,
             _lock: lock,
         })
@@ -289,6 +252,16 @@ impl<'a> DemoRun<'a> {
     fn explain(&self, lines: &[String]) {
         if self.story.explain {
             for l in lines {
+                // A --tls Harbor: the commands name the lab CA too.
+                let l = match &self.target.ca_certificate {
+                    Some(ca) if l.starts_with("curl ") => {
+                        l.replacen("curl ", &format!("curl --cacert {} ", ca.display()), 1)
+                    }
+                    Some(ca) if l.starts_with("cosign ") => {
+                        format!("{l} --registry-cacert {}", ca.display())
+                    }
+                    _ => l.clone(),
+                };
                 self.ui.line(&format!("  $ {l}"));
             }
         }
@@ -311,7 +284,7 @@ pub async fn run_demo(
 ) -> anyhow::Result<DemoReport> {
     let mut run = DemoRun::start(ctx, ui, story, target)?;
     step::execute(&mut run, &steps()).await?;
-    run.state.demo = Some(run.report.record());
+    run.state.demo = Some(run.report.clone());
     target.workdir.save(&run.state)?;
     Ok(run.report)
 }
