@@ -21,9 +21,11 @@
 #   lab      (k) a second `up` when everything is done                  target <= 1 s,
 #               and no download, no push, no install.sh
 #            (l) `status` when Harbor answers (median of 15)             target <= 100 ms
+#   tuf      (j) verify --tuf of one image over plain verify, wall       target <= 1.5
+#               and 100 images with --tuf in one run over 100 without    target <= 1.2
 # The machine must be otherwise idle: wall times on 2 shared cores are only as good
 # as the quiet around them. CPU times (ours and the registry's) are printed as well.
-# Usage: scripts/bench.sh [cosign|bundle|download|lab|all]   (default: all)
+# Usage: scripts/bench.sh [cosign|bundle|download|lab|tuf|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT="${1:-all}"
@@ -218,11 +220,51 @@ bench_lab_section() {
   source scripts/bench-lab.sh
 }
 
+bench_tuf() {
+  echo "== tuf: setting up 100 signed, pinned images in $REG" >&2
+  local run; run="tufbench$(date +%s)"
+  mkdir -p "$WORK/tuf-rootfs/bin"
+  cp "$(command -v busybox)" "$WORK/tuf-rootfs/bin/"
+  echo "$run" > "$WORK/tuf-rootfs/id"
+  tar -C "$WORK/tuf-rootfs" -cf "$WORK/tuf-rootfs.tar" .
+  "$DOCKER" import "$WORK/tuf-rootfs.tar" "$REG/$run/base:v1" >/dev/null
+  local imgs=() i
+  for i in $(seq 1 100); do
+    imgs+=("$REG/$run/t$i:v1")
+    "$DOCKER" tag "$REG/$run/base:v1" "$REG/$run/t$i:v1"
+  done
+  for img in "${imgs[@]}"; do "$DOCKER" push -q "$img" >/dev/null 2>&1 || "$DOCKER" push "$img" >/dev/null; done
+  (cd "$WORK" && "$HL" -q keys generate --output-key-prefix tufkey --force)
+  "$HL" -q sign --key "$WORK/tufkey.key" "${imgs[@]}"
+  "$HL" -q tuf init --repo "$WORK/tufrepo" --force
+  "$HL" -q tuf pin --repo "$WORK/tufrepo" --key "$WORK/tufkey.pub" "${imgs[@]}"
+  local tuf=(--tuf "$WORK/tufrepo/metadata/1.root.json")
+  export HARBOR_LAB_HOME="$WORK/tufstate"
+  "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[0]}" >/dev/null
+
+  local so=() st=() t0 t1 ours theirs
+  for i in $(seq 1 15); do
+    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[0]}" >/dev/null; t1=$(now); so+=("$(python3 -c "print($t1 - $t0)")")
+    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${imgs[0]}" >/dev/null; t1=$(now); st+=("$(python3 -c "print($t1 - $t0)")")
+  done
+  ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
+  report "(j) verify 1 (median of 15): --tuf ${ours}s / plain ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 1.5)"
+  so=(); st=()
+  for i in $(seq 1 5); do
+    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[@]}" >/dev/null; t1=$(now); so+=("$(python3 -c "print($t1 - $t0)")")
+    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${imgs[@]}" >/dev/null; t1=$(now); st+=("$(python3 -c "print($t1 - $t0)")")
+  done
+  ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
+  report "(j) verify 100 (median of 5): --tuf ${ours}s / plain ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 1.2)"
+  unset HARBOR_LAB_HOME
+}
+
 case "$WHAT" in
   cosign) bench_cosign ;;
   bundle) bench_bundle ;;
   download) bench_download ;;
   lab) bench_lab_section ;;
-  all) bench_cosign; bench_bundle; bench_download; bench_lab_section ;;
-  *) echo "usage: bench.sh [cosign|bundle|download|lab|all]" >&2; exit 2 ;;
+  tuf) bench_tuf ;;
+  all) bench_cosign; bench_bundle; bench_download; bench_lab_section; bench_tuf ;;
+  *) echo "usage: bench.sh [cosign|bundle|download|lab|tuf|all]" >&2; exit 2 ;;
 esac

@@ -3,8 +3,9 @@
 # Idempotent: packages already present are not fetched again. Needs root.
 set -euo pipefail
 
-# openssl and procps (kill) are used by the tests; time by the benchmarks.
-PACKAGES=(docker.io docker-registry docker-compose busybox-static curl ca-certificates time openssl procps)
+# openssl and procps (kill) are used by the tests; time by the benchmarks; python3-venv
+# holds python-tuf, the TUF peer (scripts/python-tuf.sh).
+PACKAGES=(docker.io docker-registry docker-compose busybox-static curl ca-certificates time openssl procps python3-venv)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

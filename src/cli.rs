@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "From a machine with Docker to a running Harbor registry with cosign-compatible signing",
     after_help = "Exit codes: 0 ok, 1 internal error, 2 bad input, 3 environment, 4 registry/Harbor/server, \
-10 no signatures, 11 image not found, 12 no valid signature."
+10 no signatures, 11 image not found, 12 no valid signature, 13 not pinned in TUF, 14 tag moved, \
+15 TUF rollback, 16 TUF freeze (expired), 17 TUF metadata invalid."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -59,10 +60,115 @@ pub enum Command {
     Status(StatusArgs),
     /// Stop Harbor and restore the Docker daemon config; --purge also removes its data.
     Down(DownArgs),
-    /// The tutorial's story: push unsigned, sign, verify, tamper, enforce the cosign policy.
+    /// The tutorial's story: push unsigned, sign, verify, tamper, enforce the cosign policy, freshness with TUF.
     Demo(DemoArgs),
     /// Everything: preflight, install, keys and the demo, after one confirmation.
     Up(UpArgs),
+    /// Freshness with TUF: signed tag-to-digest metadata that catches rollback, freeze and moved tags.
+    #[command(subcommand)]
+    Tuf(TufCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TufCommand {
+    /// Create the repository: encrypted keys for root, targets, snapshot, timestamp and the first metadata.
+    Init(TufInitArgs),
+    /// Pin tags to their current digests (each must carry a valid signature by --key).
+    Pin(TufPinArgs),
+    /// Re-sign the timestamp alone: the heartbeat a cron job or CI runs.
+    Refresh(TufRefreshArgs),
+    /// List the targets, each role's version and expiry; warn when the timestamp expires within a day.
+    Status(TufStatusArgs),
+    /// The TUF conformance suite's client protocol (init | refresh | download).
+    #[command(hide = true)]
+    Client(TufClientArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TufRepoArgs {
+    /// The repository directory (keys/ and metadata/) [default: <workdir>/tuf].
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    #[command(flatten)]
+    pub workdir: WorkdirArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TufPublishArgs {
+    /// Also publish the metadata there: a directory, or oci://HOST/PROJECT/REPO[:tag] (one image in the registry).
+    #[arg(long, value_name = "DIR|oci://...")]
+    pub publish: Vec<String>,
+    /// How long the new timestamp stays valid: 8s, 30m, 12h, 1d... [default: 1d].
+    #[arg(long, value_name = "DURATION", value_parser = crate::tuf::parse_duration)]
+    pub timestamp_expiry: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TufInitArgs {
+    #[command(flatten)]
+    pub repo: TufRepoArgs,
+    #[command(flatten)]
+    pub publish: TufPublishArgs,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Replace an existing repository (clients that trust its root will refuse the new one).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TufPinArgs {
+    #[command(flatten)]
+    pub repo: TufRepoArgs,
+    #[command(flatten)]
+    pub publish: TufPublishArgs,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// The cosign public key every pinned image must be signed with.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Tags to pin (IMAGE:TAG).
+    #[arg(required = true, value_name = "IMAGE:TAG")]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TufRefreshArgs {
+    #[command(flatten)]
+    pub repo: TufRepoArgs,
+    #[command(flatten)]
+    pub publish: TufPublishArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TufStatusArgs {
+    #[command(flatten)]
+    pub repo: TufRepoArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TufClientArgs {
+    #[arg(long, value_name = "DIR")]
+    pub metadata_dir: PathBuf,
+    #[arg(long, value_name = "URL")]
+    pub metadata_url: Option<String>,
+    #[arg(long, value_name = "PATH")]
+    pub target_name: Vec<String>,
+    #[arg(long, value_name = "URL")]
+    pub target_base_url: Option<String>,
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub action: TufClientAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TufClientAction {
+    Init { trusted_root: PathBuf },
+    Refresh,
+    Download,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -424,6 +530,13 @@ pub struct VerifyArgs {
     /// How many images to verify at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
+    /// Also require freshness: the TUF root to trust (first use); each tag must point where TUF pins it.
+    #[arg(long, value_name = "ROOT.json")]
+    pub tuf: Option<PathBuf>,
+    /// Where the TUF metadata is: oci://HOST/PROJECT/REPO[:tag], http(s)://... or file://DIR
+    /// [default: the directory holding --tuf].
+    #[arg(long, value_name = "URL", requires = "tuf")]
+    pub tuf_url: Option<String>,
     /// Images to verify.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,

@@ -12,6 +12,11 @@
 //! | 10 | verify: the image has no signatures (as cosign) |
 //! | 11 | verify: the image (tag or digest) does not exist (as cosign) |
 //! | 12 | verify: signatures exist but none is valid (as cosign) |
+//! | 13 | verify --tuf: the tag is not pinned in the TUF metadata |
+//! | 14 | verify --tuf: tag moved: the registry's digest is not the one TUF pins |
+//! | 15 | verify --tuf: rollback: metadata older than what the client trusts |
+//! | 16 | verify --tuf: freeze: the metadata has expired |
+//! | 17 | verify --tuf: the TUF metadata is invalid (signature, threshold, hash, length, mix-and-match) |
 
 /// The process exit code of a command (README's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,6 +31,11 @@ pub enum Exit {
     NoSignatures = 10,
     ImageNotFound = 11,
     NoValidSignature = 12,
+    NotPinned = 13,
+    TagMoved = 14,
+    Rollback = 15,
+    Freeze = 16,
+    TufInvalid = 17,
 }
 
 impl Exit {
@@ -83,6 +93,11 @@ mod tests {
             (Exit::NoSignatures, 10),
             (Exit::ImageNotFound, 11),
             (Exit::NoValidSignature, 12),
+            (Exit::NotPinned, 13),
+            (Exit::TagMoved, 14),
+            (Exit::Rollback, 15),
+            (Exit::Freeze, 16),
+            (Exit::TufInvalid, 17),
         ];
         for (exit, code) in table {
             assert_eq!(exit.code(), code, "{exit:?}");

@@ -19,6 +19,9 @@ use crate::installer::run::InstallError;
 use crate::registry::RegistryError;
 use crate::registry::reference::ReferenceError;
 use crate::tls::TlsError;
+use crate::tuf::TufError;
+use crate::tuf::repo::RepoError;
+use crate::tuf::tags::PinError;
 
 /// An error that knows which exit code it deserves.
 pub trait ExitCoded {
@@ -145,6 +148,39 @@ impl ExitCoded for ReferenceError {
     }
 }
 
+impl ExitCoded for TufError {
+    fn exit(&self) -> Exit {
+        match self {
+            TufError::Rollback { .. } => Exit::Rollback,
+            TufError::Freeze { .. } => Exit::Freeze,
+            TufError::Invalid(_) => Exit::TufInvalid,
+            TufError::Fetch { .. } => Exit::Remote,
+            TufError::Store(_) => Exit::Usage,
+        }
+    }
+}
+
+impl ExitCoded for RepoError {
+    fn exit(&self) -> Exit {
+        match self {
+            RepoError::Sign { .. } => Exit::Internal,
+            _ => Exit::Usage,
+        }
+    }
+}
+
+impl ExitCoded for PinError {
+    fn exit(&self) -> Exit {
+        match self {
+            PinError::NotFound { .. } => Exit::ImageNotFound,
+            PinError::Unsigned { .. } => Exit::NoSignatures,
+            PinError::BadSignature { .. } => Exit::NoValidSignature,
+            PinError::Digest { .. } => Exit::Usage,
+            PinError::Registry(e) => e.exit(),
+        }
+    }
+}
+
 /// Walk the chain and take the code of the outermost error that has one. A
 /// plain `io::Error` (a file the user named could not be read) is bad input;
 /// anything else is a bug.
@@ -175,6 +211,9 @@ pub fn classify(err: &anyhow::Error) -> Exit {
             InstallError,
             RegistryError,
             ReferenceError,
+            TufError,
+            RepoError,
+            PinError,
             TlsError,
         );
         if cause.downcast_ref::<std::io::Error>().is_some() {

@@ -104,6 +104,23 @@ pub struct DemoReport {
     pub tampered_digest: String,
     /// Inputs the demo ran with (image, image file, target, key).
     pub fingerprint: String,
+    /// What the freshness act found (absent in journals from before it).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<FreshnessFindings>,
+}
+
+/// The demo's freshness act, as top-level fields of the demo's report.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct FreshnessFindings {
+    /// The first root of the demo's TUF repository (what clients trust).
+    pub tuf_root: PathBuf,
+    /// `verify --tuf` refused the tag moved back to an older, signed digest.
+    pub freshness_rollback_caught: bool,
+    /// `verify --tuf` refused metadata whose timestamp had expired.
+    pub freshness_freeze_caught: bool,
+    /// The real cosign's verdict on that rolled-back tag ("accepted",
+    /// "refused", or "not run" without cosign on PATH).
+    pub freshness_cosign_verdict: String,
 }
 
 /// One demo step as the demo's report (and `--json`) shows it.

@@ -20,6 +20,7 @@ pub mod lab;
 pub mod net;
 pub mod registry;
 pub mod tls;
+pub mod tuf;
 pub mod ui;
 pub mod workdir;
 
@@ -60,6 +61,7 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
             Command::Down(args) => commands::down::command(ctx, ui, &args).await,
             Command::Demo(args) => commands::demo::command(ctx, ui, &args).await,
             Command::Up(args) => commands::up::command(ctx, ui, &args).await,
+            Command::Tuf(cmd) => commands::tuf::command(ctx, ui, cmd).await,
         }
     });
     match result {

@@ -83,6 +83,16 @@ impl Workdir {
         self.root.join("cosign.password")
     }
 
+    /// The lab's TUF repository (keys/ and metadata/), `tuf --repo`'s default.
+    pub fn tuf_repo(&self) -> PathBuf {
+        self.root.join("tuf")
+    }
+
+    /// The demo's private TUF repository (its freshness act).
+    pub fn demo_tuf_repo(&self) -> PathBuf {
+        self.root.join("demo-tuf")
+    }
+
     /// Harbor's data when `--data-volume` is not given.
     pub fn default_data_volume(&self) -> PathBuf {
         self.root.join("data")

@@ -10,6 +10,7 @@ pub mod options;
 pub mod preflight;
 pub mod sign;
 pub mod status;
+pub mod tuf;
 pub mod up;
 pub mod verify;
 

@@ -1,5 +1,7 @@
 //! `harbor-lab verify`: cosign's human lines on stderr, the verified payloads
 //! on stdout (as each image is verified, like cosign), and cosign's exit codes.
+//! With `--tuf`, freshness first (`lab::freshness`): one refresh of the TUF
+//! metadata for every image, then each tag must point where TUF pins it.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +17,9 @@ use crate::cosign::payload::{SimpleSigning, go_json};
 use crate::cosign::verify::{Verdict, verify_image_with};
 use crate::error::{Exit, UserError};
 use crate::exit::ExitCoded;
+use crate::lab::freshness::refresh_pins;
 use crate::registry::Reference;
+use crate::tuf::tags::{Freshness, verify_fresh};
 use crate::ui::Reporter;
 use crate::ui::render::{Report, to_json};
 
@@ -37,12 +41,27 @@ struct Verified {
     reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rejections: Option<Vec<String>>,
+    /// With --tuf: the tag points where TUF pins it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fresh: Option<bool>,
+}
+
+/// With --tuf: where the metadata came from and the trusted targets version.
+#[derive(Debug, Serialize)]
+struct TufSummary {
+    url: String,
+    targets_version: u64,
 }
 
 #[derive(Debug, Serialize)]
 struct VerifyReport {
     ok: bool,
     images: Vec<Verified>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tuf: Option<TufSummary>,
+    /// With --tuf: why the metadata itself was refused (rollback, freeze, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tuf_error: Option<String>,
     #[serde(skip)]
     exit: Exit,
 }
@@ -64,35 +83,132 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> super::Done
     })?;
     let key =
         keys::parse_public_key(&pem).with_context(|| format!("--key {}", key_path.display()))?;
-    let client = super::registry_client(ctx, &args.registry)?;
+    let client = std::sync::Arc::new(super::registry_client(ctx, &args.registry)?);
     let required: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
     client.plan(&images, false);
+    let mut report = VerifyReport {
+        ok: true,
+        images: Vec::new(),
+        tuf: None,
+        tuf_error: None,
+        exit: Exit::Ok,
+    };
+    let pins = match &args.tuf {
+        None => None,
+        Some(root) => {
+            let url = args.tuf_url.as_deref();
+            match refresh_pins(ctx, root, url, client.clone(), &images, None).await {
+                Ok(p) => Some(p),
+                Err(e) => return Ok(Box::new(tuf_refused(ui, report, &images, &e))),
+            }
+        }
+    };
     // In order, each judged as soon as it and those before it are done, so
     // memory stays with the --jobs in flight, however many images there are.
-    let format = args.format.into();
-    let mut verdicts = futures_util::stream::iter(images.iter())
-        .map(|image| {
-            let (client, key, required) = (&client, &key, &required);
+    let accept = args.format.into();
+    let mut verdicts = futures_util::stream::iter(images.iter().enumerate())
+        .map(|(i, image)| {
+            let (client, key, required, pins) = (&client, &key, &required, &pins);
             async move {
-                let verdict = verify_image_with(client, key, image, required, format).await;
+                let verdict = match pins {
+                    None => verify_image_with(client, key, image, required, accept)
+                        .await
+                        .map(|v| (None, Some(v))),
+                    Some(p) => {
+                        let target = p.targets[i].as_ref();
+                        verify_fresh(client, key, image, target, p.version, required, accept)
+                            .await
+                            .map(|(f, v)| (Some(f), v))
+                    }
+                };
                 (image, verdict)
             }
         })
         .buffered(args.jobs as usize);
-    let mut report = VerifyReport {
-        ok: true,
-        images: Vec::new(),
-        exit: Exit::Ok,
-    };
     while let Some((image, verdict)) = verdicts.next().await {
-        let (exit, entry) = judge(ui, args, image, &required, verdict);
+        let (exit, entry) = match verdict {
+            Ok((Some(f), None)) => stale(ui, image, &f),
+            Ok((fresh, Some(v))) => {
+                if let Some(Freshness::Fresh { digest }) = &fresh {
+                    ui.status("Fresh", &format!("{image} is where TUF pins it ({digest})"));
+                }
+                let (exit, mut entry) = judge(ui, args, image, &required, Ok(v));
+                entry.fresh = fresh.map(|_| true);
+                (exit, entry)
+            }
+            Ok((None, None)) => judge(ui, args, image, &required, Ok(Verdict::ImageNotFound)),
+            Err(e) => judge(ui, args, image, &required, Err(e)),
+        };
         if report.exit.is_ok() {
             report.exit = exit;
         }
         report.images.push(entry);
     }
+    drop(verdicts);
     report.ok = report.exit.is_ok();
+    report.tuf = pins.map(|p| TufSummary {
+        url: p.url,
+        targets_version: p.version,
+    });
     Ok(Box::new(report))
+}
+
+/// A tag TUF does not vouch for: not pinned (13), moved (14), or gone.
+fn stale(ui: &Reporter, image: &Reference, f: &Freshness) -> (Exit, Verified) {
+    let reason = f.message(image);
+    ui.error(&reason);
+    let exit = match f {
+        Freshness::NotPinned => Exit::NotPinned,
+        Freshness::TagMoved { .. } => Exit::TagMoved,
+        Freshness::ImageNotFound => Exit::ImageNotFound,
+        Freshness::Fresh { .. } => Exit::Ok,
+    };
+    let digest = match f {
+        Freshness::TagMoved { registry, .. } => Some(registry.clone()),
+        _ => None,
+    };
+    let entry = Verified {
+        image: image.to_string(),
+        digest,
+        verified: false,
+        formats: None,
+        payloads: None,
+        bundles: None,
+        reason: Some(reason),
+        rejections: None,
+        fresh: Some(false),
+    };
+    (exit, entry)
+}
+
+/// The TUF metadata itself was refused (rollback, freeze, invalid): no image
+/// can be judged fresh, and each is reported so.
+fn tuf_refused(
+    ui: &Reporter,
+    mut report: VerifyReport,
+    images: &[Reference],
+    e: &anyhow::Error,
+) -> VerifyReport {
+    let reason = format!("{e:#}");
+    ui.error(&reason);
+    report.exit = crate::exit::classify(e);
+    report.ok = false;
+    report.images = images
+        .iter()
+        .map(|i| Verified {
+            image: i.to_string(),
+            digest: None,
+            verified: false,
+            formats: None,
+            payloads: None,
+            bundles: None,
+            reason: Some(reason.clone()),
+            rejections: None,
+            fresh: Some(false),
+        })
+        .collect();
+    report.tuf_error = Some(reason);
+    report
 }
 
 /// One image's verdict: its lines (as cosign prints them), exit code and entry.
@@ -112,6 +228,7 @@ fn judge(
         bundles: None,
         reason: reason.map(str::to_string),
         rejections: None,
+        fresh: None,
     };
     match verdict {
         Ok(Verdict::Verified {

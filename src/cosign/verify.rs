@@ -144,7 +144,20 @@ pub async fn verify_image_with(
     let Some(manifest) = client.get_manifest(image).await? else {
         return Ok(Verdict::ImageNotFound);
     };
-    let digest = manifest.digest;
+    verify_digest(client, key, image, manifest.digest, required, accept).await
+}
+
+/// [`verify_image_with`] for a manifest already fetched: `digest` is its
+/// digest (`verify --tuf` has fetched the tag's manifest to compare it with
+/// the pin, and does not fetch it twice).
+pub async fn verify_digest(
+    client: &Client,
+    key: &VerifyingKey,
+    image: &Reference,
+    digest: String,
+    required: &BTreeMap<String, String>,
+    accept: Accept,
+) -> Result<Verdict, RegistryError> {
     let (legacy, bundles) = futures_util::join!(
         async {
             if accept.legacy() {

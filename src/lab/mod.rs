@@ -9,6 +9,7 @@
 
 pub mod demo;
 pub mod down;
+pub mod freshness;
 pub mod install;
 pub mod keys;
 pub mod options;

@@ -8,7 +8,11 @@
 //!  4. tamper: push a different image to the tag, show verification fail and
 //!     why, then put the original back;
 //!  5. policy: turn on cosign enforcement, show the unsigned image refused
-//!     (Harbor's 412) and the signed one pulled, then restore the policy.
+//!     (Harbor's 412) and the signed one pulled, then restore the policy;
+//!  6. freshness (`fresh.rs` over `lab::freshness`): pin the signed image in a
+//!     private TUF repository whose metadata lives in Harbor's `tuf` project,
+//!     update it, roll the tag back (cosign accepts, `verify --tuf` refuses),
+//!     freeze the timestamp (`verify --tuf` refuses). It runs every time.
 //!
 //! What the story found is kept in the journal, so running the demo again skips
 //! finished steps (nothing is pushed again) and reports the same answers.
@@ -16,6 +20,7 @@
 //! How to add a step: write its `plan` line, `check` and `apply` (in `story.rs`
 //! or a file beside it) and add one `step!(..)` line to [`steps`].
 
+mod fresh;
 pub mod image;
 mod story;
 
@@ -87,6 +92,12 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
             story::plan_policy,
             story::check_policy,
             story::apply_policy
+        ),
+        step!(
+            "freshness",
+            fresh::plan_freshness,
+            story::always,
+            fresh::apply_freshness
         ),
     ]
 }

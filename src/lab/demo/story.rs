@@ -206,21 +206,7 @@ pub(super) async fn apply_sign(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome>
             key.display()
         ),
     }]);
-    let password = match &run.target.key_password {
-        Some(p) => p.clone(),
-        None => secrets::lab_key_password(
-            run.ctx,
-            run.ui,
-            run.story.password_file.as_deref(),
-            &run.target.workdir.cosign_password_file(),
-            &key,
-            false,
-        )?,
-    };
-    let text =
-        std::fs::read(&key).map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
-    let signing_key = crate::cosign::keys::decrypt_private_key(&text, password.expose().as_bytes())
-        .with_context(|| key.display().to_string())?;
+    let signing_key = signing_key(run)?;
     let opts = SignOptions {
         format: run.format,
         annotations: BTreeMap::new(),
@@ -241,6 +227,26 @@ pub(super) async fn apply_sign(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome>
             format!("{digest} is already signed by the lab key")
         },
     ))
+}
+
+/// The lab key, opened with its password (given, kept, or prompted for).
+pub(super) fn signing_key(run: &DemoRun<'_>) -> anyhow::Result<p256::ecdsa::SigningKey> {
+    let key = &run.target.keys.private;
+    let password = match &run.target.key_password {
+        Some(p) => p.clone(),
+        None => secrets::lab_key_password(
+            run.ctx,
+            run.ui,
+            run.story.password_file.as_deref(),
+            &run.target.workdir.cosign_password_file(),
+            key,
+            false,
+        )?,
+    };
+    let text =
+        std::fs::read(key).map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
+    crate::cosign::keys::decrypt_private_key(&text, password.expose().as_bytes())
+        .with_context(|| key.display().to_string())
 }
 
 pub(super) fn plan_show_signed(_: &StoryOptions) -> String {
@@ -280,7 +286,7 @@ pub(super) fn plan_verify(_: &StoryOptions) -> String {
 }
 
 /// Verify with the public key file, as a learner would (not the private key).
-fn verifying_key(run: &DemoRun<'_>) -> anyhow::Result<p256::ecdsa::VerifyingKey> {
+pub(super) fn verifying_key(run: &DemoRun<'_>) -> anyhow::Result<p256::ecdsa::VerifyingKey> {
     let public = &run.target.keys.public;
     let pem = std::fs::read(public)
         .map_err(|e| UserError::usage(format!("{}: {e}", public.display())))?;

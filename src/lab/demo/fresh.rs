@@ -1,0 +1,78 @@
+//! The demo's freshness act, as one step whose sub-steps (tuf-pin,
+//! tuf-update, tuf-rollback, tuf-freeze) are reported as they happen. The act
+//! itself is `lab::freshness::run_act`.
+
+use std::sync::Arc;
+
+use super::DemoRun;
+use crate::error::UserError;
+use crate::journal::FreshnessFindings;
+use crate::lab::freshness::{Act, METADATA_PROJECT, run_act};
+use crate::lab::options::StoryOptions;
+use crate::lab::step::Outcome;
+use crate::registry::RegistryOptions;
+use crate::tuf::oci::OciLocation;
+
+pub(super) fn plan_freshness(_: &StoryOptions) -> String {
+    format!(
+        "freshness with TUF: pin the signed image, update it, roll the tag back and freeze the timestamp (metadata in project {METADATA_PROJECT})"
+    )
+}
+
+pub(super) async fn apply_freshness(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    // The metadata's project has no cosign policy: its image is not signed.
+    run.harbor.create_project(METADATA_PROJECT, false).await?;
+    let host = &run.image.target.registry;
+    let name = run.image.name().to_string();
+    let loc = OciLocation::parse(&format!("oci://{host}/{METADATA_PROJECT}/{name}-demo"))
+        .map_err(UserError::usage)?;
+    let signing_key = super::story::signing_key(run)?;
+    let verifying_key = super::story::verifying_key(run)?;
+    let password = run.target.password.expose().to_string();
+    let registry = RegistryOptions {
+        allow_insecure: run.target.harbor_url.starts_with("http://"),
+        username: Some(run.target.user.clone()),
+        password: Some(password),
+        ..Default::default()
+    };
+    let image = run.image.target.clone();
+    let public = run.target.keys.public.clone();
+    let act = Act {
+        ctx: run.ctx,
+        ui: run.ui,
+        explain: run.story.explain,
+        client: Arc::new(crate::registry::Client::new(registry)?),
+        image: &image,
+        signing_key: &signing_key,
+        verifying_key: &verifying_key,
+        public_key: &public,
+        repo_dir: run.target.workdir.demo_tuf_repo(),
+        format: run.format,
+    };
+    let found = run_act(&act, &loc, &mut |id, ok, detail| {
+        run.sub_step(id, ok, detail)
+    })
+    .await?;
+    let ok = found.rollback_caught && found.freeze_caught;
+    let detail = format!(
+        "rollback {}, freeze {}; trusted root {}",
+        if found.rollback_caught {
+            "caught"
+        } else {
+            "NOT caught"
+        },
+        if found.freeze_caught {
+            "caught"
+        } else {
+            "NOT caught"
+        },
+        found.tuf_root.display()
+    );
+    run.report.freshness = Some(FreshnessFindings {
+        tuf_root: found.tuf_root,
+        freshness_rollback_caught: found.rollback_caught,
+        freshness_freeze_caught: found.freeze_caught,
+        freshness_cosign_verdict: found.cosign_on_rollback,
+    });
+    Ok(Outcome::verdict(ok, detail))
+}
