@@ -215,7 +215,7 @@ async fn push_variant(
     image: &Reference,
     tag: &str,
     label: &str,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<crate::cosign::sign::Subject> {
     let original = client
         .get_manifest(image)
         .await?
@@ -243,13 +243,22 @@ async fn push_variant(
         .await?;
     manifest["config"]["digest"] = serde_json::json!(new_digest);
     manifest["config"]["size"] = serde_json::json!(new_config.len());
-    Ok(client
-        .put_manifest(
-            &image.with_tag(tag),
-            Bytes::from(serde_json::to_vec(&manifest)?),
-            &original.media_type,
-        )
-        .await?)
+    let media_type = manifest["mediaType"]
+        .as_str()
+        .unwrap_or(&original.media_type)
+        .to_string();
+    let bytes = Bytes::from(serde_json::to_vec(&manifest)?);
+    let size = bytes.len() as i64;
+    let digest = client
+        .put_manifest(&image.with_tag(tag), bytes, &media_type)
+        .await?;
+    // What we pushed is the signature's subject: in a project that enforces
+    // cosign signatures Harbor answers 412 to reading it back before it is signed.
+    Ok(crate::cosign::sign::Subject {
+        digest,
+        media_type,
+        size,
+    })
 }
 
 /// Copy what `from` points at to `tag` (as `crane tag` does); its digest.
@@ -378,7 +387,8 @@ pub async fn run_act(
         ),
         "# the targets version goes up; a client never goes back to an older one".into(),
     ]);
-    let second = push_variant(&client, act.image, tag, "2").await?;
+    let pushed = push_variant(&client, act.image, tag, "2").await?;
+    let second = pushed.digest.clone();
     let opts = crate::cosign::sign::SignOptions {
         format: act.format,
         annotations: BTreeMap::new(),
@@ -388,7 +398,7 @@ pub async fn run_act(
         &client,
         act.signing_key,
         &v1.with_digest(&second),
-        None,
+        Some(pushed),
         &opts,
     )
     .await?;
