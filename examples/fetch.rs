@@ -15,6 +15,8 @@ fn main() -> std::process::ExitCode {
         dest: dest.into(),
         md5: Some(md5.clone()),
         sha256: None,
+        // The bench measures a GiB: no installer ceiling here.
+        max_bytes: u64::MAX,
     };
     let ui = harbor_lab::ui::Reporter::silent();
     let result = rt.block_on(async {

@@ -312,6 +312,139 @@ async fn checksum_mismatch_deletes_the_download() {
     nothing_escaped(&lab);
 }
 
+/// What the download cache holds for the fixture's version.
+fn cache_entries(lab: &Lab) -> Vec<String> {
+    std::fs::read_dir(lab.path().join("cache/downloads").join(TAG))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_or_oversized_download_is_cut_off_and_leaves_nothing() {
+    let asset = format!("/{TAG}/harbor-online-installer-{TAG}.tgz");
+    for special in [
+        Special::Endless(asset.clone()),
+        Special::HugeLength(asset.clone()),
+    ] {
+        let lab = Lab::new();
+        let server = file_server_with(
+            release_files(TAG, fixture_installer(), None),
+            Some(special.clone()),
+        )
+        .await;
+        let cfg = lab.private_daemon_config("{}\n");
+        let mut cmd = lab.install(
+            &format!("http://{}", server.addr),
+            free_port(),
+            &cfg,
+            &["--no-daemon-reload"],
+        );
+        let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+            .await
+            .unwrap();
+        assert_eq!(out.code, 4, "{special:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("{}{asset}", server.addr))
+                && out.stderr.contains("more than 104857600 bytes"),
+            "{special:?}: {}",
+            out.stderr
+        );
+        // Not retried: one request for the tarball.
+        let asked = server
+            .requests()
+            .iter()
+            .filter(|r| r.contains(&asset))
+            .count();
+        assert_eq!(asked, 1, "{special:?}: {:?}", server.requests());
+        assert!(
+            cache_entries(&lab).is_empty(),
+            "{special:?}: {:?}",
+            cache_entries(&lab)
+        );
+        assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "{}\n");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_is_an_environment_error_naming_the_file() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    // The partial file is /dev/full: every write fails with ENOSPC.
+    let dir = lab.path().join("cache/downloads").join(TAG);
+    std::fs::create_dir_all(&dir).unwrap();
+    let partial = dir.join(format!("harbor-online-installer-{TAG}.tgz.partial"));
+    std::os::unix::fs::symlink("/dev/full", &partial).unwrap();
+    let cfg = lab.private_daemon_config("{}\n");
+    let mut cmd = lab.install(
+        &format!("http://{}", server.addr),
+        free_port(),
+        &cfg,
+        &["--no-daemon-reload"],
+    );
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&partial.display().to_string()) && out.stderr.contains("is full"),
+        "{}",
+        out.stderr
+    );
+    assert!(cache_entries(&lab).is_empty(), "{:?}", cache_entries(&lab));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_downloads_into_one_cache_take_turns() {
+    // The server holds the first response halfway until the tarball is asked
+    // for again (or 5 s pass), so two downloads that do not take turns overlap.
+    let tarball = fixture_installer();
+    let asset = format!("/{TAG}/harbor-online-installer-{TAG}.tgz");
+    let server = file_server_with(
+        release_files(TAG, tarball.clone(), None),
+        Some(Special::HoldFirst(asset.clone())),
+    )
+    .await;
+    let cache = tempfile::tempdir().unwrap();
+    let spec = harbor_lab::installer::download::Spec {
+        url: format!("http://{}{asset}", server.addr),
+        dest: cache.path().join(TAG).join(&asset[TAG.len() + 2..]),
+        md5: Some(md5_hex(&tarball)),
+        sha256: None,
+        max_bytes: 100 << 20,
+    };
+    let client = harbor_lab::commands::install::http_client().unwrap();
+    let ui = harbor_lab::ui::Reporter::silent();
+    let first = harbor_lab::installer::download::download(&client, &ui, &spec, 1);
+    let second = async {
+        // Start once the first one is receiving.
+        while !server.requests().iter().any(|r| r.contains(&asset)) {
+            tokio::task::yield_now().await;
+        }
+        harbor_lab::installer::download::download(&client, &ui, &spec, 1).await
+    };
+    let (a, b) = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        futures_util::future::join(first, second),
+    )
+    .await
+    .expect("both downloads finish");
+    let (a, b) = (a.expect("first download"), b.expect("second download"));
+    assert_eq!(a.md5, md5_hex(&tarball));
+    assert_eq!(b.md5, md5_hex(&tarball));
+    assert!(b.cached, "the second waited and found the verified file");
+    assert_eq!(std::fs::read(&spec.dest).unwrap(), tarball);
+    assert_eq!(
+        std::fs::read_dir(spec.dest.parent().unwrap())
+            .unwrap()
+            .count(),
+        1
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_daemon_json_is_never_touched() {
     let lab = Lab::new();

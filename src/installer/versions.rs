@@ -46,6 +46,13 @@ impl Version {
         format!("harbor-offline-installer-{self}.tgz")
     }
 
+    /// The most bytes an installer tarball may have: every online installer is
+    /// well under 100 MiB and every offline one under 2 GiB, so a download past
+    /// these is not Harbor (an endless or wrong body).
+    pub fn max_installer_bytes(&self, offline: bool) -> u64 {
+        if offline { 2 << 30 } else { 100 << 20 }
+    }
+
     /// `install.sh` flags this version accepts (besides `--help`).
     pub fn install_flags(&self) -> &'static [&'static str] {
         if self.at_least(2, 9) {

@@ -111,6 +111,7 @@ pub(super) async fn obtain_installer(
         dest: dest.clone(),
         md5: expected,
         sha256: None,
+        max_bytes: version.max_installer_bytes(args.offline),
     };
     let got = download::download(client, ui, &spec, 4).await?;
     write_atomic(&stored, format!("{}\n", got.md5).as_bytes(), 0o644)
