@@ -26,7 +26,7 @@ use crate::error::UserError;
 use crate::harbor::client::{Created, Harbor};
 use crate::plan::{Workdir, fingerprint};
 use crate::registry::{Client, Reference, RegistryOptions};
-use crate::ui::Reporter;
+use crate::ui::{Reporter, Tone};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct DemoStep {
@@ -181,9 +181,15 @@ impl Run<'_> {
         }
     }
     fn step(&mut self, name: &str, ok: bool, detail: String) {
-        self.ui.status(
+        self.step_toned(name, ok, Tone::Plain, detail);
+    }
+    /// A step whose outcome is a verdict the user should see at a glance
+    /// (signed or not, verified or not, allowed or refused).
+    fn step_toned(&mut self, name: &str, ok: bool, tone: Tone, detail: String) {
+        self.ui.status_toned(
             if ok { "Ok" } else { "Failed" },
             &format!("{name}: {detail}"),
+            tone,
         );
         self.report.steps.push(DemoStep {
             name: name.into(),
@@ -322,9 +328,11 @@ pub async fn run_demo(
         let art = harbor.artifact(&story.project, &repo_in_project(&repo), &digest).await?;
         let signed_now = art.as_ref().is_some_and(|a| a.cosign_signed());
         run.report.signed_before = previous.as_ref().map_or(signed_now, |p| p.signed_before);
-        run.step(
+        let tone = if run.report.signed_before { Tone::Good } else { Tone::Bad };
+        run.step_toned(
             step,
             true,
+            tone,
             format!(
                 "Harbor reports {image}: {}",
                 if run.report.signed_before {
@@ -372,9 +380,10 @@ pub async fn run_demo(
             .collect::<Vec<_>>()
             .join(", ");
         let ok = run.report.signed_after;
-        run.step(
+        run.step_toned(
             step,
             ok,
+            if ok { Tone::Good } else { Tone::Bad },
             format!(
                 "Harbor reports {image}: {}",
                 if ok {
@@ -406,13 +415,14 @@ pub async fn run_demo(
                     ui.line(&serde_json::to_string(&payloads).unwrap_or_default());
                 }
                 run.report.verified = true;
-                run.step(
+                run.step_toned(
                     step,
                     true,
+                    Tone::Good,
                     format!("{image} verifies with {}", public.display()),
                 );
             }
-            other => run.step(step, false, format!("{image} does not verify: {other:?}")),
+            other => run.step_toned(step, false, Tone::Bad, format!("{image} does not verify: {other:?}")),
         }
 
         // 4. Tamper: another image under the same tag.
@@ -422,7 +432,7 @@ pub async fn run_demo(
             Some(p) if p.tamper_detected && !p.tampered_digest.is_empty() => {
                 run.report.tamper_detected = true;
                 run.report.tampered_digest = p.tampered_digest.clone();
-                run.step(step, true, format!("done before: the tag pointed at {}, which has no signature, and verification failed", p.tampered_digest));
+                run.step_toned(step, true, Tone::Bad, format!("done before: the tag pointed at {}, which has no signature, and verification failed", p.tampered_digest));
             }
             _ => {
                 run.explain(&[
@@ -435,7 +445,8 @@ pub async fn run_demo(
                 let (tampered, detail) = tamper(&registry, vk, &image_ref).await?;
                 run.report.tamper_detected = !tampered.is_empty();
                 run.report.tampered_digest = tampered;
-                run.step(step, run.report.tamper_detected, detail);
+                // Detected tampering is a failed verification: red, as cosign's.
+                run.step_toned(step, run.report.tamper_detected, Tone::Bad, detail);
             }
         }
 
@@ -447,7 +458,7 @@ pub async fn run_demo(
                 run.report.unsigned_pull_blocked = true;
                 run.report.signed_pull_allowed = true;
                 run.report.policy_message = p.policy_message.clone();
-                run.step(step, true, format!("done before: Harbor refused the unsigned pull ({:?}) and let the signed one through", p.policy_message));
+                run.step_toned(step, true, Tone::Good, format!("done before: Harbor refused the unsigned pull ({:?}) and let the signed one through", p.policy_message));
             }
             _ => {
                 run.explain(&[
@@ -659,9 +670,10 @@ async fn policy(
             let quoted = msg.rsplit(": ").next().unwrap_or(&msg).trim().to_string();
             run.report.unsigned_pull_blocked = true;
             run.report.policy_message = quoted.clone();
-            run.step(
+            run.step_toned(
                 "policy-unsigned",
                 true,
+                Tone::Bad,
                 format!("Harbor refused the unsigned pull: {quoted:?}"),
             );
         }
@@ -670,16 +682,22 @@ async fn policy(
             false,
             format!("the unsigned pull failed, but not because of the policy: {other}"),
         ),
-        None => run.step(
+        None => run.step_toned(
             "policy-unsigned",
             false,
+            Tone::Bad,
             "Harbor let the unsigned image through".into(),
         ),
     }
     match signed {
         Ok(()) => {
             run.report.signed_pull_allowed = true;
-            run.step("policy-signed", true, format!("the signed {image} pulls"));
+            run.step_toned(
+                "policy-signed",
+                true,
+                Tone::Good,
+                format!("the signed {image} pulls (allowed)"),
+            );
         }
         Err(e) => run.step(
             "policy-signed",
