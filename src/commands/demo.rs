@@ -96,13 +96,13 @@ fn lab_key_password(
     workdir: &Path,
     key: &Path,
     creating: bool,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Vec<u8>> {
     if let Some(p) = super::given_key_password(ctx, story.password_file.as_deref())? {
         return Ok(p);
     }
     let kept = workdir.join("cosign.password");
     if let Some(p) = super::kept_secret(&kept) {
-        return Ok(p);
+        return Ok(p.into_bytes());
     }
     if ui.interactive || !creating {
         return Ok(crate::ui::prompt::password(
@@ -113,7 +113,8 @@ fn lab_key_password(
                 "{} exists: set COSIGN_PASSWORD or pass --password-file with the password it was made with",
                 key.display()
             ),
-        )?);
+        )?
+        .into_bytes());
     }
     let p = super::install::random_password();
     super::keep_secret(&kept, &p)?;
@@ -121,7 +122,7 @@ fn lab_key_password(
         "The key password is kept in {} (0600)",
         kept.display()
     ));
-    Ok(p)
+    Ok(p.into_bytes())
 }
 
 /// Make sure the lab key pair exists. When it creates the pair, it returns the
@@ -152,7 +153,10 @@ pub fn ensure_keys(
     }
     let password = lab_key_password(ctx, ui, story, workdir, &key, true)?;
     let file = crate::cli::PasswordArgs::default();
-    let ctx_with = ctx.with_var("COSIGN_PASSWORD", &password);
+    let ctx_with = ctx.with_var(
+        "COSIGN_PASSWORD",
+        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&password),
+    );
     super::keys::write_key_pair(&ctx_with, ui, &key, &public, false, &file)?;
     Ok(Some(ctx_with))
 }
@@ -352,8 +356,9 @@ pub async fn run_demo(
         )]);
         let password = lab_key_password(ctx, ui, story, &target.workdir, &key, false)?;
         let text =
-            std::fs::read(&key).map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
-        let signing_key = crate::cosign::keys::decrypt_private_key(&text, password.as_bytes())
+            crate::fsutil::read_limited(&key, crate::fsutil::SMALL_FILE_MAX)
+                .map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
+        let signing_key = crate::cosign::keys::decrypt_private_key(&text, &password)
             .with_context(|| key.display().to_string())?;
         let signed =
             crate::cosign::sign::sign_image(&registry, &signing_key, &pinned, &BTreeMap::new())
@@ -402,7 +407,7 @@ pub async fn run_demo(
             public.display()
         )]);
         // Verify with the public key file, as a learner would (not the private key).
-        let pem = std::fs::read(&public)
+        let pem = crate::fsutil::read_limited(&public, crate::fsutil::SMALL_FILE_MAX)
             .map_err(|e| UserError::usage(format!("{}: {e}", public.display())))?;
         let verifying_key = crate::cosign::keys::parse_public_key(&pem)
             .with_context(|| public.display().to_string())?;

@@ -62,8 +62,7 @@ pub fn write_key_pair(
         }
     }
     let key = keys::generate();
-    let private =
-        keys::encrypt_private_key(&key, password.as_bytes(), keys::SIGSTORE_PRIVATE_LABEL)?;
+    let private = keys::encrypt_private_key(&key, &password, keys::SIGSTORE_PRIVATE_LABEL)?;
     let public = keys::public_key_pem(key.verifying_key())?;
     write_atomic(key_path, private.as_bytes(), 0o600)
         .with_context(|| format!("writing {}", key_path.display()))?;
@@ -98,13 +97,13 @@ pub fn load_signing_key(
     path: &std::path::Path,
     password: &crate::cli::PasswordArgs,
 ) -> anyhow::Result<p256::ecdsa::SigningKey> {
-    let text = std::fs::read(path)
+    let text = crate::fsutil::read_limited(path, crate::fsutil::SMALL_FILE_MAX)
         .map_err(|e| UserError::usage(format!("--key {}: cannot read it: {e}", path.display())))?;
     // Check the envelope before asking for a password.
     let encrypted =
         keys::parse_private_key(&text).with_context(|| format!("--key {}", path.display()))?;
     let password = super::key_password(ctx, ui, password, "private key", false)?;
     encrypted
-        .decrypt(password.as_bytes())
+        .decrypt(&password)
         .with_context(|| format!("--key {}", path.display()))
 }

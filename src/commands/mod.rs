@@ -16,20 +16,21 @@ use anyhow::Context as _;
 use crate::cli::{PasswordArgs, RegistryArgs};
 use crate::context::Context;
 use crate::error::UserError;
+use crate::fsutil::{SMALL_FILE_MAX, read_limited, read_limited_text};
 use crate::registry::{Client, RegistryOptions};
 use crate::ui::{Reporter, prompt};
 
 /// Read a secret from the first line of a file (the trailing newline is not part of it).
 pub fn read_secret_file(ctx: &Context, path: &Path, flag: &str) -> anyhow::Result<String> {
     let full = ctx.resolve(path);
-    let text = std::fs::read_to_string(&full)
+    let text = read_limited_text(&full, SMALL_FILE_MAX)
         .map_err(|e| UserError::usage(format!("{flag} {}: cannot read it: {e}", full.display())))?;
     Ok(text.lines().next().unwrap_or("").to_string())
 }
 
 /// A secret kept in the workdir: the first line of `path` when it exists.
 pub fn kept_secret(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = read_limited_text(path, SMALL_FILE_MAX).ok()?;
     text.lines()
         .next()
         .filter(|l| !l.is_empty())
@@ -47,13 +48,15 @@ pub fn keep_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
 
 /// The key password the user gave, without asking: `--password-file`, else
 /// `COSIGN_PASSWORD` (set but empty means the empty password, as in cosign).
+/// A password is bytes, as cosign takes it: one that is not UTF-8 is used as is.
 pub fn given_key_password(
     ctx: &Context,
     password_file: Option<&Path>,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<Vec<u8>>> {
+    use std::os::unix::ffi::OsStrExt;
     match password_file {
-        Some(f) => read_secret_file(ctx, f, "--password-file").map(Some),
-        None => Ok(ctx.var("COSIGN_PASSWORD").map(str::to_string)),
+        Some(f) => read_secret_file(ctx, f, "--password-file").map(|p| Some(p.into_bytes())),
+        None => Ok(ctx.var_os("COSIGN_PASSWORD").map(|p| p.as_bytes().to_vec())),
     }
 }
 
@@ -65,7 +68,7 @@ pub fn key_password(
     args: &PasswordArgs,
     what: &str,
     confirm: bool,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Vec<u8>> {
     if let Some(p) = given_key_password(ctx, args.password_file.as_deref())? {
         return Ok(p);
     }
@@ -74,7 +77,8 @@ pub fn key_password(
         what,
         confirm,
         "set COSIGN_PASSWORD (empty for no password) or pass --password-file",
-    )?)
+    )?
+    .into_bytes())
 }
 
 /// Build the registry client from the shared registry flags.
@@ -89,7 +93,7 @@ pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Cli
     let ca_cert_pem = match &args.registry_cacert {
         Some(p) => {
             let full = ctx.resolve(p);
-            Some(std::fs::read(&full).map_err(|e| {
+            Some(read_limited(&full, SMALL_FILE_MAX).map_err(|e| {
                 UserError::usage(format!("--registry-cacert {}: {e}", full.display()))
             })?)
         }

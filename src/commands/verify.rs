@@ -19,9 +19,10 @@ use crate::ui::Reporter;
 pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Result<u8> {
     let images = super::sign::parse_images(&args.images)?;
     let key_path = ctx.resolve(&args.key);
-    let pem = std::fs::read(&key_path).map_err(|e| {
-        UserError::usage(format!("--key {}: cannot read it: {e}", key_path.display()))
-    })?;
+    let pem =
+        crate::fsutil::read_limited(&key_path, crate::fsutil::SMALL_FILE_MAX).map_err(|e| {
+            UserError::usage(format!("--key {}: cannot read it: {e}", key_path.display()))
+        })?;
     let key =
         keys::parse_public_key(&pem).with_context(|| format!("--key {}", key_path.display()))?;
     let client = super::registry_client(ctx, &args.registry)?;

@@ -130,7 +130,7 @@ pub async fn confirm_gone(docker: &bollard::Docker, entries: &[String], wait: Du
 
 /// Read the config file: None when it does not exist.
 pub fn read(path: &Path) -> Result<Option<String>, DaemonConfigError> {
-    match std::fs::read(path) {
+    match crate::fsutil::read_limited(path, crate::fsutil::CONFIG_FILE_MAX) {
         Ok(b) => String::from_utf8(b)
             .map(Some)
             .map_err(|_| DaemonConfigError::InvalidJson {

@@ -129,7 +129,7 @@ impl Workdir {
 
     pub fn load(&self) -> Result<State, UserError> {
         let path = self.state_path();
-        match std::fs::read(&path) {
+        match crate::fsutil::read_limited(&path, crate::fsutil::CONFIG_FILE_MAX) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 UserError::usage(format!(
                     "{} is damaged ({e}); move it aside to start the journal afresh",

@@ -379,7 +379,7 @@ pub async fn install(
     let (overlay, overlay_name) = match &args.lab_template {
         Some(p) => {
             let p = ctx.resolve(p);
-            let text = std::fs::read_to_string(&p)
+            let text = crate::fsutil::read_limited_text(&p, crate::fsutil::CONFIG_FILE_MAX)
                 .map_err(|e| UserError::usage(format!("--lab-template {}: {e}", p.display())))?;
             (text, p.display().to_string())
         }
