@@ -981,6 +981,66 @@ async fn install_is_healthy_idempotent_and_down_restores_daemon_json() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlinked_daemon_json_is_written_through_and_down_keeps_the_link() {
+    use std::os::unix::fs::MetadataExt;
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    // As config management leaves it: a link to a 0600 file owned by someone else.
+    std::fs::create_dir(lab.path().join("managed")).unwrap();
+    let target = lab.path().join("managed/daemon.json");
+    let original = b"{\n  \"log-level\": \"warn\"\n}\n";
+    std::fs::write(&target, original).unwrap();
+    std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&target, Some(4242), Some(4243)).unwrap();
+    let link = lab.path().join("daemon.json");
+    std::os::unix::fs::symlink("managed/daemon.json", &link).unwrap();
+    let check_target = |when: &str| {
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{when}: the link was replaced"
+        );
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new("managed/daemon.json")
+        );
+        let m = std::fs::metadata(&target).unwrap();
+        assert_eq!(
+            (m.mode() & 0o7777, m.uid(), m.gid()),
+            (0o600, 4242, 4243),
+            "{when}"
+        );
+    };
+    let port = free_port();
+    let out = tokio::task::spawn_blocking({
+        let mut c = lab.install(
+            &format!("http://{}", server.addr),
+            port,
+            &link,
+            &["--no-daemon-reload"],
+        );
+        move || run(&mut c)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    check_target("after install");
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}")) && text.contains("log-level"),
+        "{text}"
+    );
+    let out = run(harbor_lab(lab.path())
+        .args(["down", "--no-daemon-reload", "--workdir"])
+        .arg(lab.workdir()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    check_target("after down");
+    assert_eq!(std::fs::read(&target).unwrap(), original);
+}
+
 trait CatchUnwindSafe: std::future::Future + Sized {
     fn catch_unwind_safe(self) -> futures_util::future::CatchUnwind<Self>
     where

@@ -8,7 +8,7 @@ use crate::cli::{DownArgs, StatusArgs};
 use crate::context::Context;
 use crate::docker::daemon_config;
 use crate::error::{EXIT_OK, UserError};
-use crate::fsutil::write_atomic;
+use crate::fsutil::write_through;
 use crate::plan::Workdir;
 use crate::ui::{Reporter, prompt};
 
@@ -187,7 +187,7 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
             match daemon_config::dockerd_for(&rec.path) {
                 Some(pid) => {
                     let reload = daemon_config::reload_text_for(original_text.as_deref());
-                    write_atomic(&rec.path, reload.as_bytes(), 0o644)
+                    write_through(&rec.path, reload.as_bytes(), 0o644)
                         .with_context(|| format!("writing {}", rec.path.display()))?;
                     daemon_config::sighup(pid)?;
                     let docker = crate::docker::engine::connect(ctx).await?;
@@ -216,10 +216,8 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
         }
         match (&rec.backup, &original) {
             (Some(b), Some(bytes)) => {
-                let mode =
-                    std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(b)?.permissions())
-                        & 0o7777;
-                write_atomic(&rec.path, bytes, mode)
+                // Through a symlink to its target, with the target's mode and owner.
+                write_through(&rec.path, bytes, 0o644)
                     .with_context(|| format!("restoring {}", rec.path.display()))?;
                 std::fs::remove_file(b).with_context(|| format!("removing {}", b.display()))?;
                 done.push(format!(
@@ -229,9 +227,12 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
                 ));
             }
             _ => {
-                if rec.path.exists() {
-                    std::fs::remove_file(&rec.path)
-                        .with_context(|| format!("removing {}", rec.path.display()))?;
+                // Through a symlink: the link is the user's, the file was ours.
+                let file = crate::fsutil::final_target(&rec.path)
+                    .with_context(|| format!("following {}", rec.path.display()))?;
+                if file.exists() {
+                    std::fs::remove_file(&file)
+                        .with_context(|| format!("removing {}", file.display()))?;
                 }
                 done.push(format!(
                     "removed {} (harbor-lab created it)",

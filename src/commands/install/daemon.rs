@@ -11,7 +11,7 @@ use crate::cli::InstallArgs;
 use crate::context::Context;
 use crate::docker::daemon_config;
 use crate::error::UserError;
-use crate::fsutil::{backup_once, write_atomic};
+use crate::fsutil::{backup_once, write_through};
 use crate::plan::{State, Workdir};
 use crate::ui::{Reporter, prompt};
 
@@ -77,7 +77,7 @@ pub(super) async fn configure_daemon(
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
             }
-            write_atomic(path, new.as_bytes(), 0o644)
+            write_through(path, new.as_bytes(), 0o644)
                 .with_context(|| format!("writing {}", path.display()))?;
             if state.daemon_config.is_none() {
                 state.daemon_config = Some(crate::plan::DaemonConfigRecord {
