@@ -582,3 +582,82 @@ async fn demo_pulls_or_loads_its_image_and_reports_json() {
         assert!(out.stderr.contains(flag), "{flag}: {}", out.stderr);
     }
 }
+
+fn docker_cli(args: &[&str]) -> String {
+    let out = Command::new("/usr/bin/docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn image_id(name: &str) -> String {
+    docker_cli(&["image", "inspect", "-f", "{{.Id}}", name])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_file_never_replaces_the_users_image_and_keeps_its_cmd() {
+    let lab = std::sync::Arc::new(Lab::new());
+    let server = release().await;
+    let base = format!("http://{}", server.addr);
+    let port = free_port();
+    let mut c = lab.cmd("install");
+    lab.install_args(&mut c, &base, port);
+    c.arg("--yes");
+    let out = run(&mut c);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // A `docker save` archive of an image with a CMD, tagged with the name the
+    // user's own image has; then the user's image (another one) takes that name.
+    let user = format!("{}:latest", unique("users-image"));
+    let rootfs = lab.path().join("rootfs.tar");
+    std::fs::write(&rootfs, rootfs_tar(&unique("file"))).unwrap();
+    let rootfs_s = rootfs.display().to_string();
+    docker_cli(&[
+        "import",
+        "--change",
+        r#"CMD ["/bin/busybox", "echo", "from the file"]"#,
+        &rootfs_s,
+        &user,
+    ]);
+    let saved = lab.path().join("saved.tar");
+    docker_cli(&["save", "-o", &saved.display().to_string(), &user]);
+    let mine = lab.path().join("mine.tar");
+    std::fs::write(&mine, rootfs_tar(&unique("mine"))).unwrap();
+    docker_cli(&["import", &mine.display().to_string(), &user]);
+    let users_id = image_id(&user);
+
+    for (file, project) in [(&saved, "saved"), (&rootfs, "rootfs")] {
+        let out = run(lab
+            .cmd("demo")
+            .arg("--workdir")
+            .arg(lab.workdir())
+            .args(["--image", &user, "--project", project, "--image-file"])
+            .arg(file));
+        assert_eq!(out.code, 0, "{project}: {}", out.stderr);
+        assert_eq!(
+            image_id(&user),
+            users_id,
+            "{project}: the user's {user} was replaced"
+        );
+    }
+    // The loaded archive kept its CMD on the way to Harbor.
+    let name = user.split(':').next().unwrap();
+    let pushed = format!("127.0.0.1:{port}/saved/{name}:latest");
+    assert_eq!(
+        docker_cli(&["image", "inspect", "-f", "{{json .Config.Cmd}}", &pushed]),
+        r#"["/bin/busybox","echo","from the file"]"#
+    );
+    for image in [
+        user.clone(),
+        pushed,
+        format!("harbor-lab-demo/{name}:latest"),
+        format!("127.0.0.1:{port}/rootfs/{name}:latest"),
+    ] {
+        let _ = Command::new("/usr/bin/docker")
+            .args(["rmi", "-f", &image])
+            .output();
+    }
+}

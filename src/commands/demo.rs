@@ -504,6 +504,9 @@ fn artifact_curl(url: &str, user: &str, project: &str, name: &str, digest: &str)
     )
 }
 
+/// Where images from --image-file live in the local engine.
+const LAB_IMAGE_PREFIX: &str = "harbor-lab-demo/";
+
 /// The local image to push: loaded from --image-file, or pulled per --pull.
 async fn prepare_local_image(
     ctx: &Context,
@@ -515,10 +518,16 @@ async fn prepare_local_image(
     let tag = tag.unwrap_or("latest");
     let local = format!("{repo}:{tag}");
     if let Some(f) = &story.image_file {
+        // Under a name of the lab's own: the user's `busybox:latest` (or whatever
+        // --image names) is never replaced by what the file holds.
+        let base = repo.rsplit('/').next().unwrap_or("image");
+        let lab_repo = format!("{LAB_IMAGE_PREFIX}{base}");
+        let local = format!("{lab_repo}:{tag}");
         let path = ctx.resolve(f);
-        let data = std::fs::read(&path)
+        // An image for the demo is megabytes; a GiB is surely the wrong file.
+        let data = crate::fsutil::read_limited(&path, 1 << 30)
             .map_err(|e| UserError::usage(format!("--image-file {}: {e}", path.display())))?;
-        engine::load_image_file(docker, Bytes::from(data), repo, tag)
+        engine::load_image_file(docker, Bytes::from(data), &lab_repo, tag)
             .await
             .map_err(|e| match e {
                 // The engine refused the file's contents: that is the file's fault.
