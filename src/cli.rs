@@ -53,6 +53,24 @@ pub enum Command {
     Demo(DemoArgs),
     /// Everything: preflight, install, keys and the demo, after one confirmation.
     Up(UpArgs),
+    /// Print a shell completion script (scripts/up.sh installs them).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff; scripts/up.sh installs it as harbor-lab(1)).
+    Man,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args, Clone)]

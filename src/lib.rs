@@ -48,6 +48,8 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
             Command::Down(args) => commands::status::down(ctx, ui, &args).await,
             Command::Demo(args) => commands::demo::command(ctx, ui, &args).await,
             Command::Up(args) => commands::up::command(ctx, ui, &args).await,
+            Command::Completions(args) => commands::docs::completions(ui, &args),
+            Command::Man => commands::docs::man(ui),
         }
     });
     match result {

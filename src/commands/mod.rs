@@ -2,6 +2,7 @@
 //! reports through the [`Reporter`](crate::ui::Reporter). Errors get context here.
 
 pub mod demo;
+pub mod docs;
 pub mod install;
 pub mod keys;
 pub mod sign;
