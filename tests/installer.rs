@@ -10,50 +10,6 @@ use support::*;
 
 const TAG: &str = FIXTURE_TAG;
 
-struct Lab {
-    root: tempfile::TempDir,
-}
-
-impl Lab {
-    fn new() -> Lab {
-        Lab {
-            root: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self) -> &Path {
-        self.root.path()
-    }
-    fn workdir(&self) -> std::path::PathBuf {
-        self.path().join("work")
-    }
-    /// `harbor-lab install` with the test's cache, workdir and double settings.
-    fn install(&self, base: &str, port: u16, daemon_config: &Path, extra: &[&str]) -> Command {
-        let mut c = harbor_lab_with_double(self.path(), &unique("inst"));
-        c.arg("install");
-        fixture_install_args(&mut c, base, port, &self.workdir(), daemon_config);
-        c.arg("--yes").args(extra);
-        if !extra.contains(&"--health-timeout") {
-            c.args(["--health-timeout", "30"]);
-        }
-        c
-    }
-    /// A daemon config nobody reads (for tests that must not touch dockerd).
-    fn private_daemon_config(&self, text: &str) -> std::path::PathBuf {
-        let p = self.path().join("daemon.json");
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        // Stop a double the fixture's install.sh started.
-        if let Ok(pid) = std::fs::read_to_string(self.workdir().join("data/double.pid")) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-        }
-    }
-}
-
 fn nothing_escaped(lab: &Lab) {
     let workdir = lab.workdir();
     assert!(
@@ -1099,7 +1055,7 @@ async fn edited_config_failures_and_purge() {
         "{}",
         out.stderr
     );
-    lab_kill(&lab);
+    lab.kill_double();
 
     // An exported `host` must not reach install.sh (it would rewrite hostname).
     let out = go(&[], &[("host", "evil.invalid")]);
@@ -1151,7 +1107,7 @@ async fn edited_config_failures_and_purge() {
         .arg(lab.workdir()));
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(lab.workdir().join("harbor").exists());
-    lab_kill(&lab);
+    lab.kill_double();
     let out = run(harbor_lab(lab.path())
         .args(["down", "--purge", "--yes", "--workdir"])
         .arg(lab.workdir()));
@@ -1165,11 +1121,4 @@ async fn edited_config_failures_and_purge() {
         "{}\n",
         "daemon.json restored"
     );
-}
-
-fn lab_kill(lab: &Lab) {
-    if let Ok(pid) = std::fs::read_to_string(lab.workdir().join("data/double.pid")) {
-        let _ = Command::new("kill").arg(pid.trim()).status();
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
 }

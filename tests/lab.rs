@@ -13,73 +13,6 @@ use support::*;
 
 const TAG: &str = FIXTURE_TAG;
 
-struct Lab {
-    root: tempfile::TempDir,
-    namespace: String,
-    image: String,
-}
-
-impl Lab {
-    fn new() -> Lab {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::write(
-            root.path().join("image.tar"),
-            rootfs_tar(&unique("demo-image")),
-        )
-        .unwrap();
-        std::fs::write(root.path().join("daemon.json"), "{}\n").unwrap();
-        Lab {
-            root,
-            namespace: unique("lab"),
-            image: format!("{}:v1", unique("hl-demo")),
-        }
-    }
-    fn path(&self) -> &Path {
-        self.root.path()
-    }
-    fn workdir(&self) -> PathBuf {
-        self.path().join("work")
-    }
-    fn cmd(&self, sub: &str) -> Command {
-        let mut c = harbor_lab_with_double(self.path(), &self.namespace);
-        c.arg(sub);
-        c
-    }
-    fn install_args(&self, c: &mut Command, base: &str, port: u16) {
-        fixture_install_args(
-            c,
-            base,
-            port,
-            &self.workdir(),
-            &self.path().join("daemon.json"),
-        );
-        c.args(["--no-daemon-reload", "--health-timeout", "30"]);
-    }
-    fn story_args(&self, c: &mut Command) {
-        c.args(["--image", &self.image, "--image-file"])
-            .arg(self.path().join("image.tar"));
-    }
-    fn up(&self, base: &str, port: u16) -> Run {
-        let mut c = self.cmd("up");
-        self.install_args(&mut c, base, port);
-        self.story_args(&mut c);
-        c.args(["--yes", "--json"]);
-        run(&mut c)
-    }
-    fn kill_double(&self) {
-        if let Ok(pid) = std::fs::read_to_string(self.workdir().join("data/double.pid")) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-            std::thread::sleep(std::time::Duration::from_millis(300));
-        }
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.kill_double();
-    }
-}
-
 async fn release() -> FileServer {
     file_server(release_files(TAG, fixture_installer(), None), None).await
 }
@@ -92,7 +25,7 @@ fn blocking<T: Send + 'static>(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn up_tells_the_whole_story_then_does_nothing_again() {
-    let lab = std::sync::Arc::new(Lab::new());
+    let lab = std::sync::Arc::new(Lab::new().with_story());
     let server = release().await;
     let base = format!("http://{}", server.addr);
     let port = free_port();
@@ -214,7 +147,7 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_harbor_mid_demo_names_the_step_and_up_finishes() {
-    let lab = std::sync::Arc::new(Lab::new());
+    let lab = std::sync::Arc::new(Lab::new().with_story());
     let server = release().await;
     let base = format!("http://{}", server.addr);
     let port = free_port();
@@ -283,7 +216,7 @@ async fn killing_harbor_mid_demo_names_the_step_and_up_finishes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_terminal_and_no_yes_is_an_error_not_a_hang() {
-    let lab = Lab::new();
+    let lab = Lab::new().with_story();
     let mut c = lab.cmd("up");
     lab.install_args(&mut c, "http://127.0.0.1:9", free_port());
     let out = run(&mut c);
@@ -475,7 +408,7 @@ async fn real_cosign_signs_and_verifies_through_the_double() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_pulls_or_loads_its_image_and_reports_json() {
-    let lab = std::sync::Arc::new(Lab::new());
+    let lab = std::sync::Arc::new(Lab::new().with_story());
     let server = release().await;
     let base = format!("http://{}", server.addr);
     let port = free_port();
@@ -599,7 +532,7 @@ fn image_id(name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_image_file_never_replaces_the_users_image_and_keeps_its_cmd() {
-    let lab = std::sync::Arc::new(Lab::new());
+    let lab = std::sync::Arc::new(Lab::new().with_story());
     let server = release().await;
     let base = format!("http://{}", server.addr);
     let port = free_port();

@@ -57,49 +57,6 @@ fn shell_words(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// The environment that lets the fixture's install.sh start the Harbor double.
-fn double_env(d: &Path, namespace: &str) -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "HARBOR_DOUBLE_BIN",
-            harbor_double_bin().display().to_string(),
-        ),
-        ("HARBOR_DOUBLE_UPSTREAM", format!("http://{}", registry())),
-        ("HARBOR_DOUBLE_NAMESPACE", unique(namespace)),
-        ("HARBOR_LAB_CACHE", d.join("cache").display().to_string()),
-    ]
-}
-
-/// `command` (install or up) with the fixture installer `installer.tgz`, the
-/// private `daemon.json` and the workdir `work`, all in the test's directory.
-fn fixture_args(command: &str, port: &str) -> Vec<String> {
-    [
-        command,
-        "--installer-file",
-        "installer.tgz",
-        "--hostname",
-        "127.0.0.1",
-        "--allow-loopback-hostname",
-        "--http-port",
-        port,
-        "--workdir",
-        "work",
-        "--daemon-config",
-        "daemon.json",
-        "--no-daemon-reload",
-        "--health-timeout",
-        "30",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
-fn kill_double(d: &Path) {
-    if let Ok(pid) = std::fs::read_to_string(d.join("work/data/double.pid")) {
-        let _ = Command::new("kill").arg(pid.trim()).status();
-    }
-}
-
 #[test]
 fn key_password_is_asked_twice_on_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
@@ -120,12 +77,10 @@ fn key_password_is_asked_twice_on_a_terminal() {
 
 #[test]
 fn daemon_config_change_is_confirmed_on_a_terminal() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("installer.tgz"), fixture_installer()).unwrap();
-    std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
+    let lab = Lab::new().with_installer_file();
+    let d = lab.path();
     let port = free_port().to_string();
-    let owned = fixture_args("install", &port);
+    let owned = Lab::terminal_args("install", &port);
     let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     // Answer "no": the file is left alone and the install stops there.
     let (code, text) = on_terminal(d, &args, &["n"]);
@@ -142,9 +97,9 @@ fn daemon_config_change_is_confirmed_on_a_terminal() {
 
 #[test]
 fn up_asks_once_and_no_means_nothing_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
+    let lab = Lab::new();
+    lab.private_daemon_config("{}\n");
+    let d = lab.path();
     let port = free_port().to_string();
     let args = [
         "up",
@@ -176,22 +131,13 @@ fn up_asks_once_and_no_means_nothing_changes() {
 
 #[test]
 fn a_declined_harbor_yml_stays_the_users() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("installer.tgz"), fixture_installer()).unwrap();
-    std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
+    let lab = Lab::new().with_installer_file();
+    let d = lab.path();
     let port = free_port().to_string();
-    let env = double_env(d, "tty");
-    let owned = fixture_args("install", &port);
+    let env = lab.double_env();
+    let owned = Lab::terminal_args("install", &port);
     let args: Vec<&str> = owned.iter().map(String::as_str).collect();
-    let plain = |extra: &[&str]| {
-        let mut c = harbor_lab(d);
-        c.args(&args).args(extra);
-        for (k, v) in &env {
-            c.env(k, v);
-        }
-        run(&mut c)
-    };
+    let plain = |extra: &[&str]| run(lab.bare().args(&args).args(extra));
     let out = plain(&["--yes"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let yml = d.join("work/harbor/harbor.yml");
@@ -210,27 +156,24 @@ fn a_declined_harbor_yml_stays_the_users() {
     let out = plain(&[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(&yml).unwrap(), mine);
-    kill_double(d);
+    lab.kill_double();
 }
 
 /// `up` on a terminal: one confirmation, the new key's password typed twice, and
 /// the demo signs with it without asking a third time.
 #[test]
 fn up_on_a_terminal_asks_for_the_key_password_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("installer.tgz"), fixture_installer()).unwrap();
-    std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
-    std::fs::write(d.join("image.tar"), rootfs_tar(&unique("tty-image"))).unwrap();
+    let lab = Lab::new().with_installer_file().with_story();
+    let d = lab.path();
     let port = free_port().to_string();
-    let image = format!("{}:v1", unique("hl-tty"));
-    let env = double_env(d, "ttyup");
-    let mut owned = fixture_args("up", &port);
+    let image = lab.image.clone();
+    let env = lab.double_env();
+    let mut owned = Lab::terminal_args("up", &port);
     owned.extend(["--image", &image, "--image-file", "image.tar"].map(String::from));
     let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let (code, text) = on_terminal_env(d, &args, &["y", "lab-key-pw", "lab-key-pw"], &env);
     if code != 0 {
-        kill_double(d);
+        lab.kill_double();
     }
     assert_eq!(code, 0, "{text}");
     let (before, after) = text.split_once("Done keys:").expect("the keys step ran");
@@ -247,11 +190,8 @@ fn up_on_a_terminal_asks_for_the_key_password_once() {
     // Unattended later, the typed password is nowhere to be found: a clear error
     // that names the key, never a made-up password kept for it.
     let unattended = |password: Option<&str>| {
-        let mut c = harbor_lab(d);
+        let mut c = lab.bare();
         c.args(&args).args(["--yes", "--fresh"]);
-        for (k, v) in &env {
-            c.env(k, v);
-        }
         if let Some(p) = password {
             c.env("COSIGN_PASSWORD", p);
         }
@@ -259,7 +199,7 @@ fn up_on_a_terminal_asks_for_the_key_password_once() {
     };
     let out = unattended(None);
     let with_password = unattended(Some("lab-key-pw"));
-    kill_double(d);
+    lab.kill_double();
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("cosign.key exists") && out.stderr.contains("COSIGN_PASSWORD"),
@@ -275,17 +215,13 @@ fn up_on_a_terminal_asks_for_the_key_password_once() {
 /// NO_COLOR turns every colour off.
 #[test]
 fn outcomes_are_red_or_green_on_a_terminal_and_plain_with_no_color() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("installer.tgz"), fixture_installer()).unwrap();
-    std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
-    std::fs::write(d.join("image.tar"), rootfs_tar(&unique("tty-colour"))).unwrap();
+    let lab = Lab::new().with_installer_file().with_story();
+    let d = lab.path();
     let port = free_port().to_string();
-    let image = format!("{}:v1", unique("hl-colour"));
-    let mut env = double_env(d, "ttycolour");
+    let mut env = lab.double_env();
     env.push(("COSIGN_PASSWORD", "colour-pw".into()));
-    let mut owned = fixture_args("up", &port);
-    owned.extend(["--image", &image, "--image-file", "image.tar", "--yes"].map(String::from));
+    let mut owned = Lab::terminal_args("up", &port);
+    owned.extend(["--image", &lab.image, "--image-file", "image.tar", "--yes"].map(String::from));
     let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let mut coloured = env.clone();
     coloured.push(("NO_COLOR", String::new()));
@@ -293,7 +229,6 @@ fn outcomes_are_red_or_green_on_a_terminal_and_plain_with_no_color() {
     let mut again: Vec<&str> = args.clone();
     again.push("--fresh");
     let (plain_code, plain) = on_terminal_env(d, &again, &[], &env);
-    kill_double(d);
     assert_eq!(code, 0, "{text}");
     for (colour, what) in [
         ("31", "show-unsigned: Harbor reports"),
@@ -311,6 +246,9 @@ fn outcomes_are_red_or_green_on_a_terminal_and_plain_with_no_color() {
     assert_eq!(plain_code, 0, "{plain}");
     assert!(plain.contains("show-unsigned: Harbor reports"), "{plain}");
     for colour in ["\x1b[31m", "\x1b[32m", "\x1b[1;32m"] {
-        assert!(!plain.contains(colour), "NO_COLOR=1 still coloured: {plain:?}");
+        assert!(
+            !plain.contains(colour),
+            "NO_COLOR=1 still coloured: {plain:?}"
+        );
     }
 }
