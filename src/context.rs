@@ -80,6 +80,18 @@ impl Context {
         self.env.iter().map(|(k, v)| (k.as_str(), v.as_os_str()))
     }
 
+    /// A fault-injection point for tests: when `HARBOR_LAB_FAULT` names
+    /// `point`, the process is killed here with SIGKILL (as a power cut or
+    /// `kill -9` would stop it), so tests can prove what a re-run recovers.
+    pub fn fault_point(&self, point: &str) {
+        if self.var("HARBOR_LAB_FAULT") == Some(point) {
+            // SAFETY: kill(2) on our own pid with a plain signal number.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+    }
+
     pub fn now(&self) -> SystemTime {
         (self.clock)()
     }

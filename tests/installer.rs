@@ -1122,3 +1122,121 @@ async fn edited_config_failures_and_purge() {
         "daemon.json restored"
     );
 }
+
+/// The entries `install` adds for the fixture Harbor on `port`.
+fn entry(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+fn down(lab: &Lab) -> Run {
+    run(lab
+        .plain()
+        .args(["down", "--no-daemon-reload", "--workdir"])
+        .arg(lab.workdir()))
+}
+
+const ORIGINAL: &str = "{\n    \"log-level\": \"warn\"\n}\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_after_the_daemon_json_write_leaves_the_entry_known_as_ours() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let base = format!("http://{}", server.addr);
+    let cfg = lab.private_daemon_config(ORIGINAL);
+    let port = free_port();
+    // Killed (SIGKILL) right after daemon.json was written.
+    let mut c = lab.install(&base, port, &cfg, &["--no-daemon-reload"]);
+    c.env("HARBOR_LAB_FAULT", "daemon-config-written");
+    let killed = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(
+        killed.code, -1,
+        "not killed at the fault point: {}",
+        killed.stderr
+    );
+    assert!(
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .contains(&entry(port))
+    );
+    // The re-run knows the entry is its own, and down takes it out.
+    let mut c = lab.install(&base, port, &cfg, &["--no-daemon-reload"]);
+    let again = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("recorded now"), "{}", again.stderr);
+    let out = down(&lab);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), ORIGINAL);
+    assert!(!lab.path().join("daemon.json.harbor-lab.bak").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_labs_sharing_daemon_json_each_take_out_only_their_own_entry() {
+    let (a, b) = (Lab::new(), Lab::new());
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let base = format!("http://{}", server.addr);
+    let cfg = a.private_daemon_config(ORIGINAL);
+    let backup = a.path().join("daemon.json.harbor-lab.bak");
+    let (pa, pb) = (free_port(), free_port());
+    for (lab, port) in [(&a, pa), (&b, pb)] {
+        let mut c = lab.install(&base, port, &cfg, &["--no-daemon-reload"]);
+        let out = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+            .await
+            .unwrap();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let out = down(&a);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        text.contains(&entry(pb)) && !text.contains(&entry(pa)),
+        "down of A must leave B's entry: {text}"
+    );
+    assert!(backup.exists(), "the backup went while B's entry is there");
+    let out = down(&b);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), ORIGINAL);
+    assert!(!backup.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn down_keeps_edits_made_after_the_install_and_says_so() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let cfg = lab.private_daemon_config(ORIGINAL);
+    let port = free_port();
+    let mut c = lab.install(
+        &format!("http://{}", server.addr),
+        port,
+        &cfg,
+        &["--no-daemon-reload"],
+    );
+    let out = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // An admin adds a mirror after the install.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["registry-mirrors"] = serde_json::json!(["https://mirror.example.invalid"]);
+    std::fs::write(&cfg, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let out = down(&lab);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(
+        after["registry-mirrors"],
+        serde_json::json!(["https://mirror.example.invalid"]),
+        "the admin's edit was lost"
+    );
+    assert_eq!(after["log-level"], "warn");
+    assert!(after.get("insecure-registries").is_none(), "{after}");
+    assert!(
+        out.stderr.contains("changed after the install") && out.stderr.contains(&entry(port)),
+        "{}",
+        out.stderr
+    );
+}

@@ -172,40 +172,43 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
         );
     }
 
-    // Restore the daemon config, byte for byte, and make dockerd forget our entries.
+    // Take our entries out of the daemon config and make dockerd forget them.
+    // The pre-install file comes back byte for byte only when nothing else
+    // changed since; later edits (an admin's, another lab's entries) are kept.
     if let Some(rec) = state.daemon_config.clone() {
+        let ours = rec.ours();
         let original = match &rec.backup {
-            Some(b) => Some(
-                std::fs::read(b).with_context(|| format!("reading the backup {}", b.display()))?,
+            Some(b) if b.exists() => Some(
+                crate::fsutil::read_limited_text(b, crate::fsutil::CONFIG_FILE_MAX)
+                    .with_context(|| format!("reading the backup {}", b.display()))?,
             ),
-            None => None,
+            _ => None,
         };
-        let original_text = original
-            .as_ref()
-            .map(|b| String::from_utf8_lossy(b).into_owned());
-        if !args.no_daemon_reload {
+        let current = daemon_config::read(&rec.path)?;
+        let restore =
+            daemon_config::restore_plan(&rec.path, current.as_deref(), original.as_deref(), &ours)?;
+        if !args.no_daemon_reload && current.is_some() {
             match daemon_config::dockerd_for(&rec.path) {
                 Some(pid) => {
-                    let reload = daemon_config::reload_text_for(original_text.as_deref());
-                    write_through(&rec.path, reload.as_bytes(), 0o644)
+                    write_through(&rec.path, restore.reload_text.as_bytes(), 0o644)
                         .with_context(|| format!("writing {}", rec.path.display()))?;
                     daemon_config::sighup(pid)?;
                     let docker = crate::docker::engine::connect(ctx).await?;
                     if !daemon_config::confirm_gone(
                         &docker,
-                        &rec.added,
+                        &ours,
                         std::time::Duration::from_secs(10),
                     )
                     .await
                     {
                         ui.warn(&format!(
                             "dockerd still lists {}; restart Docker to drop them",
-                            rec.added.join(", ")
+                            ours.join(", ")
                         ));
                     }
                     done.push(format!(
                         "dockerd (pid {pid}) reloaded without {}",
-                        rec.added.join(", ")
+                        ours.join(", ")
                     ));
                 }
                 None => ui.warn(&format!(
@@ -214,19 +217,23 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
                 )),
             }
         }
-        match (&rec.backup, &original) {
-            (Some(b), Some(bytes)) => {
+        match (&restore.text, restore.exact, &rec.backup) {
+            (_, _, _) if current.is_none() => ui.warn(&format!(
+                "{} is gone; there was nothing of ours to take out",
+                rec.path.display()
+            )),
+            (Some(text), true, Some(b)) => {
                 // Through a symlink to its target, with the target's mode and owner.
-                write_through(&rec.path, bytes, 0o644)
+                write_through(&rec.path, text.as_bytes(), 0o644)
                     .with_context(|| format!("restoring {}", rec.path.display()))?;
                 std::fs::remove_file(b).with_context(|| format!("removing {}", b.display()))?;
                 done.push(format!(
-                    "restored {} from {}",
+                    "restored {} byte for byte from {}",
                     rec.path.display(),
                     b.display()
                 ));
             }
-            _ => {
+            (None, _, _) => {
                 // Through a symlink: the link is the user's, the file was ours.
                 let file = crate::fsutil::final_target(&rec.path)
                     .with_context(|| format!("following {}", rec.path.display()))?;
@@ -236,6 +243,26 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
                 }
                 done.push(format!(
                     "removed {} (harbor-lab created it)",
+                    rec.path.display()
+                ));
+            }
+            (Some(text), _, backup) => {
+                write_through(&rec.path, text.as_bytes(), 0o644)
+                    .with_context(|| format!("writing {}", rec.path.display()))?;
+                let kept = backup
+                    .as_ref()
+                    .filter(|b| b.exists())
+                    .map(|b| format!("; the pre-install copy stays in {}", b.display()))
+                    .unwrap_or_default();
+                ui.warn(&format!(
+                    "{} changed after the install (another lab's entries or your edits): \
+                     removed only {} and kept everything else{kept}",
+                    rec.path.display(),
+                    ours.join(", ")
+                ));
+                done.push(format!(
+                    "removed {} from {}",
+                    ours.join(", "),
                     rec.path.display()
                 ));
             }

@@ -31,6 +31,28 @@ pub(super) async fn configure_daemon(
     let current = daemon_config::read(path)?;
     let merge = daemon_config::merge(path, current.as_deref(), &entries)?;
     match &merge.new_text {
+        // Listed because an interrupted run of ours wrote them: ours after all.
+        None if !args.dry_run
+            && state
+                .daemon_config
+                .as_ref()
+                .is_some_and(|r| !r.pending.is_empty()) =>
+        {
+            if let Some(rec) = state.daemon_config.as_mut() {
+                rec.commit_pending();
+            }
+            wd.save(state)?;
+            report.step(
+                ui,
+                "daemon-config",
+                "done",
+                format!(
+                    "{} lists {} (written by an interrupted run; recorded now)",
+                    path.display(),
+                    entries.join(", ")
+                ),
+            );
+        }
         None => report.step(
             ui,
             "daemon-config",
@@ -77,16 +99,23 @@ pub(super) async fn configure_daemon(
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
             }
-            write_through(path, new.as_bytes(), 0o644)
-                .with_context(|| format!("writing {}", path.display()))?;
-            if state.daemon_config.is_none() {
-                state.daemon_config = Some(crate::plan::DaemonConfigRecord {
+            // The intent goes to the journal first: whatever stops this run
+            // after the write, a re-run and `down` know these entries are ours.
+            let rec = state
+                .daemon_config
+                .get_or_insert_with(|| crate::plan::DaemonConfigRecord {
                     path: path.to_path_buf(),
                     backup,
-                    added: merge.added.clone(),
+                    added: Vec::new(),
+                    pending: Vec::new(),
                 });
-            } else if let Some(rec) = state.daemon_config.as_mut() {
-                rec.added.extend(merge.added.clone());
+            rec.pending = merge.added.clone();
+            wd.save(state)?;
+            write_through(path, new.as_bytes(), 0o644)
+                .with_context(|| format!("writing {}", path.display()))?;
+            ctx.fault_point("daemon-config-written");
+            if let Some(rec) = state.daemon_config.as_mut() {
+                rec.commit_pending();
             }
             wd.save(state)?;
             report.step(
