@@ -14,13 +14,13 @@ fn main() -> std::process::ExitCode {
         url: url.clone(),
         dest: dest.into(),
         md5: Some(md5.clone()),
-        sha256: None,
         // The bench measures a GiB: no installer ceiling here.
         max_bytes: u64::MAX,
     };
     let ui = harbor_lab::ui::Reporter::silent();
     let result = rt.block_on(async {
-        let client = harbor_lab::commands::install::http_client().expect("an HTTP client");
+        let client =
+            harbor_lab::http::client(harbor_lab::http::Profile::Transfer).expect("an HTTP client");
         harbor_lab::installer::download::download(&client, &ui, &spec, 1).await
     });
     match result {

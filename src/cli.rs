@@ -32,6 +32,16 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
+impl GlobalArgs {
+    pub fn ui_options(&self) -> crate::ui::Options {
+        crate::ui::Options {
+            quiet: self.quiet,
+            json: self.json,
+            yes: self.yes,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create and inspect cosign-compatible key pairs.
@@ -83,7 +93,7 @@ pub struct StoryArgs {
     pub image_file: Option<PathBuf>,
     /// When to pull the image, as Docker's --pull.
     #[arg(long, value_enum, default_value_t)]
-    pub pull: crate::docker::engine::PullPolicy,
+    pub pull: Pull,
     /// The Harbor project the demo uses (created if missing).
     #[arg(long, value_name = "NAME", default_value = "library")]
     pub project: String,
@@ -309,6 +319,26 @@ pub struct SignArgs {
     /// Images to sign (tags are resolved to digests).
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
+}
+
+/// `--pull`, as Docker's.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum Pull {
+    Always,
+    #[default]
+    Missing,
+    Never,
+}
+
+impl From<Pull> for crate::docker::engine::PullPolicy {
+    fn from(p: Pull) -> Self {
+        use crate::docker::engine::PullPolicy;
+        match p {
+            Pull::Always => PullPolicy::Always,
+            Pull::Missing => PullPolicy::Missing,
+            Pull::Never => PullPolicy::Never,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]

@@ -1,4 +1,6 @@
-//! Exit codes, and how an error chain maps onto one.
+//! Exit codes as a type, and the user-facing error that carries one. A leaf:
+//! this module imports nothing from the crate. Which exit code an error chain
+//! deserves is decided at the top, in `exit.rs`, beside `lib::run`.
 //!
 //! | code | meaning |
 //! |------|---------|
@@ -10,110 +12,81 @@
 //! | 10 | verify: the image has no signatures (as cosign) |
 //! | 11 | verify: the image (tag or digest) does not exist (as cosign) |
 //! | 12 | verify: signatures exist but none is valid (as cosign) |
-//! | 130| interrupted |
 
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_INTERNAL: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_ENVIRONMENT: u8 = 3;
-pub const EXIT_REMOTE: u8 = 4;
-pub const EXIT_NO_SIGNATURES: u8 = 10;
-pub const EXIT_IMAGE_NOT_FOUND: u8 = 11;
-pub const EXIT_NO_VALID_SIGNATURE: u8 = 12;
-
-/// An error that knows which exit code it deserves.
-pub trait ExitCoded {
-    fn exit_code(&self) -> u8;
+/// The process exit code of a command (README's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum Exit {
+    #[default]
+    Ok = 0,
+    Internal = 1,
+    Usage = 2,
+    Environment = 3,
+    Remote = 4,
+    NoSignatures = 10,
+    ImageNotFound = 11,
+    NoValidSignature = 12,
 }
 
-/// A user-facing error with an explicit class, for the orchestration layer.
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn is_ok(self) -> bool {
+        self == Exit::Ok
+    }
+}
+
+/// A user-facing error with an explicit class: what went wrong, named so the
+/// user can fix it (the flag, file or server), and the exit code it deserves.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct UserError {
-    pub code: u8,
+    pub exit: Exit,
     pub message: String,
 }
 
 impl UserError {
     pub fn usage(message: impl Into<String>) -> Self {
         UserError {
-            code: EXIT_USAGE,
+            exit: Exit::Usage,
             message: message.into(),
         }
     }
     pub fn environment(message: impl Into<String>) -> Self {
         UserError {
-            code: EXIT_ENVIRONMENT,
+            exit: Exit::Environment,
             message: message.into(),
         }
     }
     pub fn remote(message: impl Into<String>) -> Self {
         UserError {
-            code: EXIT_REMOTE,
+            exit: Exit::Remote,
             message: message.into(),
         }
     }
 }
 
-impl ExitCoded for UserError {
-    fn exit_code(&self) -> u8 {
-        self.code
-    }
-}
-
-/// Walk the chain and take the code of the outermost error that has one.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    // Every typed error of the library, outermost first.
-    macro_rules! coded {
-        ($cause:expr, $($t:ty),* $(,)?) => {$(
-            if let Some(e) = $cause.downcast_ref::<$t>() {
-                return e.exit_code();
-            }
-        )*};
-    }
-    for cause in err.chain() {
-        coded!(
-            cause,
-            UserError,
-            crate::cosign::keys::KeyError,
-            crate::cosign::sign::SignError,
-            crate::docker::engine::DockerError,
-            crate::docker::daemon_config::DaemonConfigError,
-            crate::harbor::client::HarborError,
-            crate::harbor::health::HealthTimeout,
-            crate::installer::download::DownloadError,
-            crate::installer::extract::ExtractError,
-            crate::installer::render::RenderError,
-            crate::installer::run::InstallError,
-            crate::registry::RegistryError,
-            crate::registry::reference::ReferenceError,
-        );
-        if cause.downcast_ref::<std::io::Error>().is_some() {
-            return EXIT_USAGE;
-        }
-    }
-    EXIT_INTERNAL
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use anyhow::Context as _;
 
     #[test]
-    fn the_outermost_typed_error_decides() {
-        let harbor = crate::harbor::client::HarborError::Connect {
-            url: "u".into(),
-            detail: "d".into(),
-        };
-        let err = anyhow::Error::new(harbor).context("demo step push");
-        assert_eq!(exit_code(&err), EXIT_REMOTE);
-        let err: anyhow::Error = UserError::environment("x").into();
-        assert_eq!(exit_code(&err.context("y")), EXIT_ENVIRONMENT);
-        let err = Err::<(), _>(std::io::Error::other("gone"))
-            .context("reading f")
-            .unwrap_err();
-        assert_eq!(exit_code(&err), EXIT_USAGE);
-        assert_eq!(exit_code(&anyhow::anyhow!("a bug")), EXIT_INTERNAL);
+    fn codes_are_the_readme_table() {
+        let table = [
+            (Exit::Ok, 0),
+            (Exit::Internal, 1),
+            (Exit::Usage, 2),
+            (Exit::Environment, 3),
+            (Exit::Remote, 4),
+            (Exit::NoSignatures, 10),
+            (Exit::ImageNotFound, 11),
+            (Exit::NoValidSignature, 12),
+        ];
+        for (exit, code) in table {
+            assert_eq!(exit.code(), code, "{exit:?}");
+        }
+        assert_eq!(UserError::environment("x").exit, Exit::Environment);
     }
 }

@@ -7,15 +7,20 @@ pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod cosign;
+pub mod digest;
 pub mod docker;
 pub mod error;
+pub mod exit;
 pub mod fsutil;
 pub mod harbor;
+pub mod http;
 pub mod installer;
+pub mod journal;
+pub mod lab;
 pub mod net;
-pub mod plan;
 pub mod registry;
 pub mod ui;
+pub mod workdir;
 
 use cli::{Cli, Command, KeysCommand};
 use context::Context;
@@ -31,7 +36,7 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
         Ok(rt) => rt,
         Err(e) => {
             ui.error(&format!("cannot start the async runtime: {e}"));
-            return error::EXIT_INTERNAL;
+            return error::Exit::Internal.code();
         }
     };
     let result = runtime.block_on(async {
@@ -53,10 +58,10 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
         }
     });
     match result {
-        Ok(code) => code,
+        Ok(exit) => exit.code(),
         Err(err) => {
             ui.error(&format!("{err:#}"));
-            error::exit_code(&err)
+            exit::classify(&err).code()
         }
     }
 }

@@ -6,7 +6,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     let cli = harbor_lab::cli::Cli::parse();
     let ctx = harbor_lab::context::Context::from_os();
-    let ui = harbor_lab::ui::Reporter::new(&ctx, &cli.global);
+    let ui = harbor_lab::ui::Reporter::new(&ctx, cli.global.ui_options());
     let code = harbor_lab::run(cli, &ctx, &ui);
     std::process::ExitCode::from(code)
 }

@@ -369,7 +369,6 @@ async fn two_downloads_into_one_cache_take_turns() {
         url: format!("http://{}{asset}", server.addr),
         dest: cache.path().join(TAG).join(&asset[TAG.len() + 2..]),
         md5: Some(md5_hex(&tarball)),
-        sha256: None,
         max_bytes: 100 << 20,
     };
     let client = harbor_lab::commands::install::http_client().unwrap();

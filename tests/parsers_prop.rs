@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use harbor_lab::cosign::{keys, payload};
-use harbor_lab::registry::{Reference, auth, manifest, parse_error_body};
+use harbor_lab::http::parse_error_body;
+use harbor_lab::registry::{Reference, auth, manifest};
 use proptest::prelude::*;
 
 /// A real envelope, made once (scrypt is deliberately slow).

@@ -12,7 +12,7 @@
 //! finished steps (nothing is pushed again) and reports the same answers.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use bytes::Bytes;
@@ -21,12 +21,17 @@ use serde::{Deserialize, Serialize};
 use crate::cli::StoryArgs;
 use crate::context::Context;
 use crate::cosign::verify::{Verdict, verify_image};
+use crate::digest::fingerprint;
 use crate::docker::engine::{self, PullPolicy};
-use crate::error::UserError;
+use crate::error::{Exit, UserError};
 use crate::harbor::client::{Created, Harbor};
-use crate::plan::{Workdir, fingerprint};
+use crate::journal::DemoRecord;
+use crate::lab::image::DemoImage;
+use crate::lab::keys::{KeyPair, ensure_lab_keys};
+use crate::lab::secrets::{self, Secret};
 use crate::registry::{Client, Reference, RegistryOptions};
 use crate::ui::{Reporter, Tone};
+use crate::workdir::Workdir;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct DemoStep {
@@ -59,13 +64,15 @@ pub struct DemoReport {
     pub fingerprint: String,
 }
 
-/// Everything the demo needs to reach Harbor.
+/// Everything the demo needs to reach Harbor, and the key it signs with.
 pub struct Target {
     pub harbor_url: String,
     pub user: String,
-    pub password: String,
-    pub key_prefix: PathBuf,
-    pub workdir: PathBuf,
+    pub password: Secret,
+    pub keys: KeyPair,
+    /// The key's password when the caller already has it (it just made the key).
+    pub key_password: Option<Secret>,
+    pub workdir: Workdir,
 }
 
 fn registry_host(url: &str) -> Result<String, UserError> {
@@ -84,87 +91,6 @@ fn registry_host(url: &str) -> Result<String, UserError> {
         )));
     }
     Ok(host.to_string())
-}
-
-/// The lab key's password: --password-file, COSIGN_PASSWORD, the one kept in the
-/// workdir, a prompt, or, only when `creating` the key unattended, a random one
-/// (then kept 0600 in the workdir). An existing key's password is never made up.
-fn lab_key_password(
-    ctx: &Context,
-    ui: &Reporter,
-    story: &StoryArgs,
-    workdir: &Path,
-    key: &Path,
-    creating: bool,
-) -> anyhow::Result<Vec<u8>> {
-    if let Some(p) = super::given_key_password(ctx, story.password_file.as_deref())? {
-        return Ok(p);
-    }
-    let kept = workdir.join("cosign.password");
-    if let Some(p) = super::kept_secret(&kept) {
-        return Ok(p.into_bytes());
-    }
-    if ui.interactive || !creating {
-        return Ok(crate::ui::prompt::password(
-            ui,
-            "the lab's private key",
-            creating,
-            &format!(
-                "{} exists: set COSIGN_PASSWORD or pass --password-file with the password it was made with",
-                key.display()
-            ),
-        )?
-        .into_bytes());
-    }
-    let p = super::install::random_password();
-    super::keep_secret(&kept, &p)?;
-    ui.line(&format!(
-        "The key password is kept in {} (0600)",
-        kept.display()
-    ));
-    Ok(p.into_bytes())
-}
-
-/// Make sure the lab key pair exists. When it creates the pair, it returns the
-/// context the demo should sign in: one that holds the password just chosen, so
-/// that a prompted password is not asked for a third time a moment later.
-pub fn ensure_keys(
-    ctx: &Context,
-    ui: &Reporter,
-    story: &StoryArgs,
-    prefix: &Path,
-    workdir: &Path,
-) -> anyhow::Result<Option<Context>> {
-    let key = with_ext(prefix, "key");
-    let public = with_ext(prefix, "pub");
-    if key.exists() && public.exists() {
-        return Ok(None);
-    }
-    if key.exists() != public.exists() {
-        return Err(UserError::usage(format!(
-            "only one of {} and {} exists; restore the other or remove it (the key pair is never overwritten silently)",
-            key.display(),
-            public.display()
-        ))
-        .into());
-    }
-    if let Some(dir) = key.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let password = lab_key_password(ctx, ui, story, workdir, &key, true)?;
-    let file = crate::cli::PasswordArgs::default();
-    let ctx_with = ctx.with_var(
-        "COSIGN_PASSWORD",
-        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&password),
-    );
-    super::keys::write_key_pair(&ctx_with, ui, &key, &public, false, &file)?;
-    Ok(Some(ctx_with))
-}
-
-pub fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
-    let mut s = prefix.as_os_str().to_owned();
-    s.push(format!(".{ext}"));
-    PathBuf::from(s)
 }
 
 struct Run<'a> {
@@ -210,23 +136,22 @@ pub async fn run_demo(
     story: &StoryArgs,
     target: &Target,
 ) -> anyhow::Result<DemoReport> {
-    let wd = Workdir::open_locked(&target.workdir)?;
+    let wd = &target.workdir;
+    let _lock = wd.lock()?;
     let mut state = wd.load()?;
     let host = registry_host(&target.harbor_url)?;
-    let source =
-        Reference::parse(&story.image).with_context(|| format!("--image {}", story.image))?;
-    let name = source
-        .repository
-        .rsplit('/')
-        .next()
-        .unwrap_or("demo")
-        .to_string();
-    let tag = source.tag.clone().unwrap_or_else(|| "latest".into());
-    let repo = format!("{}/{name}", story.project);
-    let image = format!("{host}/{repo}:{tag}");
-    let image_ref = Reference::parse(&image).with_context(|| format!("the demo image {image}"))?;
-    let key = with_ext(&target.key_prefix, "key");
-    let public = with_ext(&target.key_prefix, "pub");
+    let demo_image = DemoImage::new(&story.image, &host, &story.project)
+        .with_context(|| format!("--image {} in project {}", story.image, story.project))?;
+    let demo_image = if story.image_file.is_some() {
+        demo_image.from_file()
+    } else {
+        demo_image
+    };
+    let name = demo_image.name().to_string();
+    let image_ref = demo_image.target.clone();
+    let image = image_ref.to_string();
+    let key = target.keys.private.clone();
+    let public = target.keys.public.clone();
     let fp = fingerprint(&[
         &story.image,
         &story
@@ -237,11 +162,10 @@ pub async fn run_demo(
         &image,
         &key.display().to_string(),
     ]);
-    let previous: Option<DemoReport> = state
+    let previous: Option<DemoRecord> = state
         .demo
         .clone()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .filter(|r: &DemoReport| r.fingerprint == fp && !story.fresh);
+        .filter(|r| r.fingerprint == fp && !story.fresh);
     let mut run = Run {
         ui,
         explain: story.explain,
@@ -255,14 +179,15 @@ pub async fn run_demo(
         },
         current: "setup",
     };
-    let harbor = Harbor::new(&target.harbor_url, &target.user, &target.password)?;
+    let password = target.password.expose();
+    let harbor = Harbor::new(&target.harbor_url, &target.user, &password)?;
     let registry = Client::new(RegistryOptions {
         allow_insecure: target.harbor_url.starts_with("http://"),
         username: Some(target.user.clone()),
-        password: Some(target.password.clone()),
+        password: Some(password.to_string()),
         ..Default::default()
     })?;
-    let creds = Some(engine::credentials(&host, &target.user, &target.password));
+    let creds = Some(engine::credentials(&host, &target.user, &password));
 
     let story_result = async {
         // 0. Harbor answers, the credentials work, the project exists.
@@ -304,9 +229,10 @@ pub async fn run_demo(
             }
             _ => {
                 let docker = engine::connect(ctx).await?;
-                let local = prepare_local_image(ctx, ui, &docker, story).await?;
-                engine::tag(&docker, &local, &format!("{host}/{repo}"), &tag).await?;
-                let pushed = engine::push(&docker, ui, &format!("{host}/{repo}"), &tag, creds.clone())
+                prepare_local_image(ctx, ui, &docker, story, &demo_image).await?;
+                let target_repo = image_ref.docker_repository();
+                engine::tag(&docker, &demo_image.local, &target_repo, demo_image.tag()).await?;
+                let pushed = engine::push(&docker, ui, &target_repo, demo_image.tag(), creds.clone())
                     .await?;
                 let m = registry.get_manifest(&image_ref).await?;
                 let served = m.map(|m| m.digest).unwrap_or_default();
@@ -329,7 +255,7 @@ pub async fn run_demo(
             &name,
             &digest,
         )]);
-        let art = harbor.artifact(&story.project, &repo_in_project(&repo), &digest).await?;
+        let art = harbor.artifact(&story.project, &name, &digest).await?;
         let signed_now = art.as_ref().is_some_and(|a| a.cosign_signed());
         run.report.signed_before = previous.as_ref().map_or(signed_now, |p| p.signed_before);
         let tone = if run.report.signed_before { Tone::Good } else { Tone::Bad };
@@ -354,11 +280,21 @@ pub async fn run_demo(
             "cosign sign --key {} --tlog-upload=false {pinned}",
             key.display()
         )]);
-        let password = lab_key_password(ctx, ui, story, &target.workdir, &key, false)?;
+        let key_password = match &target.key_password {
+            Some(p) => p.clone(),
+            None => secrets::lab_key_password(
+                ctx,
+                ui,
+                story.password_file.as_deref(),
+                &wd.cosign_password_file(),
+                &key,
+                false,
+            )?,
+        };
         let text =
             crate::fsutil::read_limited(&key, crate::fsutil::SMALL_FILE_MAX)
                 .map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
-        let signing_key = crate::cosign::keys::decrypt_private_key(&text, &password)
+        let signing_key = crate::cosign::keys::decrypt_private_key(&text, key_password.as_bytes())
             .with_context(|| key.display().to_string())?;
         let signed =
             crate::cosign::sign::sign_image(&registry, &signing_key, &pinned, &BTreeMap::new())
@@ -375,7 +311,7 @@ pub async fn run_demo(
 
         let step = "show-signed";
         run.current = step;
-        let art = harbor.artifact(&story.project, &repo_in_project(&repo), &digest).await?;
+        let art = harbor.artifact(&story.project, &name, &digest).await?;
         run.report.signed_after = art.as_ref().is_some_and(|a| a.cosign_signed());
         let acc = art
             .and_then(|a| a.accessories)
@@ -448,8 +384,8 @@ pub async fn run_demo(
                     ),
                 ]);
                 let (tampered, detail) = tamper(&registry, vk, &image_ref).await?;
-                run.report.tamper_detected = !tampered.is_empty();
-                run.report.tampered_digest = tampered;
+                run.report.tamper_detected = tampered.is_some();
+                run.report.tampered_digest = tampered.map(|t| t.digest).unwrap_or_default();
                 // Detected tampering is a failed verification: red, as cosign's.
                 run.step_toned(step, run.report.tamper_detected, Tone::Bad, detail);
             }
@@ -468,20 +404,10 @@ pub async fn run_demo(
             _ => {
                 run.explain(&[
                     format!("curl -u {}:*** -X PUT -H 'Content-Type: application/json' -d '{{\"metadata\":{{\"enable_content_trust_cosign\":\"true\"}}}}' {}/api/v2.0/projects/{}", target.user, target.harbor_url, story.project),
-                    format!("docker pull {host}/{repo}@{}   # unsigned: refused", run.report.tampered_digest),
+                    format!("docker pull {}   # unsigned: refused", image_ref.with_digest(&run.report.tampered_digest)),
                     format!("docker pull {image}   # signed: allowed"),
                 ]);
-                policy(
-                    ctx,
-                    ui,
-                    &harbor,
-                    story,
-                    &host,
-                    &repo,
-                    &image,
-                    &mut run,
-                    creds.clone(),
-                ).await?;
+                policy(ctx, &harbor, story, &image_ref, &mut run, creds.clone()).await?;
             }
         }
 
@@ -489,13 +415,19 @@ pub async fn run_demo(
     }.await;
     story_result.with_context(|| format!("demo step {}", run.current))?;
 
-    state.demo = Some(serde_json::to_value(&run.report)?);
+    let r = &run.report;
+    state.demo = Some(DemoRecord {
+        fingerprint: r.fingerprint.clone(),
+        digest: r.digest.clone(),
+        signed_before: r.signed_before,
+        tamper_detected: r.tamper_detected,
+        tampered_digest: r.tampered_digest.clone(),
+        unsigned_pull_blocked: r.unsigned_pull_blocked,
+        signed_pull_allowed: r.signed_pull_allowed,
+        policy_message: r.policy_message.clone(),
+    });
     wd.save(&state)?;
     Ok(run.report)
-}
-
-fn repo_in_project(repo: &str) -> String {
-    repo.split_once('/').map_or(repo, |(_, r)| r).to_string()
 }
 
 fn artifact_curl(url: &str, user: &str, project: &str, name: &str, digest: &str) -> String {
@@ -504,30 +436,23 @@ fn artifact_curl(url: &str, user: &str, project: &str, name: &str, digest: &str)
     )
 }
 
-/// Where images from --image-file live in the local engine.
-const LAB_IMAGE_PREFIX: &str = "harbor-lab-demo/";
-
 /// The local image to push: loaded from --image-file, or pulled per --pull.
 async fn prepare_local_image(
     ctx: &Context,
     ui: &Reporter,
     docker: &bollard::Docker,
     story: &StoryArgs,
-) -> anyhow::Result<String> {
-    let (repo, tag) = engine::split_image(&story.image);
-    let tag = tag.unwrap_or("latest");
-    let local = format!("{repo}:{tag}");
+    image: &DemoImage,
+) -> anyhow::Result<()> {
+    let local = image.local.clone();
     if let Some(f) = &story.image_file {
-        // Under a name of the lab's own: the user's `busybox:latest` (or whatever
-        // --image names) is never replaced by what the file holds.
-        let base = repo.rsplit('/').next().unwrap_or("image");
-        let lab_repo = format!("{LAB_IMAGE_PREFIX}{base}");
-        let local = format!("{lab_repo}:{tag}");
+        // `local` is the lab's own name for it (DemoImage::from_file).
+        let (repo, tag) = local.rsplit_once(':').unwrap_or((&local, "latest"));
         let path = ctx.resolve(f);
         // An image for the demo is megabytes; a GiB is surely the wrong file.
         let data = crate::fsutil::read_limited(&path, 1 << 30)
             .map_err(|e| UserError::usage(format!("--image-file {}: {e}", path.display())))?;
-        engine::load_image_file(docker, Bytes::from(data), &lab_repo, tag)
+        engine::load_image_file(docker, Bytes::from(data), repo, tag)
             .await
             .map_err(|e| match e {
                 // The engine refused the file's contents: that is the file's fault.
@@ -539,31 +464,31 @@ async fn prepare_local_image(
                 .into(),
                 other => anyhow::Error::from(other),
             })?;
-        return Ok(local);
+        return Ok(());
     }
     let present = engine::has_image(docker, &local).await;
-    match story.pull {
+    match PullPolicy::from(story.pull) {
         PullPolicy::Never if !present => Err(UserError::usage(format!(
             "--pull never, and {local} is not in the local engine; load it or use --image-file"
         ))
         .into()),
-        PullPolicy::Never => Ok(local),
-        PullPolicy::Missing if present => Ok(local),
+        PullPolicy::Never => Ok(()),
+        PullPolicy::Missing if present => Ok(()),
         _ => {
             engine::pull(docker, ui, &local, None).await?;
-            Ok(local)
+            Ok(())
         }
     }
 }
 
 /// Push a different image (same layers, a changed config) to the tag, check
 /// that verification of the tag now fails, then put the original back.
-/// Returns the tampered digest (empty if the tamper went undetected).
+/// Returns the tampered digest when verification caught it, and what happened.
 async fn tamper(
     registry: &Client,
     vk: &p256::ecdsa::VerifyingKey,
     image: &Reference,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<(Option<Tampered>, String)> {
     let original = registry
         .get_manifest(image)
         .await?
@@ -585,7 +510,7 @@ async fn tamper(
     }
     cfg["config"]["Labels"]["org.harbor-lab.tampered"] = serde_json::json!("true");
     let new_config = Bytes::from(serde_json::to_vec(&cfg)?);
-    let new_config_digest = crate::registry::sha256_digest(&new_config);
+    let new_config_digest = crate::digest::sha256_digest(&new_config);
     registry
         .put_blob(image, &new_config_digest, new_config.clone())
         .await?;
@@ -618,46 +543,49 @@ async fn tamper(
             if digest != tampered =>
         {
             (
-                String::new(),
+                None,
                 format!(
                     "the tag resolved to {digest}, not the tampered {tampered}: the registry did not take the push"
                 ),
             )
         }
         Verdict::NoSignatures { digest } => (
-            digest.clone(),
+            Some(Tampered {
+                digest: digest.clone(),
+            }),
             format!(
                 "pushed another image to the tag ({digest}): verification failed, because that digest has no signature; restored {}",
                 original.digest
             ),
         ),
         Verdict::NoValidSignature { digest, reasons } => (
-            digest.clone(),
+            Some(Tampered {
+                digest: digest.clone(),
+            }),
             format!(
                 "pushed another image to the tag ({digest}): verification failed ({}); restored {}",
                 reasons.join("; "),
                 original.digest
             ),
         ),
-        other => (
-            String::new(),
-            format!("tampering was NOT detected: {other:?}"),
-        ),
+        other => (None, format!("tampering was NOT detected: {other:?}")),
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A tampered image that verification refused.
+struct Tampered {
+    digest: String,
+}
+
 async fn policy(
     ctx: &Context,
-    ui: &Reporter,
     harbor: &Harbor,
     story: &StoryArgs,
-    host: &str,
-    repo: &str,
-    image: &str,
+    image: &Reference,
     run: &mut Run<'_>,
     creds: Option<bollard::auth::DockerCredentials>,
 ) -> anyhow::Result<()> {
+    let ui = run.ui;
     let project = harbor
         .project(&story.project)
         .await?
@@ -666,12 +594,12 @@ async fn policy(
     harbor.set_cosign_enforcement(&story.project, true).await?;
     let result = async {
         let docker = engine::connect(ctx).await?;
-        let unsigned = format!("{host}/{repo}@{}", run.report.tampered_digest);
+        let unsigned = image.with_digest(&run.report.tampered_digest).to_string();
         let blocked = match engine::pull(&docker, ui, &unsigned, creds.clone()).await {
             Ok(()) => None,
             Err(e) => Some(e.to_string()),
         };
-        let signed = engine::pull(&docker, ui, image, creds.clone()).await;
+        let signed = engine::pull(&docker, ui, &image.to_string(), creds.clone()).await;
         anyhow::Ok((blocked, signed))
     }
     .await;
@@ -737,24 +665,24 @@ pub async fn command(
     ctx: &Context,
     ui: &Reporter,
     args: &crate::cli::DemoArgs,
-) -> anyhow::Result<u8> {
-    let workdir = super::install::workdir_path(ctx, &args.workdir.workdir);
-    let state = Workdir::open_unlocked(&workdir).load()?;
+) -> anyhow::Result<Exit> {
+    let wd = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
+    let state = wd.load()?;
     let harbor_url = match (&args.harbor_url, &state.harbor) {
         (Some(u), _) => u.trim_end_matches('/').to_string(),
         (None, Some(h)) if !h.url.is_empty() => h.url.clone(),
         _ => {
             return Err(UserError::usage(format!(
                 "no Harbor to use: pass --harbor-url, or run `harbor-lab install` first (nothing is recorded in {})",
-                workdir.display()
+                wd.root().display()
             ))
             .into());
         }
     };
     let password = match (&args.harbor_password_file, &state.harbor) {
-        (Some(f), _) => super::read_secret_file(ctx, f, "--harbor-password-file")?,
+        (Some(f), _) => secrets::read_file(ctx, f, "--harbor-password-file")?,
         (None, Some(h)) => {
-            super::read_secret_file(ctx, &h.admin_password_file, "the workdir's admin-password")?
+            secrets::read_file(ctx, &h.admin_password_file, "the workdir's admin-password")?
         }
         (None, None) => {
             return Err(UserError::usage("no Harbor password: pass --harbor-password-file").into());
@@ -763,33 +691,37 @@ pub async fn command(
     let key_prefix = args
         .key_prefix
         .as_ref()
-        .map_or_else(|| workdir.join("cosign"), |p| ctx.resolve(p));
-    let created = ensure_keys(ctx, ui, &args.story, &key_prefix, &workdir)?;
-    if created.is_some() {
-        ui.status(
-            "Done",
-            &format!("keys: created {}", with_ext(&key_prefix, "key").display()),
-        );
+        .map_or_else(|| wd.key_prefix(), |p| ctx.resolve(p));
+    let keys = KeyPair::at_prefix(&key_prefix);
+    let key_password = ensure_lab_keys(
+        ctx,
+        ui,
+        &keys,
+        args.story.password_file.as_deref(),
+        &wd.cosign_password_file(),
+    )?;
+    if key_password.is_some() {
+        ui.status("Done", &format!("keys: created {}", keys.private.display()));
     }
-    let ctx = created.as_ref().unwrap_or(ctx);
     let target = Target {
         harbor_url,
         user: args.harbor_user.clone(),
         password,
-        key_prefix,
-        workdir,
+        keys,
+        key_password,
+        workdir: wd,
     };
     let report = run_demo(ctx, ui, &args.story, &target).await?;
     finish(ui, &report)
 }
 
-pub fn finish(ui: &Reporter, report: &DemoReport) -> anyhow::Result<u8> {
+pub fn finish(ui: &Reporter, report: &DemoReport) -> anyhow::Result<Exit> {
     if ui.json {
         ui.json_out(&serde_json::to_value(report)?);
     }
     let all = report.steps.iter().all(|s| s.ok);
     if all {
-        Ok(crate::error::EXIT_OK)
+        Ok(Exit::Ok)
     } else {
         let failed: Vec<&str> = report
             .steps

@@ -7,13 +7,19 @@ use futures_util::StreamExt;
 use crate::cli::SignArgs;
 use crate::context::Context;
 use crate::cosign::sign::{Signed, sign_image};
-use crate::error::{EXIT_OK, ExitCoded};
+use crate::error::Exit;
+use crate::exit::ExitCoded;
 use crate::registry::Reference;
 use crate::ui::Reporter;
 
-pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> anyhow::Result<u8> {
+pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> anyhow::Result<Exit> {
     let images = parse_images(&args.images)?;
-    let key = super::keys::load_signing_key(ctx, ui, &ctx.resolve(&args.key), &args.password)?;
+    let key = crate::lab::keys::load_signing_key(
+        ctx,
+        ui,
+        &ctx.resolve(&args.key),
+        args.password.password_file.as_deref(),
+    )?;
     let client = super::registry_client(ctx, &args.registry)?;
     let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
 
@@ -26,7 +32,7 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> anyhow::Resul
         .collect()
         .await;
 
-    let mut exit = EXIT_OK;
+    let mut exit = Exit::Ok;
     let mut signed: Vec<Signed> = Vec::new();
     for (image, result) in images.iter().zip(results) {
         match result {
@@ -43,14 +49,14 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> anyhow::Resul
             }
             Err(e) => {
                 ui.error(&format!("signing {image}: {e}"));
-                if exit == EXIT_OK {
-                    exit = e.exit_code();
+                if exit == Exit::Ok {
+                    exit = e.exit();
                 }
             }
         }
     }
     if ui.json {
-        ui.json_out(&serde_json::json!({ "signed": signed, "ok": exit == EXIT_OK }));
+        ui.json_out(&serde_json::json!({ "signed": signed, "ok": exit == Exit::Ok }));
     }
     Ok(exit)
 }

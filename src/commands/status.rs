@@ -7,10 +7,10 @@ use serde::Serialize;
 use crate::cli::{DownArgs, StatusArgs};
 use crate::context::Context;
 use crate::docker::daemon_config;
-use crate::error::{EXIT_OK, UserError};
+use crate::error::{Exit, UserError};
 use crate::fsutil::write_through;
-use crate::plan::Workdir;
 use crate::ui::{Reporter, prompt};
+use crate::workdir::Workdir;
 
 #[derive(Debug, Serialize)]
 struct StepStatus {
@@ -20,9 +20,9 @@ struct StepStatus {
     detail: String,
 }
 
-pub async fn status(ctx: &Context, ui: &Reporter, args: &StatusArgs) -> anyhow::Result<u8> {
-    let root = super::install::workdir_path(ctx, &args.workdir.workdir);
-    let wd = Workdir::open_unlocked(&root);
+pub async fn status(ctx: &Context, ui: &Reporter, args: &StatusArgs) -> anyhow::Result<Exit> {
+    let wd = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
+    let root = wd.root().to_path_buf();
     let state = wd.load()?;
     let mut steps = Vec::new();
     let mut push = |id, status, detail: String| steps.push(StepStatus { id, status, detail });
@@ -32,9 +32,9 @@ pub async fn status(ctx: &Context, ui: &Reporter, args: &StatusArgs) -> anyhow::
         if extracted { "done" } else { "pending" },
         wd.harbor_dir().display().to_string(),
     );
-    let yml = wd.harbor_dir().join("harbor.yml");
+    let yml = wd.harbor_yml();
     match (std::fs::read(&yml), &state.harbor) {
-        (Ok(bytes), Some(h)) if crate::registry::sha256_digest(&bytes) == h.harbor_yml_sha256 => {
+        (Ok(bytes), Some(h)) if crate::digest::sha256_digest(&bytes) == h.harbor_yml_sha256 => {
             push("harbor-yml", "done", yml.display().to_string())
         }
         (Ok(_), _) => push(
@@ -77,7 +77,7 @@ pub async fn status(ctx: &Context, ui: &Reporter, args: &StatusArgs) -> anyhow::
         } else {
             "pending"
         },
-        root.join("install.log").display().to_string(),
+        wd.install_log().display().to_string(),
     );
     let mut answers = false;
     let mut url = String::new();
@@ -114,11 +114,12 @@ pub async fn status(ctx: &Context, ui: &Reporter, args: &StatusArgs) -> anyhow::
             ui.result_line(&format!("{:>14}  {:<8} {}", s.id, s.status, s.detail));
         }
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
-pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Result<u8> {
-    let root = super::install::workdir_path(ctx, &args.workdir.workdir);
+pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Result<Exit> {
+    let wd = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
+    let root = wd.root().to_path_buf();
     if !root.exists() {
         return Err(UserError::usage(format!(
             "{} does not exist: nothing to take down",
@@ -126,12 +127,12 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
         ))
         .into());
     }
-    let wd = Workdir::open_locked(&root)?;
+    let lock = wd.lock()?;
     let mut state = wd.load()?;
     let mut done: Vec<String> = Vec::new();
 
     // Stop Harbor's containers.
-    let compose_file = wd.harbor_dir().join("docker-compose.yml");
+    let compose_file = wd.compose_file();
     if compose_file.is_file() {
         let plugin = tokio::process::Command::new("docker")
             .args(["compose", "version"])
@@ -291,7 +292,7 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
         {
             std::fs::remove_dir_all(&d).with_context(|| format!("removing {}", d.display()))?;
         }
-        drop(wd);
+        drop(lock);
         std::fs::remove_dir_all(&root).with_context(|| format!("removing {}", root.display()))?;
         done.push(format!("removed {what}"));
     }
@@ -301,5 +302,5 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
     if ui.json {
         ui.json_out(&serde_json::json!({"workdir": root, "done": done}));
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }

@@ -2,19 +2,23 @@
 //! one confirmation. Each part is the same code as its own command, so running
 //! `up` again after an interruption finishes the job and skips what is done.
 
+use anyhow::Context as _;
 use serde_json::json;
 
 use crate::cli::UpArgs;
 use crate::context::Context;
-use crate::error::EXIT_OK;
+use crate::error::Exit;
 use crate::ui::{Reporter, prompt};
 
-use super::demo::{Target, ensure_keys, run_demo, with_ext};
-use super::install::{install, workdir_path};
+use super::demo::{Target, run_demo};
+use super::install::install;
+use crate::lab::keys::{KeyPair, ensure_lab_keys};
+use crate::workdir::Workdir;
 
-pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Result<u8> {
-    let workdir = workdir_path(ctx, &args.install.workdir.workdir);
-    let key_prefix = workdir.join("cosign");
+pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Result<Exit> {
+    let wd = Workdir::from_flag(ctx, args.install.workdir.workdir.as_deref());
+    let workdir = wd.root().to_path_buf();
+    let key_prefix = wd.key_prefix();
     let host = args
         .install
         .host
@@ -79,7 +83,7 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
         if ui.json {
             ui.json_out(&json!({"dry_run": true, "plan": plan, "install": report}));
         }
-        return Ok(EXIT_OK);
+        return Ok(Exit::Ok);
     }
     if !prompt::confirm(ui, "Proceed?", "pass --yes to run the plan without asking")? {
         return Err(crate::error::UserError::usage("cancelled; nothing was changed").into());
@@ -88,28 +92,31 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
     ui.assume_yes();
 
     let installed = install(ctx, ui, &args.install).await?;
-    let created = ensure_keys(ctx, ui, &args.story, &key_prefix, &workdir)?;
-    let (verb, what) = match created {
+    let keys = KeyPair::at_prefix(&key_prefix);
+    // The demo signs with the password the keys were just made with, if they were.
+    let key_password = ensure_lab_keys(
+        ctx,
+        ui,
+        &keys,
+        args.story.password_file.as_deref(),
+        &wd.cosign_password_file(),
+    )?;
+    let (verb, what) = match key_password {
         Some(_) => ("Done", "created"),
         None => ("Skipping", "already exists"),
     };
-    ui.status(
-        verb,
-        &format!("keys: {} {what}", with_ext(&key_prefix, "key").display()),
-    );
-    // The demo signs with the password the keys were just made with, if they were.
-    let ctx = created.as_ref().unwrap_or(ctx);
-    let password = super::read_secret_file(
-        ctx,
-        &installed.admin_password_file,
-        "the workdir's admin-password",
-    )?;
+    ui.status(verb, &format!("keys: {} {what}", keys.private.display()));
+    let password = installed
+        .admin_password
+        .clone()
+        .context("install reported no admin password")?;
     let target = Target {
         harbor_url: installed.harbor_url.clone(),
         user: "admin".into(),
         password,
-        key_prefix: key_prefix.clone(),
-        workdir: workdir.clone(),
+        keys,
+        key_password,
+        workdir: wd.clone(),
     };
     let demo = run_demo(ctx, ui, &args.story, &target).await?;
 

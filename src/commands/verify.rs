@@ -10,13 +10,11 @@ use crate::cli::{OutputFormat, VerifyArgs};
 use crate::context::Context;
 use crate::cosign::keys;
 use crate::cosign::verify::{Verdict, verify_image};
-use crate::error::{
-    EXIT_IMAGE_NOT_FOUND, EXIT_NO_SIGNATURES, EXIT_NO_VALID_SIGNATURE, EXIT_OK, ExitCoded,
-    UserError,
-};
+use crate::error::{Exit, UserError};
+use crate::exit::ExitCoded;
 use crate::ui::Reporter;
 
-pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Result<u8> {
+pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Result<Exit> {
     let images = super::sign::parse_images(&args.images)?;
     let key_path = ctx.resolve(&args.key);
     let pem =
@@ -37,7 +35,7 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
         .collect()
         .await;
 
-    let mut exit = EXIT_OK;
+    let mut exit = Exit::Ok;
     let mut report = Vec::new();
     for (image, verdict) in images.iter().zip(verdicts) {
         let (code, entry) = match verdict {
@@ -48,14 +46,14 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
             }) => {
                 print_success(ui, args, image, &required, &payloads, &raw);
                 (
-                    EXIT_OK,
+                    Exit::Ok,
                     serde_json::json!({"image": image.to_string(), "digest": digest, "verified": true, "payloads": payloads}),
                 )
             }
             Ok(Verdict::NoSignatures { digest }) => {
                 ui.error(&format!("{image}: no signatures found"));
                 (
-                    EXIT_NO_SIGNATURES,
+                    Exit::NoSignatures,
                     serde_json::json!({"image": image.to_string(), "digest": digest, "verified": false, "reason": "no signatures found"}),
                 )
             }
@@ -65,32 +63,32 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
                     reasons.join("\n  ")
                 ));
                 (
-                    EXIT_NO_VALID_SIGNATURE,
+                    Exit::NoValidSignature,
                     serde_json::json!({"image": image.to_string(), "digest": digest, "verified": false, "reason": "no matching signatures", "rejections": reasons}),
                 )
             }
             Ok(Verdict::ImageNotFound) => {
                 ui.error(&format!("{image}: image not found (no such tag or digest)"));
                 (
-                    EXIT_IMAGE_NOT_FOUND,
+                    Exit::ImageNotFound,
                     serde_json::json!({"image": image.to_string(), "verified": false, "reason": "image not found"}),
                 )
             }
             Err(e) => {
                 ui.error(&format!("{image}: {e}"));
                 (
-                    e.exit_code(),
+                    e.exit(),
                     serde_json::json!({"image": image.to_string(), "verified": false, "reason": e.to_string()}),
                 )
             }
         };
-        if exit == EXIT_OK {
+        if exit == Exit::Ok {
             exit = code;
         }
         report.push(entry);
     }
     if ui.json {
-        ui.json_out(&serde_json::json!({ "ok": exit == EXIT_OK, "images": report }));
+        ui.json_out(&serde_json::json!({ "ok": exit == Exit::Ok, "images": report }));
     }
     Ok(exit)
 }

@@ -16,8 +16,6 @@ use p256::elliptic_curve::Generate;
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EXIT_USAGE, ExitCoded};
-
 pub const SIGSTORE_PRIVATE_LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
 pub const COSIGN_PRIVATE_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
 pub const PUBLIC_LABEL: &str = "PUBLIC KEY";
@@ -57,12 +55,6 @@ pub enum KeyError {
     NotP256(String),
     #[error("the public key is not a valid P-256 SubjectPublicKeyInfo: {0}")]
     BadPublicKey(String),
-}
-
-impl ExitCoded for KeyError {
-    fn exit_code(&self) -> u8 {
-        EXIT_USAGE
-    }
 }
 
 #[derive(Serialize, Deserialize)]

@@ -40,16 +40,6 @@ pub enum SignError {
     },
 }
 
-impl crate::error::ExitCoded for SignError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            SignError::ImageNotFound(_) => crate::error::EXIT_IMAGE_NOT_FOUND,
-            SignError::Registry { source, .. } => source.exit_code(),
-            SignError::BadSignatureImage { .. } => crate::error::EXIT_REMOTE,
-        }
-    }
-}
-
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Signed {
     /// The reference as given.

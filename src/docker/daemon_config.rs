@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::error::{EXIT_ENVIRONMENT, EXIT_USAGE, ExitCoded};
-
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonConfigError {
     #[error(
@@ -19,15 +17,6 @@ pub enum DaemonConfigError {
     Io { path: PathBuf, detail: String },
     #[error("{0}")]
     Reload(String),
-}
-
-impl ExitCoded for DaemonConfigError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            DaemonConfigError::Reload(_) => EXIT_ENVIRONMENT,
-            _ => EXIT_USAGE,
-        }
-    }
 }
 
 /// The registry names Docker must treat as insecure for Harbor at host:port.

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::context::Context;
-use crate::error::{EXIT_ENVIRONMENT, EXIT_REMOTE, ExitCoded};
 use crate::ui::Reporter;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,15 +22,6 @@ pub enum DockerError {
     Unreachable { endpoint: String, detail: String },
     #[error("docker {action}: {detail}")]
     Engine { action: String, detail: String },
-}
-
-impl ExitCoded for DockerError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            DockerError::Unreachable { .. } => EXIT_ENVIRONMENT,
-            DockerError::Engine { .. } => EXIT_REMOTE,
-        }
-    }
 }
 
 fn engine(action: &str, e: impl std::fmt::Display) -> DockerError {
@@ -157,8 +147,7 @@ pub async fn push(
 }
 
 /// When to pull, as Docker's `--pull`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PullPolicy {
     Always,
     #[default]

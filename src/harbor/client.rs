@@ -2,14 +2,11 @@
 //! artifacts with accessories. Basic auth, and no cookie jar: a kept `sid`
 //! cookie turns Harbor's basic-auth writes into CSRF 403s.
 
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{EXIT_REMOTE, EXIT_USAGE, ExitCoded};
-use crate::registry::{parse_error_body, read_limited, root_cause};
+use crate::http::{Profile, parse_error_body, read_limited, root_cause};
 
 const BODY_LIMIT: usize = 8 << 20;
 
@@ -37,16 +34,6 @@ pub enum HarborError {
         "Harbor at {url} refused the login of {user:?} (HTTP 401); check the user (--harbor-user) and the password (--harbor-password-file, or the workdir's admin-password)"
     )]
     Login { url: String, user: String },
-}
-
-impl ExitCoded for HarborError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            // The user and password came from the user.
-            HarborError::Login { .. } => EXIT_USAGE,
-            _ => EXIT_REMOTE,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -125,15 +112,10 @@ pub fn encode_repo(repo: &str) -> String {
 
 impl Harbor {
     pub fn new(base: &str, user: &str, password: &str) -> Result<Harbor, HarborError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("harbor-lab/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| HarborError::Connect {
-                url: base.to_string(),
-                detail: e.to_string(),
-            })?;
+        let http = crate::http::client(Profile::Api).map_err(|e| HarborError::Connect {
+            url: base.to_string(),
+            detail: e.to_string(),
+        })?;
         Ok(Harbor {
             http,
             base: base.trim_end_matches('/').to_string(),

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::{EXIT_REMOTE, ExitCoded};
 use crate::ui::Reporter;
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
@@ -12,6 +11,14 @@ pub struct Health {
     pub status: String,
     #[serde(default)]
     pub components: Vec<Component>,
+}
+
+impl Health {
+    /// Harbor says it is healthy. The one test for "Harbor is up": preflight
+    /// (is the port Harbor's own?), install (skip install.sh?) and the wait.
+    pub fn is_healthy(&self) -> bool {
+        self.status == "healthy"
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
@@ -30,12 +37,6 @@ pub struct HealthTimeout {
     pub detail: String,
 }
 
-impl ExitCoded for HealthTimeout {
-    fn exit_code(&self) -> u8 {
-        EXIT_REMOTE
-    }
-}
-
 /// One look at the health endpoint. `Err` says why it is not healthy.
 pub async fn check(client: &reqwest::Client, base: &str) -> Result<Health, String> {
     let url = format!("{base}/api/v2.0/health");
@@ -44,11 +45,11 @@ pub async fn check(client: &reqwest::Client, base: &str) -> Result<Health, Strin
         .timeout(Duration::from_secs(10))
         .send()
         .await
-        .map_err(|e| format!("no answer: {}", crate::registry::root_cause(&e)))?;
+        .map_err(|e| format!("no answer: {}", crate::http::root_cause(&e)))?;
     if !resp.status().is_success() {
         return Err(format!("HTTP {}", resp.status().as_u16()));
     }
-    let body = crate::registry::read_limited(resp, 1 << 20)
+    let body = crate::http::read_limited(resp, 1 << 20)
         .await
         .map_err(|e| e.to_string())?;
     serde_json::from_slice::<Health>(&body).map_err(|e| format!("not a health document: {e}"))
@@ -83,7 +84,7 @@ pub async fn wait_healthy(
     let mut delay = Duration::from_millis(200);
     loop {
         let last = match check(client, base).await {
-            Ok(h) if h.status == "healthy" => {
+            Ok(h) if h.is_healthy() => {
                 spinner.finish_and_clear();
                 return Ok(h);
             }

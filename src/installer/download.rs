@@ -13,9 +13,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use md5::{Digest as _, Md5};
 use reqwest::{StatusCode, header};
-use sha2::{Digest as _, Sha256};
 
-use crate::error::{EXIT_ENVIRONMENT, EXIT_REMOTE, EXIT_USAGE, ExitCoded};
 use crate::ui::Reporter;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,16 +51,6 @@ pub enum DownloadError {
     NoChecksum { url: String, asset: String },
 }
 
-impl ExitCoded for DownloadError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            DownloadError::Io { .. } => EXIT_USAGE,
-            DownloadError::DiskFull { .. } => EXIT_ENVIRONMENT,
-            _ => EXIT_REMOTE,
-        }
-    }
-}
-
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> DownloadError + '_ {
     move |e| {
         if e.kind() == std::io::ErrorKind::StorageFull {
@@ -83,7 +71,6 @@ pub struct Spec {
     pub url: String,
     pub dest: PathBuf,
     pub md5: Option<String>,
-    pub sha256: Option<String>,
     /// The most bytes the file may have: a server that announces or sends more
     /// is cut off (an endless body must not fill the disk).
     pub max_bytes: u64,
@@ -119,7 +106,7 @@ pub async fn fetch_text(client: &reqwest::Client, url: &str) -> Result<String, D
         .await
         .map_err(|e| DownloadError::Unreachable {
             url: url.to_string(),
-            detail: crate::registry::root_cause(&e),
+            detail: crate::http::root_cause(&e),
         })?;
     if !resp.status().is_success() {
         return Err(DownloadError::Http {
@@ -144,33 +131,24 @@ pub async fn fetch_text(client: &reqwest::Client, url: &str) -> Result<String, D
 fn net(url: &str, e: &reqwest::Error) -> DownloadError {
     DownloadError::Network {
         url: url.to_string(),
-        detail: crate::registry::root_cause(e),
+        detail: crate::http::root_cause(e),
     }
 }
 
 struct Hashes {
     md5: Md5,
-    sha256: Option<Sha256>,
 }
 
 impl Hashes {
-    fn new(with_sha256: bool) -> Self {
-        Hashes {
-            md5: Md5::new(),
-            sha256: with_sha256.then(Sha256::new),
-        }
+    fn new() -> Self {
+        Hashes { md5: Md5::new() }
     }
     fn update(&mut self, data: &[u8]) {
         self.md5.update(data);
-        if let Some(s) = &mut self.sha256 {
-            s.update(data);
-        }
     }
-    fn finish(self) -> (String, Option<String>) {
-        (
-            hex::encode(self.md5.finalize()),
-            self.sha256.map(|s| hex::encode(s.finalize())),
-        )
+    /// The md5, hex.
+    fn finish(self) -> String {
+        hex::encode(self.md5.finalize())
     }
 }
 
@@ -180,9 +158,9 @@ fn hash_file(path: &Path, hashes: &mut Hashes) -> std::io::Result<u64> {
 
 /// The md5 (hex) of a whole file.
 pub fn file_md5(path: &Path) -> std::io::Result<String> {
-    let mut h = Hashes::new(false);
+    let mut h = Hashes::new();
     hash_file(path, &mut h)?;
-    Ok(h.finish().0)
+    Ok(h.finish())
 }
 
 /// Hash the first `len` bytes of `path` (all of it when shorter). Bounded so a
@@ -201,7 +179,7 @@ fn hash_prefix(path: &Path, len: u64, hashes: &mut Hashes) -> std::io::Result<u6
     }
 }
 
-fn check(spec: &Spec, md5: &str, sha256: Option<&str>) -> Result<(), DownloadError> {
+fn check(spec: &Spec, md5: &str) -> Result<(), DownloadError> {
     if let Some(expected) = &spec.md5
         && !expected.eq_ignore_ascii_case(md5)
     {
@@ -210,16 +188,6 @@ fn check(spec: &Spec, md5: &str, sha256: Option<&str>) -> Result<(), DownloadErr
             algo: "md5",
             expected: expected.clone(),
             actual: md5.to_string(),
-        });
-    }
-    if let (Some(expected), Some(actual)) = (&spec.sha256, sha256)
-        && !expected.eq_ignore_ascii_case(actual)
-    {
-        return Err(DownloadError::Checksum {
-            url: spec.url.clone(),
-            algo: "sha256",
-            expected: expected.clone(),
-            actual: actual.to_string(),
         });
     }
     Ok(())
@@ -246,10 +214,10 @@ pub async fn download(
     // and then finds the verified file (they would otherwise share `.partial`).
     let _lock = lock_entry(ui, dest).await?;
     if dest.exists() {
-        let mut h = Hashes::new(spec.sha256.is_some());
+        let mut h = Hashes::new();
         let bytes = hash_file(dest, &mut h).map_err(io_err(dest))?;
-        let (md5, sha) = h.finish();
-        if check(spec, &md5, sha.as_deref()).is_ok() && spec.md5.is_some() {
+        let md5 = h.finish();
+        if check(spec, &md5).is_ok() && spec.md5.is_some() {
             return Ok(Downloaded {
                 path: dest.clone(),
                 md5,
@@ -370,9 +338,8 @@ async fn fetch_once(
     let (hash_tx, hash_rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(QUEUE);
     let (write_tx, write_rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(QUEUE);
     let partial_h = partial.clone();
-    let with_sha = spec.sha256.is_some();
     let hasher = std::thread::spawn(move || -> std::io::Result<Hashes> {
-        let mut hashes = Hashes::new(with_sha);
+        let mut hashes = Hashes::new();
         if resume {
             // Exactly the bytes that were there before this attempt: the writer
             // thread appends to the same file meanwhile.
@@ -469,8 +436,8 @@ async fn fetch_once(
             detail: format!("the connection closed after {written} of {t} bytes"),
         });
     }
-    let (md5, sha) = hashes.finish();
-    if let Err(e) = check(spec, &md5, sha.as_deref()) {
+    let md5 = hashes.finish();
+    if let Err(e) = check(spec, &md5) {
         let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
@@ -495,12 +462,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.partial");
         std::fs::write(&p, b"hello world, and then some appended bytes").unwrap();
-        let mut h = Hashes::new(false);
+        let mut h = Hashes::new();
         assert_eq!(hash_prefix(&p, 11, &mut h).unwrap(), 11);
-        let mut expected = Hashes::new(false);
+        let mut expected = Hashes::new();
         expected.update(b"hello world");
-        assert_eq!(h.finish().0, expected.finish().0);
-        let mut all = Hashes::new(false);
+        assert_eq!(h.finish(), expected.finish());
+        let mut all = Hashes::new();
         assert_eq!(hash_file(&p, &mut all).unwrap(), 41);
     }
 

@@ -10,8 +10,6 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::{EXIT_USAGE, ExitCoded};
-
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
     #[error("{archive}: refusing entry {entry:?}: {reason}; nothing was extracted")]
@@ -30,12 +28,6 @@ pub enum ExtractError {
     Corrupt { archive: PathBuf, detail: String },
     #[error("{path}: {detail}")]
     Io { path: PathBuf, detail: String },
-}
-
-impl ExitCoded for ExtractError {
-    fn exit_code(&self) -> u8 {
-        EXIT_USAGE
-    }
 }
 
 /// The decompressed-size bound for an archive of `compressed` bytes.

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use serde_norway::Value;
 
 use super::versions::Version;
-use crate::error::{EXIT_USAGE, ExitCoded};
 
 /// The lab's overlay, built into the binary.
 pub const LAB_TEMPLATE: &str = include_str!("../../harbor.yml.tmpl");
@@ -18,12 +17,6 @@ pub enum RenderError {
     Template { source_name: String, detail: String },
     #[error("the rendered harbor.yml would be refused by Harbor's prepare: {0}")]
     Invalid(String),
-}
-
-impl ExitCoded for RenderError {
-    fn exit_code(&self) -> u8 {
-        EXIT_USAGE
-    }
 }
 
 /// The values the overlay's placeholders take.

@@ -7,7 +7,6 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::context::Context;
-use crate::error::{EXIT_ENVIRONMENT, ExitCoded};
 use crate::ui::Reporter;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,12 +20,6 @@ pub enum InstallError {
         log: PathBuf,
         errors: Vec<String>,
     },
-}
-
-impl ExitCoded for InstallError {
-    fn exit_code(&self) -> u8 {
-        EXIT_ENVIRONMENT
-    }
 }
 
 /// Run `install.sh` in `harbor_dir` with `flags`. `extra_env` is added to a

@@ -16,14 +16,12 @@ pub mod reference;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use bytes::Bytes;
 use reqwest::{Method, StatusCode, header};
-use sha2::{Digest as _, Sha256};
 
-use crate::error::{EXIT_REMOTE, EXIT_USAGE, ExitCoded};
+pub use crate::digest::sha256_digest;
+use crate::http::{BodyError, error_chain, parse_error_body, read_limited, root_cause};
 use auth::Challenge;
 pub use reference::Reference;
 
@@ -84,21 +82,24 @@ fn format_remote(code: &Option<String>, message: &Option<String>) -> String {
     }
 }
 
-impl ExitCoded for RegistryError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            RegistryError::Options(_) => EXIT_USAGE,
-            _ => EXIT_REMOTE,
-        }
-    }
-}
-
 impl RegistryError {
     /// The HTTP status, for errors that carry one.
     pub fn status(&self) -> Option<u16> {
         match self {
             RegistryError::Status { status, .. } => Some(*status),
             _ => None,
+        }
+    }
+}
+
+impl From<BodyError> for RegistryError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge { url, limit } => RegistryError::TooLarge { url, limit },
+            BodyError::Read { url, detail } => RegistryError::BadResponse {
+                url,
+                reason: format!("reading the body: {detail}"),
+            },
         }
     }
 }
@@ -148,11 +149,6 @@ pub struct Client {
     hosts: Mutex<HashMap<String, HostState>>,
 }
 
-/// `sha256:<hex>` of some bytes.
-pub fn sha256_digest(data: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(data)))
-}
-
 fn scope_for(repo: &str, push: bool) -> String {
     if push {
         format!("repository:{repo}:pull,push")
@@ -164,11 +160,8 @@ fn scope_for(repo: &str, push: bool) -> String {
 impl Client {
     pub fn new(opts: RegistryOptions) -> Result<Self, RegistryError> {
         let build = |lax: bool| {
-            let mut b = reqwest::Client::builder()
-                .user_agent(concat!("harbor-lab/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(Duration::from_secs(15))
-                .read_timeout(Duration::from_secs(60))
-                .pool_max_idle_per_host(32);
+            let mut b =
+                crate::http::builder(crate::http::Profile::Transfer).pool_max_idle_per_host(32);
             if let Some(pem) = &opts.ca_cert_pem {
                 let certs = reqwest::Certificate::from_pem_bundle(pem)
                     .map_err(|e| RegistryError::Options(format!("--registry-cacert: {e}")))?;
@@ -672,95 +665,5 @@ async fn error_detail(resp: reqwest::Response) -> Option<String> {
     match error_parts(resp).await {
         (Some(c), Some(m)) => Some(format!("{c}: {m}")),
         (c, m) => c.or(m),
-    }
-}
-
-/// `{"errors":[{"code":..,"message":..}]}` → the first error's code and message.
-pub fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
-    #[derive(serde::Deserialize)]
-    struct Errors {
-        errors: Vec<Item>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Item {
-        code: Option<String>,
-        message: Option<String>,
-    }
-    match serde_json::from_slice::<Errors>(body) {
-        Ok(e) => match e.errors.into_iter().next() {
-            Some(i) => (i.code, i.message),
-            None => (None, None),
-        },
-        Err(_) => {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            if text.is_empty() {
-                (None, None)
-            } else {
-                (None, Some(text.chars().take(200).collect()))
-            }
-        }
-    }
-}
-
-/// Read a body, failing as soon as it would exceed `limit` bytes.
-pub async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Bytes, RegistryError> {
-    let url = resp.url().to_string();
-    if resp.content_length().is_some_and(|l| l > limit as u64) {
-        return Err(RegistryError::TooLarge { url, limit });
-    }
-    let mut buf = BytesMut::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| RegistryError::BadResponse {
-            url: url.clone(),
-            reason: format!("reading the body: {}", error_chain(&e)),
-        })?;
-        if buf.len() + chunk.len() > limit {
-            return Err(RegistryError::TooLarge { url, limit });
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
-
-/// An error with its sources, on one line.
-/// The innermost cause of an error (e.g. "Connection refused (os error 111)"),
-/// for one-line progress messages where the whole chain is too long.
-pub fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
-
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_bodies() {
-        let (c, m) = parse_error_body(
-            br#"{"errors":[{"code":"PROJECTPOLICYVIOLATION","message":"The image is not signed by cosign."}]}"#,
-        );
-        assert_eq!(c.as_deref(), Some("PROJECTPOLICYVIOLATION"));
-        assert_eq!(m.as_deref(), Some("The image is not signed by cosign."));
-        assert_eq!(parse_error_body(b""), (None, None));
-        assert_eq!(parse_error_body(b"oops").1.as_deref(), Some("oops"));
     }
 }

@@ -4,8 +4,6 @@
 
 use std::fmt;
 
-use crate::error::{EXIT_USAGE, ExitCoded};
-
 pub const DEFAULT_REGISTRY: &str = "index.docker.io";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,12 +22,6 @@ pub struct Reference {
 pub struct ReferenceError {
     pub input: String,
     pub reason: String,
-}
-
-impl ExitCoded for ReferenceError {
-    fn exit_code(&self) -> u8 {
-        EXIT_USAGE
-    }
 }
 
 impl Reference {
@@ -133,6 +125,62 @@ impl Reference {
             repository: self.repository.clone(),
             tag: Some(tag.to_string()),
             digest: None,
+        }
+    }
+
+    /// The same tag or digest in another registry (`host[:port]`).
+    pub fn with_registry(&self, registry: &str) -> Result<Reference, ReferenceError> {
+        if !valid_host(registry) {
+            return Err(ReferenceError {
+                input: registry.to_string(),
+                reason: "not a registry host[:port]".into(),
+            });
+        }
+        Ok(Reference {
+            registry: registry.to_string(),
+            ..self.clone()
+        })
+    }
+
+    /// The same tag or digest in another repository of the same registry.
+    pub fn with_repository(&self, repository: &str) -> Result<Reference, ReferenceError> {
+        if !valid_repository(repository) {
+            return Err(ReferenceError {
+                input: format!("{}/{repository}", self.registry),
+                reason: "the repository must be lower-case path components of [a-z0-9._-]".into(),
+            });
+        }
+        Ok(Reference {
+            repository: repository.to_string(),
+            ..self.clone()
+        })
+    }
+
+    /// The Docker engine's name for this image: Docker Hub images without the
+    /// registry and `library/` (`busybox:latest`), others in full.
+    pub fn docker_name(&self) -> String {
+        let repo = if self.registry == DEFAULT_REGISTRY {
+            self.repository
+                .strip_prefix("library/")
+                .unwrap_or(&self.repository)
+                .to_string()
+        } else {
+            self.name()
+        };
+        match (&self.tag, &self.digest) {
+            (_, Some(d)) => format!("{repo}@{d}"),
+            (Some(t), None) => format!("{repo}:{t}"),
+            (None, None) => format!("{repo}:latest"),
+        }
+    }
+
+    /// The engine's repository name (the part before `:tag`).
+    pub fn docker_repository(&self) -> String {
+        let name = self.docker_name();
+        match (&self.tag, &self.digest) {
+            (_, Some(d)) => name.trim_end_matches(&format!("@{d}")).to_string(),
+            (Some(t), None) => name.trim_end_matches(&format!(":{t}")).to_string(),
+            (None, None) => name.trim_end_matches(":latest").to_string(),
         }
     }
 
@@ -285,5 +333,37 @@ mod tests {
         assert!(is_loopback_registry("[::1]:5000"));
         assert!(!is_loopback_registry("10.0.0.5"));
         assert!(!is_loopback_registry("harbor.example.com:5000"));
+    }
+}
+
+#[cfg(test)]
+mod docker_name_tests {
+    use super::*;
+
+    #[test]
+    fn docker_names() {
+        let hub = Reference::parse("busybox").unwrap();
+        assert_eq!(hub.docker_name(), "busybox:latest");
+        assert_eq!(hub.docker_repository(), "busybox");
+        let user = Reference::parse("index.docker.io/me/app:1").unwrap();
+        assert_eq!(user.docker_name(), "me/app:1");
+        let local = Reference::parse("localhost/x:v2").unwrap();
+        assert_eq!(local.docker_name(), "localhost/x:v2");
+        let port = Reference::parse("127.0.0.1:5055/a/b:v1").unwrap();
+        assert_eq!(port.docker_name(), "127.0.0.1:5055/a/b:v1");
+        assert_eq!(port.docker_repository(), "127.0.0.1:5055/a/b");
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            port.with_digest(&d).docker_name(),
+            format!("127.0.0.1:5055/a/b@{d}")
+        );
+        let moved = port
+            .with_registry("h:8")
+            .unwrap()
+            .with_repository("p/b")
+            .unwrap();
+        assert_eq!(moved.to_string(), "h:8/p/b:v1");
+        assert!(port.with_repository("Upper/Case").is_err());
+        assert!(port.with_registry("bad host").is_err());
     }
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::GlobalArgs;
 use crate::context::Context;
 
 /// A byte bar drawing to `target`. The message is never cut (a file name is
@@ -60,6 +59,17 @@ fn tone_colour(tone: Tone) -> Option<&'static str> {
     }
 }
 
+/// How the user asked output to behave (the global flags, without their clap types).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Print only errors and results.
+    pub quiet: bool,
+    /// stdout carries one machine-readable document.
+    pub json: bool,
+    /// Answer every confirmation yes.
+    pub yes: bool,
+}
+
 pub struct Reporter {
     multi: MultiProgress,
     progress: bool,
@@ -74,7 +84,7 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn new(ctx: &Context, global: &GlobalArgs) -> Self {
+    pub fn new(ctx: &Context, global: Options) -> Self {
         let progress = ctx.stderr_tty && !global.quiet;
         let multi = MultiProgress::with_draw_target(if progress {
             ProgressDrawTarget::stderr()
@@ -265,7 +275,7 @@ mod tests {
         r.color = true;
         assert_eq!(r.paint("31", "not signed"), "\x1b[31mnot signed\x1b[0m");
         let ctx = Context::for_test(std::path::Path::new("/"), &[("NO_COLOR", "1")]);
-        let plain = Reporter::new(&ctx, &GlobalArgs::default());
+        let plain = Reporter::new(&ctx, Options::default());
         assert_eq!(plain.paint("31", "not signed"), "not signed");
         assert_eq!(tone_colour(Tone::Bad), Some("31"));
         assert_eq!(tone_colour(Tone::Good), Some("32"));

@@ -9,7 +9,8 @@ use crate::cli::InstallArgs;
 use crate::context::Context;
 use crate::error::UserError;
 use crate::fsutil::{backup_once, write_atomic};
-use crate::plan::State;
+use crate::journal::State;
+use crate::lab::secrets::{self, Secret};
 use crate::ui::{Reporter, prompt};
 
 /// The admin password: from --admin-password-file, else the one kept in the
@@ -19,10 +20,10 @@ pub(super) fn admin_password(
     args: &InstallArgs,
     kept: &Path,
     dry_run: bool,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Secret> {
     if let Some(f) = &args.admin_password_file {
-        let p = super::super::read_secret_file(ctx, f, "--admin-password-file")?;
-        if p.is_empty() {
+        let p = secrets::read_file(ctx, f, "--admin-password-file")?;
+        if p.expose().is_empty() {
             return Err(UserError::usage(format!(
                 "--admin-password-file {}: the password is empty",
                 f.display()
@@ -30,42 +31,18 @@ pub(super) fn admin_password(
             .into());
         }
         if !dry_run {
-            super::super::keep_secret(kept, &p)?;
+            secrets::keep(kept, &p)?;
         }
         return Ok(p);
     }
-    if let Some(p) = super::super::kept_secret(kept) {
+    if let Some(p) = secrets::read_kept(kept) {
         return Ok(p);
     }
-    let p = random_password();
+    let p = secrets::random_password();
     if !dry_run {
-        super::super::keep_secret(kept, &p)?;
+        secrets::keep(kept, &p)?;
     }
     Ok(p)
-}
-
-/// 24 characters from [A-Za-z0-9] (no `$`, which Harbor mangles), with at
-/// least one letter so YAML never reads it as a number.
-pub fn random_password() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    loop {
-        let mut raw = [0u8; 24];
-        getrandom::fill(&mut raw).expect("the operating system's random source failed");
-        // 256 % 57 != 0; reject the biased tail.
-        if raw
-            .iter()
-            .any(|b| *b as usize >= 256 - 256 % ALPHABET.len())
-        {
-            continue;
-        }
-        let s: String = raw
-            .iter()
-            .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-            .collect();
-        if s.bytes().any(|b| b.is_ascii_alphabetic()) && s.bytes().any(|b| b.is_ascii_digit()) {
-            return s;
-        }
-    }
 }
 
 /// A unified diff of two config texts (harbor.yml, daemon.json), for the
@@ -87,7 +64,7 @@ pub(super) fn write_harbor_yml(
     rendered: &str,
     dry_run: bool,
 ) -> anyhow::Result<()> {
-    let ours = crate::registry::sha256_digest(rendered.as_bytes());
+    let ours = crate::digest::sha256_digest(rendered.as_bytes());
     let existing = std::fs::read_to_string(path).ok();
     let last_written = state.harbor.as_ref().map(|h| h.harbor_yml_sha256.clone());
     match &existing {
@@ -102,7 +79,7 @@ pub(super) fn write_harbor_yml(
         }
         Some(e) => {
             let edited =
-                last_written.as_deref() != Some(&crate::registry::sha256_digest(e.as_bytes()));
+                last_written.as_deref() != Some(&crate::digest::sha256_digest(e.as_bytes()));
             let d = diff(
                 e,
                 rendered,
@@ -178,7 +155,6 @@ pub(super) fn write_harbor_yml(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::installer::render;
     use crate::installer::render::hide_passwords;
 
     #[test]
@@ -215,16 +191,6 @@ mod tests {
             "\n\n",
         ] {
             let _ = hide_passwords(t);
-        }
-    }
-
-    #[test]
-    fn passwords_are_safe_for_harbor_and_yaml() {
-        for _ in 0..50 {
-            let p = random_password();
-            assert_eq!(p.len(), 24);
-            assert!(p.bytes().all(|b| b.is_ascii_alphanumeric()));
-            assert_eq!(render::yaml_scalar(&p), p);
         }
     }
 }

@@ -12,8 +12,9 @@ use crate::context::Context;
 use crate::docker::daemon_config;
 use crate::error::UserError;
 use crate::fsutil::{backup_once, write_through};
-use crate::plan::{State, Workdir};
+use crate::journal::State;
 use crate::ui::{Reporter, prompt};
+use crate::workdir::Workdir;
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn configure_daemon(
@@ -101,14 +102,15 @@ pub(super) async fn configure_daemon(
             }
             // The intent goes to the journal first: whatever stops this run
             // after the write, a re-run and `down` know these entries are ours.
-            let rec = state
-                .daemon_config
-                .get_or_insert_with(|| crate::plan::DaemonConfigRecord {
-                    path: path.to_path_buf(),
-                    backup,
-                    added: Vec::new(),
-                    pending: Vec::new(),
-                });
+            let rec =
+                state
+                    .daemon_config
+                    .get_or_insert_with(|| crate::journal::DaemonConfigRecord {
+                        path: path.to_path_buf(),
+                        backup,
+                        added: Vec::new(),
+                        pending: Vec::new(),
+                    });
             rec.pending = merge.added.clone();
             wd.save(state)?;
             write_through(path, new.as_bytes(), 0o644)

@@ -7,11 +7,12 @@ use anyhow::Context as _;
 use super::{InstallReport, now};
 use crate::cli::InstallArgs;
 use crate::context::Context;
+use crate::digest::fingerprint;
 use crate::error::UserError;
 use crate::fsutil::write_atomic;
 use crate::installer::download;
 use crate::installer::versions::Version;
-use crate::plan::{State, fingerprint};
+use crate::journal::State;
 use crate::ui::Reporter;
 
 /// The installer tarball on disk and its md5.
@@ -110,7 +111,6 @@ pub(super) async fn obtain_installer(
         url: url.clone(),
         dest: dest.clone(),
         md5: expected,
-        sha256: None,
         max_bytes: version.max_installer_bytes(args.offline),
     };
     let got = download::download(client, ui, &spec, 4).await?;

@@ -14,13 +14,14 @@ use serde::Serialize;
 
 use crate::cli::{InstallArgs, PreflightArgs};
 use crate::context::Context;
-use crate::error::{EXIT_OK, UserError};
+use crate::digest::fingerprint;
+use crate::error::{Exit, UserError};
 use crate::installer::versions::{self, Version};
 use crate::installer::{extract, preflight, render, run};
-use crate::plan::{Workdir, fingerprint};
+use crate::lab::secrets::Secret;
 use crate::ui::Reporter;
+use crate::workdir::Workdir;
 
-pub use config::random_password;
 use config::{admin_password, write_harbor_yml};
 use daemon::configure_daemon;
 pub use daemon::reload_daemon;
@@ -46,6 +47,9 @@ pub struct InstallReport {
     pub daemon_config: PathBuf,
     pub dry_run: bool,
     pub steps: Vec<StepReport>,
+    /// Harbor's admin password, for `up`'s demo (never serialised).
+    #[serde(skip)]
+    pub admin_password: Option<Secret>,
 }
 
 impl InstallReport {
@@ -65,19 +69,9 @@ impl InstallReport {
     }
 }
 
-/// An HTTP client for downloads and Harbor: no cookie store (Harbor's CSRF).
+/// An HTTP client for downloads and Harbor's health endpoint.
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("harbor-lab/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(15))
-        .read_timeout(Duration::from_secs(60))
-        .build()
-        .context("setting up the HTTP client")
-}
-
-pub fn workdir_path(ctx: &Context, arg: &Option<PathBuf>) -> PathBuf {
-    arg.as_ref()
-        .map_or_else(|| ctx.state_dir(), |p| ctx.resolve(p))
+    crate::http::client(crate::http::Profile::Transfer).context("setting up the HTTP client")
 }
 
 fn now(ctx: &Context) -> u64 {
@@ -147,9 +141,9 @@ pub async fn preflight_command(
     ctx: &Context,
     ui: &Reporter,
     args: &PreflightArgs,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<Exit> {
     let host = resolve_host(&args.host)?;
-    let workdir = workdir_path(ctx, &args.workdir.workdir);
+    let wd = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
     let client = http_client()?;
     let answers = crate::harbor::health::check(&client, &base_url(&host, args.host.http_port))
         .await
@@ -159,7 +153,7 @@ pub async fn preflight_command(
         ui,
         args.host.http_port,
         answers,
-        &workdir.join("data"),
+        &wd.default_data_volume(),
         &ctx.resolve(&args.daemon.daemon_config),
         true,
     )
@@ -168,13 +162,13 @@ pub async fn preflight_command(
         ui.json_out(&serde_json::json!({"hostname": host, "ok": ok, "checks": checks}));
     }
     if ok {
-        Ok(EXIT_OK)
+        Ok(Exit::Ok)
     } else {
         Err(UserError::environment("preflight failed; fix the problems above and run again").into())
     }
 }
 
-pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> anyhow::Result<u8> {
+pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> anyhow::Result<Exit> {
     let report = install(ctx, ui, args).await?;
     if ui.json {
         ui.json_out(&serde_json::to_value(&report)?);
@@ -185,7 +179,7 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> anyhow
             report.admin_password_file.display()
         ));
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
 /// The version to plan with before the installer is opened: --harbor-version,
@@ -228,18 +222,16 @@ pub async fn install(
     args: &InstallArgs,
 ) -> anyhow::Result<InstallReport> {
     let (mut version, explicit) = first_version(args)?;
-    let root = workdir_path(ctx, &args.workdir.workdir);
-    let wd = if args.dry_run {
-        Workdir::open_unlocked(&root)
-    } else {
-        Workdir::open_locked(&root)?
-    };
+    let wd = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
+    let root = wd.root().to_path_buf();
+    wd.check()?;
+    let _lock = if args.dry_run { None } else { Some(wd.lock()?) };
     let mut state = wd.load()?;
     let daemon_path = ctx.resolve(&args.daemon.daemon_config);
     let data_volume = args
         .data_volume
         .as_ref()
-        .map_or_else(|| root.join("data"), |p| ctx.resolve(p));
+        .map_or_else(|| wd.default_data_volume(), |p| ctx.resolve(p));
     let dv = data_volume.display().to_string();
     if dv.contains(|c: char| c.is_whitespace() || "#'\"$".contains(c)) {
         return Err(UserError::usage(format!(
@@ -257,10 +249,11 @@ pub async fn install(
         http_port: port,
         harbor_version: version.tag(),
         workdir: root.clone(),
-        admin_password_file: root.join("admin-password"),
+        admin_password_file: wd.admin_password_file(),
         daemon_config: daemon_path.clone(),
         dry_run: args.dry_run,
         steps: Vec::new(),
+        admin_password: None,
     };
 
     // A daemon config we could not merge into fails now, before any step writes.
@@ -370,10 +363,11 @@ pub async fn install(
     // 4. harbor.yml.
     let password_file = report.admin_password_file.clone();
     let password = admin_password(ctx, args, &password_file, args.dry_run)?;
+    report.admin_password = Some(password.clone());
     let settings = render::Settings {
         hostname: host.clone(),
         http_port: port,
-        admin_password: password,
+        admin_password: password.expose().to_string(),
         data_volume: data_volume.display().to_string(),
     };
     let (overlay, overlay_name) = match &args.lab_template {
@@ -395,7 +389,7 @@ pub async fn install(
         ))
         .into());
     }
-    let yml_path = harbor_dir.join("harbor.yml");
+    let yml_path = wd.harbor_yml();
     let rendered = match shipped {
         Some(t) => Some(render::render(&t, &overlay, &overlay_name, &settings)?),
         None => None,
@@ -443,7 +437,7 @@ pub async fn install(
     .await?;
 
     // 6. install.sh, 7. health.
-    let yml_sha = crate::registry::sha256_digest(final_yml.as_bytes());
+    let yml_sha = crate::digest::sha256_digest(final_yml.as_bytes());
     let flags: Vec<String> = if args.with_trivy && version.install_flags().contains(&"--with-trivy")
     {
         vec!["--with-trivy".into()]
@@ -473,7 +467,7 @@ pub async fn install(
             ),
         );
     } else {
-        let log = root.join("install.log");
+        let log = wd.install_log();
         run::run_install_sh(ctx, ui, &harbor_dir, &flags, &log).await?;
         state.record("install", &install_fp, &log.display().to_string(), now(ctx));
         wd.save(&state)?;
