@@ -17,6 +17,7 @@ pub mod http;
 pub mod installer;
 pub mod journal;
 pub mod lab;
+pub mod labs;
 pub mod net;
 pub mod registry;
 pub mod ui;

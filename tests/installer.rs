@@ -451,6 +451,26 @@ async fn loopback_hostname_needs_the_override() {
         out.stderr
     );
     assert!(!lab.workdir().join("harbor").exists());
+    // A refused command writes nothing: no workdir, no lock.
+    assert!(
+        !lab.workdir().exists(),
+        "a refused install created the workdir"
+    );
+    // Nor does one refused for its --data-volume, or by preflight (a port in use).
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    for (port, extra) in [
+        (free_port(), vec!["--data-volume", "/tmp/with space"]),
+        (busy_port, vec![]),
+    ] {
+        let mut c = lab.install("http://127.0.0.1:9", port, &cfg, &extra);
+        let out = run(&mut c);
+        assert_ne!(out.code, 0, "{extra:?}: {}", out.stderr);
+        assert!(
+            !lab.workdir().exists(),
+            "{extra:?}: the workdir was created"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1238,4 +1258,54 @@ async fn down_keeps_edits_made_after_the_install_and_says_so() {
         "{}",
         out.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preflight_refuses_a_port_held_by_another_labs_harbor_and_names_it() {
+    let (a, b) = (Lab::new(), Lab::new());
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let base = format!("http://{}", server.addr);
+    let port = free_port();
+    let cfg_a = a.private_daemon_config(ORIGINAL);
+    let mut c = a.install(&base, port, &cfg_a, &["--no-daemon-reload"]);
+    let out = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // B on A's port: refused before anything is written, naming A's workdir.
+    let cfg_b = b.private_daemon_config(ORIGINAL);
+    for sub in ["preflight", "install"] {
+        let mut c = b.install(&base, port, &cfg_b, &["--no-daemon-reload"]);
+        if sub == "preflight" {
+            c = b.plain();
+            c.env("HARBOR_LAB_CACHE", b.path().join("cache"))
+                .args([
+                    "preflight",
+                    "--hostname",
+                    "127.0.0.1",
+                    "--allow-loopback-hostname",
+                ])
+                .args(["--http-port", &port.to_string(), "--workdir"])
+                .arg(b.workdir())
+                .arg("--daemon-config")
+                .arg(&cfg_b);
+        }
+        // Both labs share the machine's register of labs (in the cache).
+        c.env("HARBOR_LAB_CACHE", a.path().join("cache"));
+        let out = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+            .await
+            .unwrap();
+        assert_eq!(out.code, 3, "{sub}: {}", out.stderr);
+        let other = a.workdir().display().to_string();
+        assert!(
+            out.stderr.contains(&format!("another lab, in {other}"))
+                && out
+                    .stderr
+                    .contains(&format!("harbor-lab down --workdir {other}")),
+            "{sub}: {}",
+            out.stderr
+        );
+        assert_eq!(std::fs::read_to_string(&cfg_b).unwrap(), ORIGINAL, "{sub}");
+        assert!(!b.workdir().exists(), "{sub}: the workdir was created");
+    }
 }

@@ -273,6 +273,9 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
     }
     state.steps.retain(|k, _| k != "install" && k != "health");
     wd.save(&state)?;
+    if let Some(h) = &state.harbor {
+        crate::labs::unregister(ctx, h.http_port, wd.root());
+    }
 
     if args.purge {
         let data = state.harbor.as_ref().map(|h| h.data_volume.clone());

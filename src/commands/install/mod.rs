@@ -99,11 +99,32 @@ fn base_url(host: &str, port: u16) -> String {
     }
 }
 
+/// Whose Harbor answers on host:port: this workdir's (its journal or the
+/// register of labs says so), another lab's, or none. Any health document
+/// counts as an answer, healthy or not.
+async fn port_owner(
+    ctx: &Context,
+    client: &reqwest::Client,
+    wd: &Workdir,
+    host: &str,
+    port: u16,
+) -> crate::labs::PortOwner {
+    let answers = crate::harbor::health::check(client, &base_url(host, port))
+        .await
+        .is_ok();
+    let ours = wd
+        .load()
+        .ok()
+        .and_then(|s| s.harbor)
+        .is_some_and(|h| h.http_port == port && h.hostname == host);
+    crate::labs::owner(ctx, port, answers, wd.root(), ours)
+}
+
 async fn run_preflight(
     ctx: &Context,
     ui: &Reporter,
     http_port: u16,
-    harbor_answers: bool,
+    port_owner: crate::labs::PortOwner,
     data_volume: &Path,
     daemon_config: &Path,
     show_ok: bool,
@@ -112,7 +133,7 @@ async fn run_preflight(
         ctx,
         &preflight::Inputs {
             http_port,
-            harbor_answers,
+            port_owner,
             data_volume,
             daemon_config,
             min_docker: (17, 6),
@@ -145,14 +166,12 @@ pub async fn preflight_command(
     let host = resolve_host(&args.host)?;
     let wd = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
     let client = http_client()?;
-    let answers = crate::harbor::health::check(&client, &base_url(&host, args.host.http_port))
-        .await
-        .is_ok();
+    let owner = port_owner(ctx, &client, &wd, &host, args.host.http_port).await;
     let (checks, ok) = run_preflight(
         ctx,
         ui,
         args.host.http_port,
-        answers,
+        owner,
         &wd.default_data_volume(),
         &ctx.resolve(&args.daemon.daemon_config),
         true,
@@ -225,8 +244,6 @@ pub async fn install(
     let wd = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
     let root = wd.root().to_path_buf();
     wd.check()?;
-    let _lock = if args.dry_run { None } else { Some(wd.lock()?) };
-    let mut state = wd.load()?;
     let daemon_path = ctx.resolve(&args.daemon.daemon_config);
     let data_volume = args
         .data_volume
@@ -265,10 +282,8 @@ pub async fn install(
     )?;
 
     // 1. Preflight.
-    let answers = crate::harbor::health::check(&client, &url)
-        .await
-        .is_ok_and(|h| h.status == "healthy");
-    let (_, ok) = run_preflight(ctx, ui, port, answers, &data_volume, &daemon_path, false).await;
+    let owner = port_owner(ctx, &client, &wd, &host, port).await;
+    let (_, ok) = run_preflight(ctx, ui, port, owner, &data_volume, &daemon_path, false).await;
     if !ok {
         return Err(UserError::environment(
             "preflight failed; fix the problems above and run again",
@@ -287,6 +302,11 @@ pub async fn install(
         "checked",
         format!("Harbor will be published as {url}"),
     );
+
+    // Everything so far only read. The workdir and its lock exist from here on,
+    // when the first step is about to write: a refused command leaves nothing.
+    let _lock = if args.dry_run { None } else { Some(wd.lock()?) };
+    let mut state = wd.load()?;
 
     // 2. Download (or the local installer).
     let tarball =
@@ -520,5 +540,6 @@ pub async fn install(
         now(ctx),
     );
     wd.save(&state)?;
+    crate::labs::register(ctx, port, wd.root());
     Ok(report)
 }
