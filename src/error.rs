@@ -12,6 +12,7 @@
 //! | 10 | verify: the image has no signatures (as cosign) |
 //! | 11 | verify: the image (tag or digest) does not exist (as cosign) |
 //! | 12 | verify: signatures exist but none is valid (as cosign) |
+//! | 130 | interrupted (Ctrl-C); running the same command again resumes |
 
 /// The process exit code of a command (README's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,6 +27,7 @@ pub enum Exit {
     NoSignatures = 10,
     ImageNotFound = 11,
     NoValidSignature = 12,
+    Interrupted = 130,
 }
 
 impl Exit {

@@ -41,28 +41,49 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
-            Command::Keys(KeysCommand::Generate(args)) => commands::keys::generate(ctx, ui, &args),
-            Command::Keys(KeysCommand::PublicKey(args)) => {
-                commands::keys::public_key(ctx, ui, &args)
+        let command = async {
+            match cli.command {
+                Command::Keys(KeysCommand::Generate(args)) => {
+                    commands::keys::generate(ctx, ui, &args)
+                }
+                Command::Keys(KeysCommand::PublicKey(args)) => {
+                    commands::keys::public_key(ctx, ui, &args)
+                }
+                Command::Sign(args) => commands::sign::run(ctx, ui, &args).await,
+                Command::Verify(args) => commands::verify::run(ctx, ui, &args).await,
+                Command::Preflight(args) => {
+                    commands::install::preflight_command(ctx, ui, &args).await
+                }
+                Command::Install(args) => commands::install::command(ctx, ui, &args).await,
+                Command::Status(args) => commands::status::status(ctx, ui, &args).await,
+                Command::Down(args) => commands::status::down(ctx, ui, &args).await,
+                Command::Demo(args) => commands::demo::command(ctx, ui, &args).await,
+                Command::Up(args) => commands::up::command(ctx, ui, &args).await,
+                Command::Completions(args) => commands::docs::completions(ui, &args),
+                Command::Man => commands::docs::man(ui),
             }
-            Command::Sign(args) => commands::sign::run(ctx, ui, &args).await,
-            Command::Verify(args) => commands::verify::run(ctx, ui, &args).await,
-            Command::Preflight(args) => commands::install::preflight_command(ctx, ui, &args).await,
-            Command::Install(args) => commands::install::command(ctx, ui, &args).await,
-            Command::Status(args) => commands::status::status(ctx, ui, &args).await,
-            Command::Down(args) => commands::status::down(ctx, ui, &args).await,
-            Command::Demo(args) => commands::demo::command(ctx, ui, &args).await,
-            Command::Up(args) => commands::up::command(ctx, ui, &args).await,
-            Command::Completions(args) => commands::docs::completions(ui, &args),
-            Command::Man => commands::docs::man(ui),
+        };
+        tokio::select! {
+            result = command => Some(result),
+            _ = tokio::signal::ctrl_c() => None,
         }
     });
     match result {
-        Ok(exit) => exit.code(),
-        Err(err) => {
-            ui.error(&format!("{err:#}"));
-            exit::classify(&err).code()
+        Some(Ok(exit)) => exit.code(),
+        Some(Err(err)) => {
+            let message = format!("{err:#}");
+            ui.error(&message);
+            let code = exit::classify(&err).code();
+            ui.json_failure(code, &message);
+            code
+        }
+        None => {
+            // Every step checks the world before acting, so a re-run resumes.
+            let message = "interrupted; run the same command again to resume";
+            ui.error(message);
+            ui.json_failure(error::Exit::Interrupted.code(), message);
+            runtime.shutdown_background();
+            error::Exit::Interrupted.code()
         }
     }
 }

@@ -722,3 +722,37 @@ async fn missing_image_manifest_is_image_not_found() {
     .unwrap();
     assert_eq!(out.code, 11, "{}", out.stderr);
 }
+
+#[test]
+fn json_is_one_document_with_ok_version_and_the_error_on_failure() {
+    let home = tempfile::tempdir().unwrap();
+    let public = vectors().join("keys/sigstore-label-password-hello.key");
+    let ok = run(harbor_lab(home.path())
+        .args(["--json", "keys", "public-key", "--key"])
+        .arg(&public)
+        .env("COSIGN_PASSWORD", "hello"));
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let v: serde_json::Value = serde_json::from_str(&ok.stdout).unwrap();
+    assert_eq!(
+        (v["ok"].clone(), v["version"].clone()),
+        (true.into(), env!("CARGO_PKG_VERSION").into())
+    );
+    let bad = run(harbor_lab(home.path())
+        .args(["--json", "keys", "public-key", "--key", "missing.key"])
+        .env("COSIGN_PASSWORD", "x"));
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    // Exactly one document, on failure too.
+    let mut docs = serde_json::Deserializer::from_str(&bad.stdout).into_iter::<serde_json::Value>();
+    let v = docs.next().expect("a document on failure").unwrap();
+    assert!(docs.next().is_none(), "{}", bad.stdout);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["error"]["code"], 2);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing.key"),
+        "{v}"
+    );
+}

@@ -52,6 +52,32 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
     assert_eq!(report["registry"], format!("127.0.0.1:{port}"));
     let public = PathBuf::from(report["public_key"].as_str().unwrap());
     assert!(public.exists());
+    // The --json contract: ok and version at the top, the generated key
+    // password's file named, no internal fields.
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        report["key_password_file"],
+        lab.workdir().join("cosign.password").display().to_string()
+    );
+    assert!(!out.stdout.contains("fingerprint"), "{}", out.stdout);
+    // The summary says what to do next and where the logs are.
+    for next in [
+        format!("docker login 127.0.0.1:{port} -u admin --password-stdin < "),
+        format!("harbor-lab status --workdir {}", lab.workdir().display()),
+        format!("harbor-lab down --workdir {}", lab.workdir().display()),
+        format!(
+            "{} (install.sh)",
+            lab.workdir().join("install.log").display()
+        ),
+        "/var/log/harbor (Harbor's containers)".to_string(),
+    ] {
+        assert!(
+            out.stderr.contains(&next),
+            "{next:?} missing: {}",
+            out.stderr
+        );
+    }
     // Secrets never appear in the report.
     let admin = std::fs::read_to_string(lab.workdir().join("admin-password")).unwrap();
     let keypw = std::fs::read_to_string(lab.workdir().join("cosign.password")).unwrap();
@@ -485,8 +511,16 @@ async fn demo_pulls_or_loads_its_image_and_reports_json() {
         .arg(lab.workdir())
         .args(["--image", &source, "--image-file"])
         .arg(&saved)
-        .args(["--project", "loaded", "--json"]));
+        .args(["--project", "loaded", "--json", "--quiet"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // The demo ends with its result lines, --quiet or not.
+    assert!(
+        out.stderr.contains("Signed by cosign in Harbor: yes")
+            && out.stderr.contains("tamper caught: yes")
+            && out.stderr.contains("harbor-lab verify --key"),
+        "{}",
+        out.stderr
+    );
     let r2: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     // The same image, so the same digest, now in another project.
     assert_eq!(r2["digest"], r["digest"]);
@@ -593,4 +627,83 @@ async fn an_image_file_never_replaces_the_users_image_and_keeps_its_cmd() {
             .args(["rmi", "-f", &image])
             .output();
     }
+}
+
+#[test]
+fn ctrl_c_says_how_to_resume_and_exits_130_with_one_json_document() {
+    // A "Harbor" that accepts the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let lab = Lab::new();
+    let pw = lab.path().join("pw");
+    std::fs::write(&pw, "x\n").unwrap();
+    let child = lab
+        .plain()
+        .args([
+            "--json",
+            "demo",
+            "--harbor-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .arg("--harbor-password-file")
+        .arg(&pw)
+        .arg("--workdir")
+        .arg(lab.workdir())
+        .env("COSIGN_PASSWORD", "x")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it is waiting on Harbor, interrupt it as Ctrl-C would.
+    let (_conn, _) = silent.accept().unwrap();
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the interrupted run ends")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted; run the same command again to resume"),
+        "{stderr}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["error"]["code"], 130);
+}
+
+#[test]
+fn the_plan_shows_the_detected_host_ip() {
+    let lab = Lab::new();
+    lab.private_daemon_config("{}\n");
+    // No --hostname; no terminal and no --yes: the plan, then a refusal, before
+    // any traffic.
+    let out = run(lab
+        .plain()
+        .args([
+            "up",
+            "--download-base",
+            "http://127.0.0.1:9",
+            "--http-port",
+            "8089",
+        ])
+        .arg("--workdir")
+        .arg(lab.workdir())
+        .arg("--daemon-config")
+        .arg(lab.path().join("daemon.json")));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let ip = harbor_lab::net::detect_host_ip().unwrap();
+    assert!(
+        out.stderr.contains(&format!("http://{ip}:8089")),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("first IPv4 address"), "{}", out.stderr);
 }

@@ -116,12 +116,14 @@ fn up_asks_once_and_no_means_nothing_changes() {
         "daemon.json",
     ];
     let (code, text) = on_terminal(d, &args, &["n"]);
-    assert_eq!(code, 2, "{text}");
+    // "No" is an answer, not an error: exit 0, "nothing done", no red error.
+    assert_eq!(code, 0, "{text}");
     assert!(
         text.contains("harbor-lab up will:") && text.contains("Proceed?"),
         "{text}"
     );
-    assert!(text.contains("cancelled; nothing was changed"), "{text}");
+    assert!(text.contains("nothing done"), "{text}");
+    assert!(!text.contains("error:"), "{text}");
     assert!(!d.join("work").exists());
     assert_eq!(
         std::fs::read_to_string(d.join("daemon.json")).unwrap(),

@@ -59,8 +59,8 @@ pub struct DemoReport {
     /// The digest the tamper step pushed (unsigned), used by the policy step.
     #[serde(default)]
     pub tampered_digest: String,
-    /// Inputs this run was for (image, target, key).
-    #[serde(default)]
+    /// Inputs this run was for (image, target, key): internal, not reported.
+    #[serde(default, skip_serializing)]
     pub fingerprint: String,
 }
 
@@ -716,10 +716,33 @@ pub async fn command(
 }
 
 pub fn finish(ui: &Reporter, report: &DemoReport) -> anyhow::Result<Exit> {
-    if ui.json {
-        ui.json_out(&serde_json::to_value(report)?);
-    }
     let all = report.steps.iter().all(|s| s.ok);
+    // The result lines: shown even with --quiet.
+    let yes_no = |b: bool| if b { "yes" } else { "NO" };
+    ui.result_line("");
+    ui.result_line(&format!(
+        "Image:           {} {}",
+        report.image, report.digest
+    ));
+    ui.result_line(&format!(
+        "Signed by cosign in Harbor: {}; verified with {}: {}; tamper caught: {}; unsigned pull refused: {}; signed pull allowed: {}",
+        yes_no(report.signed_after),
+        report.public_key.display(),
+        yes_no(report.verified),
+        yes_no(report.tamper_detected),
+        yes_no(report.unsigned_pull_blocked),
+        yes_no(report.signed_pull_allowed),
+    ));
+    ui.result_line(&format!(
+        "Next:            harbor-lab verify --key {} {}",
+        report.public_key.display(),
+        report.image
+    ));
+    if ui.json {
+        let mut doc = serde_json::to_value(report)?;
+        doc["ok"] = all.into();
+        ui.json_out(&doc);
+    }
     if all {
         Ok(Exit::Ok)
     } else {

@@ -283,21 +283,24 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
             Some(d) => format!("{} and {}", d.display(), root.display()),
             None => root.display().to_string(),
         };
-        if !prompt::confirm(
+        if prompt::confirm(
             ui,
             &format!("Delete {what} (Harbor's data, keys and secrets)?"),
             "pass --yes to purge",
         )? {
-            return Err(UserError::usage("purge cancelled; nothing was deleted").into());
+            if let Some(d) = data
+                && d.exists()
+            {
+                std::fs::remove_dir_all(&d).with_context(|| format!("removing {}", d.display()))?;
+            }
+            drop(lock);
+            std::fs::remove_dir_all(&root)
+                .with_context(|| format!("removing {}", root.display()))?;
+            done.push(format!("removed {what}"));
+        } else {
+            // A "no" is an answer: Harbor is down, the data stays.
+            ui.result_line(&format!("purge: nothing deleted ({what} kept)"));
         }
-        if let Some(d) = data
-            && d.exists()
-        {
-            std::fs::remove_dir_all(&d).with_context(|| format!("removing {}", d.display()))?;
-        }
-        drop(lock);
-        std::fs::remove_dir_all(&root).with_context(|| format!("removing {}", root.display()))?;
-        done.push(format!("removed {what}"));
     }
     for d in &done {
         ui.status("Done", d);

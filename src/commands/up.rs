@@ -19,13 +19,15 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
     let wd = Workdir::from_flag(ctx, args.install.workdir.workdir.as_deref());
     let workdir = wd.root().to_path_buf();
     let key_prefix = wd.key_prefix();
-    let host = args
-        .install
-        .host
-        .hostname
-        .clone()
-        .unwrap_or_else(|| "this machine's first IPv4 address".into());
+    // The address the install will use: --hostname, else the one detected now.
+    let host = match &args.install.host.hostname {
+        Some(h) => h.clone(),
+        None => crate::net::detect_host_ip()
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|_| "this machine's first IPv4 address".into()),
+    };
     let port = args.install.host.http_port;
+    let url = super::install::base_url(&host, port);
     let plan = [
         "check that this machine can run Harbor (Docker, compose, ports, disk, memory)".to_string(),
         match &args.install.installer_file {
@@ -44,7 +46,7 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
             ),
         },
         format!(
-            "write {}/harbor/harbor.yml for http://{host}:{port} with {}",
+            "write {}/harbor/harbor.yml for {url} with {}",
             workdir.display(),
             match &args.install.admin_password_file {
                 Some(f) => format!("the admin password in {}", f.display()),
@@ -86,7 +88,12 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
         return Ok(Exit::Ok);
     }
     if !prompt::confirm(ui, "Proceed?", "pass --yes to run the plan without asking")? {
-        return Err(crate::error::UserError::usage("cancelled; nothing was changed").into());
+        // A "no" is an answer, not a failure.
+        ui.result_line("nothing done");
+        if ui.json {
+            ui.json_out(&json!({"ok": true, "cancelled": true, "plan": plan}));
+        }
+        return Ok(Exit::Ok);
     }
     // One confirmation for the whole plan.
     ui.assume_yes();
@@ -138,21 +145,71 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
         demo.private_key.display(),
         demo.public_key.display()
     ));
+    let key_password_file = Some(wd.cosign_password_file()).filter(|p| p.is_file());
+    if let Some(p) = &key_password_file {
+        ui.result_line(&format!("Key password:    {}", p.display()));
+    }
     ui.result_line(&format!(
         "Verified:        {} {} (signed by cosign in Harbor: {}; tamper caught: {}; unsigned pull refused: {})",
         demo.image, demo.digest, demo.signed_after, demo.tamper_detected, demo.unsigned_pull_blocked
     ));
+    // What to do next, as commands to paste.
+    let w = workdir.display();
+    ui.result_line("");
+    ui.result_line("Next:");
+    ui.result_line(&format!(
+        "  docker login {registry} -u admin --password-stdin < {}",
+        installed.admin_password_file.display()
+    ));
+    ui.result_line(&format!(
+        "  open {} in a browser (user admin)",
+        installed.harbor_url
+    ));
+    ui.result_line(&format!(
+        "  harbor-lab status --workdir {w}     is Harbor installed and healthy?"
+    ));
+    ui.result_line(&format!(
+        "  harbor-lab down --workdir {w}       stop Harbor, take the daemon.json entries out"
+    ));
+    ui.result_line(&format!(
+        "Logs:            {} (install.sh), {} (Harbor's containers)",
+        wd.install_log().display(),
+        harbor_log_dir(&wd).display()
+    ));
+    let all_ok = demo.steps.iter().all(|s| s.ok);
     if ui.json {
         ui.json_out(&json!({
+            "ok": all_ok,
             "harbor_url": installed.harbor_url,
             "registry": registry,
             "admin_password_file": installed.admin_password_file,
             "private_key": demo.private_key,
             "public_key": demo.public_key,
+            "key_password_file": key_password_file,
+            "install_log": wd.install_log(),
             "install": installed,
             "demo": demo,
         }));
     }
     let code = super::demo::finish(&Reporter::silent(), &demo)?;
     Ok(code)
+}
+
+/// Where Harbor's containers log: `log.local.location` of the harbor.yml in
+/// place, else Harbor's default.
+fn harbor_log_dir(wd: &Workdir) -> std::path::PathBuf {
+    let default = std::path::PathBuf::from("/var/log/harbor");
+    let Ok(text) =
+        crate::fsutil::read_limited_text(&wd.harbor_yml(), crate::fsutil::CONFIG_FILE_MAX)
+    else {
+        return default;
+    };
+    serde_norway::from_str::<serde_norway::Value>(&text)
+        .ok()
+        .and_then(|v| {
+            v["log"]["local"]["location"]
+                .as_str()
+                .map(std::path::PathBuf::from)
+        })
+        .unwrap_or(default)
 }

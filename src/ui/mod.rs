@@ -81,6 +81,8 @@ pub struct Reporter {
     yes: std::sync::atomic::AtomicBool,
     /// Can a prompt be shown (stdin and stderr are terminals)?
     pub interactive: bool,
+    /// The `--json` document went out (there is only one per run).
+    json_written: std::sync::atomic::AtomicBool,
 }
 
 impl Reporter {
@@ -99,6 +101,7 @@ impl Reporter {
             json: global.json,
             yes: std::sync::atomic::AtomicBool::new(global.yes),
             interactive: ctx.stdin_tty && ctx.stderr_tty,
+            json_written: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -112,6 +115,7 @@ impl Reporter {
             json: false,
             yes: std::sync::atomic::AtomicBool::new(false),
             interactive: false,
+            json_written: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -176,10 +180,30 @@ impl Reporter {
         });
     }
 
-    /// Write one JSON document to stdout.
+    /// Write the run's one JSON document to stdout. Every document carries
+    /// `ok` (true unless the command set it) and the tool's `version`.
     pub fn json_out(&self, value: &serde_json::Value) {
-        let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+        let mut value = value.clone();
+        if let Some(obj) = value.as_object_mut() {
+            obj.entry("ok").or_insert(serde_json::Value::Bool(true));
+            obj.insert("version".into(), env!("CARGO_PKG_VERSION").into());
+        }
+        let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "null".into());
+        self.json_written
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.stdout(&format!("{text}\n"));
+    }
+
+    /// With `--json`, the failure document: `{"ok": false, "version",
+    /// "error": {"code", "message"}}`, unless the command already wrote its
+    /// document (then that one, with its own `ok`, is the run's only one).
+    pub fn json_failure(&self, code: u8, message: &str) {
+        if self.json && !self.json_written.load(std::sync::atomic::Ordering::Relaxed) {
+            self.json_out(&serde_json::json!({
+                "ok": false,
+                "error": {"code": code, "message": message},
+            }));
+        }
     }
 
     /// A byte-count progress bar (hidden when progress is off).

@@ -91,7 +91,7 @@ fn resolve_host(host: &crate::cli::HostArgs) -> anyhow::Result<String> {
 
 /// Harbor's URL. `host` is a DNS name or an IPv4 address (check_hostname refuses
 /// IPv6 literals, which Harbor cannot use).
-fn base_url(host: &str, port: u16) -> String {
+pub(crate) fn base_url(host: &str, port: u16) -> String {
     if port == 80 {
         format!("http://{host}")
     } else {
