@@ -150,12 +150,24 @@ pub struct WorkdirArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct DaemonArgs {
-    /// The Docker daemon's config file.
-    #[arg(long, value_name = "PATH", default_value = "/etc/docker/daemon.json")]
-    pub daemon_config: PathBuf,
+    /// The Docker daemon's config file [default: /etc/docker/daemon.json].
+    #[arg(long, value_name = "PATH")]
+    pub daemon_config: Option<PathBuf>,
     /// Change the file but do not signal dockerd to reload it.
     #[arg(long)]
     pub no_daemon_reload: bool,
+}
+
+impl DaemonArgs {
+    /// Where dockerd reads its config unless --daemon-config says otherwise.
+    pub const DEFAULT: &'static str = "/etc/docker/daemon.json";
+
+    /// --daemon-config, else the default.
+    pub fn path(&self) -> PathBuf {
+        self.daemon_config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(Self::DEFAULT))
+    }
 }
 
 #[derive(Debug, Args, Clone)]
@@ -230,14 +242,14 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct DownArgs {
-    #[command(flatten)]
-    pub workdir: WorkdirArgs,
     /// Also remove Harbor's data volume and the workdir (asks first).
     #[arg(long)]
     pub purge: bool,
-    /// Do not signal dockerd after restoring its config.
-    #[arg(long)]
-    pub no_daemon_reload: bool,
+    /// The flags `up` took are accepted as they were typed (--workdir,
+    /// --daemon-config, --no-daemon-reload count; a --daemon-config other than
+    /// the one the lab changed is refused).
+    #[command(flatten)]
+    pub up: UpArgs,
 }
 
 #[derive(Debug, Subcommand)]

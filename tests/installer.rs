@@ -1309,3 +1309,63 @@ async fn preflight_refuses_a_port_held_by_another_labs_harbor_and_names_it() {
         assert!(!b.workdir().exists(), "{sub}: the workdir was created");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn down_takes_ups_flags_refuses_another_daemon_json_and_tells_if_harbor_still_answers() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let base = format!("http://{}", server.addr);
+    let cfg = lab.private_daemon_config(ORIGINAL);
+    let port = free_port();
+    let mut c = lab.install(&base, port, &cfg, &["--no-daemon-reload"]);
+    let out = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The up line retyped with another daemon.json: refused, naming both files.
+    let other = lab.path().join("other-daemon.json");
+    let mut c = lab.plain();
+    c.arg("down");
+    fixture_install_args(&mut c, &base, port, &lab.workdir(), &other);
+    c.args([
+        "--no-daemon-reload",
+        "--image",
+        "busybox:latest",
+        "--yes",
+        "--json",
+    ]);
+    let out = run_within(&mut c, 60);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&other.display().to_string())
+            && out.stderr.contains(&cfg.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    assert_ne!(std::fs::read_to_string(&cfg).unwrap(), ORIGINAL, "touched");
+    // The same line as the install: accepted.
+    let mut c = lab.plain();
+    c.arg("down");
+    fixture_install_args(&mut c, &base, port, &lab.workdir(), &cfg);
+    c.args([
+        "--no-daemon-reload",
+        "--image",
+        "busybox:latest",
+        "--yes",
+        "--json",
+    ]);
+    let out = run_within(&mut c, 60);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), ORIGINAL);
+    // The fixture's Harbor (the double) is not a compose service: down says it
+    // still answers instead of claiming it stopped it.
+    assert!(
+        out.stderr
+            .contains(&format!("http://127.0.0.1:{port} still answers")),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("stopped Harbor"), "{}", out.stderr);
+}

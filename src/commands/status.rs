@@ -118,8 +118,16 @@ pub async fn status(ctx: &Context, ui: &Reporter, args: &StatusArgs) -> anyhow::
 }
 
 pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Result<Exit> {
-    let wd = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
+    let install = &args.up.install;
+    let no_daemon_reload = install.daemon.no_daemon_reload;
+    let wd = Workdir::from_flag(ctx, install.workdir.workdir.as_deref());
     let root = wd.root().to_path_buf();
+    if install.dry_run {
+        return Err(UserError::usage(
+            "down has no --dry-run: `harbor-lab status` shows what a down would undo",
+        )
+        .into());
+    }
     if !root.exists() {
         return Err(UserError::usage(format!(
             "{} does not exist: nothing to take down",
@@ -129,6 +137,19 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
     }
     let lock = wd.lock()?;
     let mut state = wd.load()?;
+    // `up`'s line retyped: a daemon config other than the one this lab changed
+    // is a mistake to stop at, before anything is touched.
+    if let (Some(given), Some(rec)) = (&install.daemon.daemon_config, &state.daemon_config)
+        && ctx.resolve(given) != rec.path
+    {
+        return Err(UserError::usage(format!(
+            "--daemon-config {} is not the file this lab changed ({}); leave the flag out, or pass --daemon-config {}",
+            ctx.resolve(given).display(),
+            rec.path.display(),
+            rec.path.display()
+        ))
+        .into());
+    }
     let mut done: Vec<String> = Vec::new();
 
     // Stop Harbor's containers.
@@ -162,7 +183,6 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
             ))
             .into());
         }
-        done.push("stopped Harbor's containers".into());
     } else {
         ui.status(
             "Skipping",
@@ -171,6 +191,25 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
                 compose_file.display()
             ),
         );
+    }
+    // Stopped means Harbor no longer answers; say what is true.
+    if let Some(url) = state
+        .harbor
+        .as_ref()
+        .map(|h| h.url.clone())
+        .filter(|u| !u.is_empty())
+    {
+        // After a compose down, give the containers time to go.
+        let wait = if compose_file.is_file() { 20 } else { 0 };
+        if still_answers(&url, wait).await {
+            ui.warn(&format!(
+                "{url} still answers: that Harbor was not started by this workdir's compose file; stop it where it was started"
+            ));
+        } else if compose_file.is_file() {
+            done.push(format!(
+                "stopped Harbor's containers; {url} no longer answers"
+            ));
+        }
     }
 
     // Take our entries out of the daemon config and make dockerd forget them.
@@ -188,7 +227,7 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
         let current = daemon_config::read(&rec.path)?;
         let restore =
             daemon_config::restore_plan(&rec.path, current.as_deref(), original.as_deref(), &ours)?;
-        if !args.no_daemon_reload && current.is_some() {
+        if !no_daemon_reload && current.is_some() {
             match daemon_config::dockerd_for(&rec.path) {
                 Some(pid) => {
                     write_through(&rec.path, restore.reload_text.as_bytes(), 0o644)
@@ -309,4 +348,21 @@ pub async fn down(ctx: &Context, ui: &Reporter, args: &DownArgs) -> anyhow::Resu
         ui.json_out(&serde_json::json!({"workdir": root, "done": done}));
     }
     Ok(Exit::Ok)
+}
+
+/// Does Harbor at `url` still answer (any health document) after `wait_secs`?
+async fn still_answers(url: &str, wait_secs: u64) -> bool {
+    let Ok(client) = crate::http::client(crate::http::Profile::Api) else {
+        return false;
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait_secs);
+    loop {
+        if crate::harbor::health::check(&client, url).await.is_err() {
+            return false;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }

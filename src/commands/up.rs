@@ -55,7 +55,7 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> anyhow::Res
         ),
         format!(
             "add {host}:{port} to insecure-registries in {}{}",
-            args.install.daemon.daemon_config.display(),
+            args.install.daemon.path().display(),
             if args.install.daemon.no_daemon_reload {
                 " (dockerd is not reloaded: --no-daemon-reload)"
             } else {

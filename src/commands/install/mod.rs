@@ -173,7 +173,7 @@ pub async fn preflight_command(
         args.host.http_port,
         owner,
         &wd.default_data_volume(),
-        &ctx.resolve(&args.daemon.daemon_config),
+        &ctx.resolve(&args.daemon.path()),
         true,
     )
     .await;
@@ -244,7 +244,7 @@ pub async fn install(
     let wd = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
     let root = wd.root().to_path_buf();
     wd.check()?;
-    let daemon_path = ctx.resolve(&args.daemon.daemon_config);
+    let daemon_path = ctx.resolve(&args.daemon.path());
     let data_volume = args
         .data_volume
         .as_ref()
