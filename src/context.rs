@@ -1,7 +1,9 @@
-//! The one place that reads process-global state: environment variables, the
-//! current directory, the home directory, the clock and whether the standard
-//! streams are terminals. Everything else takes a `&Context`, so tests can run
-//! against a temporary root with a made-up environment.
+//! The snapshot of process-global state: environment variables, the current
+//! directory, the home directory, the clock, the effective uid and whether the
+//! standard streams are terminals, taken once in `main`. Everything else takes
+//! a `&Context` for these. (The machine checks in `installer/preflight.rs` and
+//! the dockerd scan in `docker/daemon_config.rs` read /proc and statvfs
+//! themselves: they are facts about the machine, not the process.)
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -42,7 +44,9 @@ impl Context {
         }
     }
 
-    /// A context for tests: no terminal, the given environment, `root` as cwd and home.
+    /// A context for unit tests: no terminal, the given environment, `root` as
+    /// cwd and home.
+    #[cfg(test)]
     pub fn for_test(root: &Path, env: &[(&str, &str)]) -> Self {
         Context {
             env: env
@@ -68,13 +72,6 @@ impl Context {
         self.env.get(key).map(OsString::as_os_str)
     }
 
-    /// A copy of this context with one more environment variable.
-    pub fn with_var(&self, key: &str, value: impl AsRef<OsStr>) -> Context {
-        let mut c = self.clone();
-        c.env.insert(key.to_string(), value.as_ref().to_owned());
-        c
-    }
-
     /// All environment variables (for passing a cleaned environment to children).
     pub fn vars(&self) -> impl Iterator<Item = (&str, &OsStr)> {
         self.env.iter().map(|(k, v)| (k.as_str(), v.as_os_str()))
@@ -94,10 +91,6 @@ impl Context {
 
     pub fn now(&self) -> SystemTime {
         (self.clock)()
-    }
-
-    pub fn cwd(&self) -> &Path {
-        &self.cwd
     }
 
     /// Resolve a user-given path against the working directory.
@@ -146,15 +139,8 @@ impl Context {
 }
 
 fn is_root() -> bool {
-    // /proc/self/status carries "Uid: real effective saved fs".
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
 }
 
 impl Context {

@@ -86,21 +86,37 @@ pub struct HarborRecord {
     pub harbor_yml_sha256: String,
 }
 
-/// What a finished demo found. Older versions kept the whole demo report
-/// here; its other fields are ignored on reading.
+/// What a finished demo found: the demo's whole report, as every version
+/// has kept it (a re-run reads `fingerprint`, `digest`, `signed_before`, the
+/// tamper and policy findings back).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct DemoRecord {
-    /// Inputs the demo ran with (image, image file, target, key).
-    pub fingerprint: String,
+    pub harbor_url: String,
+    pub image: String,
     pub digest: String,
     pub signed_before: bool,
+    pub signed_after: bool,
+    pub verified: bool,
     pub tamper_detected: bool,
-    /// The digest the tamper step pushed (unsigned), used by the policy step.
-    pub tampered_digest: String,
     pub unsigned_pull_blocked: bool,
     pub signed_pull_allowed: bool,
     pub policy_message: String,
+    pub public_key: PathBuf,
+    pub private_key: PathBuf,
+    pub steps: Vec<DemoStep>,
+    /// The digest the tamper step pushed (unsigned), used by the policy step.
+    pub tampered_digest: String,
+    /// Inputs the demo ran with (image, image file, target, key).
+    pub fingerprint: String,
+}
+
+/// One demo step as the demo's report (and `--json`) shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct DemoStep {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
 }
 
 impl State {

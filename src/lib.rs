@@ -51,16 +51,14 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
                 }
                 Command::Sign(args) => commands::sign::run(ctx, ui, &args).await,
                 Command::Verify(args) => commands::verify::run(ctx, ui, &args).await,
-                Command::Preflight(args) => {
-                    commands::install::preflight_command(ctx, ui, &args).await
-                }
+                Command::Preflight(args) => commands::preflight::command(ctx, ui, &args).await,
                 Command::Install(args) => commands::install::command(ctx, ui, &args).await,
-                Command::Status(args) => commands::status::status(ctx, ui, &args).await,
-                Command::Down(args) => commands::status::down(ctx, ui, &args).await,
+                Command::Status(args) => commands::status::command(ctx, &args).await,
+                Command::Down(args) => commands::down::command(ctx, ui, &args).await,
                 Command::Demo(args) => commands::demo::command(ctx, ui, &args).await,
                 Command::Up(args) => commands::up::command(ctx, ui, &args).await,
-                Command::Completions(args) => commands::docs::completions(ui, &args),
-                Command::Man => commands::docs::man(ui),
+                Command::Completions(args) => commands::docs::completions(&args),
+                Command::Man => commands::docs::man(),
             }
         };
         tokio::select! {
@@ -69,19 +67,19 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
         }
     });
     match result {
-        Some(Ok(exit)) => exit.code(),
+        Some(Ok(report)) => ui::render::render(ui, report.as_ref()),
         Some(Err(err)) => {
             let message = format!("{err:#}");
             ui.error(&message);
-            let code = exit::classify(&err).code();
-            ui.json_failure(code, &message);
-            code
+            let exit = exit::classify(&err);
+            ui::render::failure(ui, exit, &message);
+            exit.code()
         }
         None => {
             // Every step checks the world before acting, so a re-run resumes.
             let message = "interrupted; run the same command again to resume";
             ui.error(message);
-            ui.json_failure(error::Exit::Interrupted.code(), message);
+            ui::render::failure(ui, error::Exit::Interrupted, message);
             runtime.shutdown_background();
             error::Exit::Interrupted.code()
         }

@@ -6,22 +6,53 @@ use crate::error::UserError;
 
 /// The first non-loopback IPv4 address, as `hostname -I | cut -d' ' -f1` gives.
 pub fn detect_host_ip() -> Result<Ipv4Addr, UserError> {
-    let ifaces = local_ip_address::list_afinet_netifas().map_err(|e| {
+    let addrs = interface_ipv4s().map_err(|e| {
         UserError::environment(format!(
             "cannot list network interfaces ({e}); pass --hostname"
         ))
     })?;
-    ifaces
-        .into_iter()
-        .find_map(|(_, ip)| match ip {
-            IpAddr::V4(v4) if !v4.is_loopback() && !v4.is_unspecified() => Some(v4),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            UserError::environment(
-                "this machine has no non-loopback IPv4 address; pass --hostname with the name clients use",
-            )
-        })
+    first_usable(&addrs).ok_or_else(|| {
+        UserError::environment(
+            "this machine has no non-loopback IPv4 address; pass --hostname with the name clients use",
+        )
+    })
+}
+
+/// The first address other clients could use: not loopback, not 0.0.0.0.
+fn first_usable(addrs: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+    addrs
+        .iter()
+        .copied()
+        .find(|a| !a.is_loopback() && !a.is_unspecified())
+}
+
+/// The IPv4 addresses of this machine's interfaces, in the kernel's order
+/// (getifaddrs(3)).
+fn interface_ipv4s() -> std::io::Result<Vec<Ipv4Addr>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: on success getifaddrs points `head` at a list we own until
+    // freeifaddrs below; on failure it sets errno and leaves nothing to free.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, not yet freed;
+        // an AF_INET address is a sockaddr_in.
+        unsafe {
+            let ifa = &*cur;
+            let addr = ifa.ifa_addr;
+            if !addr.is_null() && i32::from((*addr).sa_family) == libc::AF_INET {
+                let sin = &*(addr as *const libc::sockaddr_in);
+                out.push(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+            }
+            cur = ifa.ifa_next;
+        }
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
 }
 
 /// Check a hostname Harbor will be published as. Loopback names only pass
@@ -43,7 +74,7 @@ pub fn check_hostname(host: &str, allow_loopback: bool) -> Result<(), UserError>
             "--hostname {host} is an IPv6 address: Harbor's prepare builds its URLs as protocol://hostname:port, without brackets, so it cannot work; use a DNS name for it, or an IPv4 address"
         )));
     }
-    if host == "reg.mydomain.com" {
+    if host == crate::installer::versions::PLACEHOLDER_HOSTNAME {
         return Err(UserError::usage(
             "--hostname reg.mydomain.com is Harbor's placeholder; give the name or IP clients use",
         ));
@@ -63,6 +94,23 @@ pub fn check_hostname(host: &str, allow_loopback: bool) -> Result<(), UserError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_ip_skips_loopback_and_unspecified() {
+        let lo = Ipv4Addr::LOCALHOST;
+        let any = Ipv4Addr::UNSPECIFIED;
+        let lan = Ipv4Addr::new(10, 0, 0, 5);
+        let other = Ipv4Addr::new(192, 168, 1, 2);
+        assert_eq!(first_usable(&[lo, any, lan, other]), Some(lan));
+        assert_eq!(first_usable(&[Ipv4Addr::new(127, 9, 9, 9), any]), None);
+        assert_eq!(first_usable(&[]), None);
+        // The real interfaces: loopback is listed (and skipped).
+        let real = interface_ipv4s().unwrap();
+        assert!(real.contains(&lo), "{real:?}");
+        if let Ok(ip) = detect_host_ip() {
+            assert!(!ip.is_loopback() && !ip.is_unspecified());
+        }
+    }
 
     #[test]
     fn loopback_needs_the_override() {

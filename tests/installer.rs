@@ -371,7 +371,7 @@ async fn two_downloads_into_one_cache_take_turns() {
         md5: Some(md5_hex(&tarball)),
         max_bytes: 100 << 20,
     };
-    let client = harbor_lab::commands::install::http_client().unwrap();
+    let client = harbor_lab::http::client(harbor_lab::http::Profile::Transfer).unwrap();
     let ui = harbor_lab::ui::Reporter::silent();
     let first = harbor_lab::installer::download::download(&client, &ui, &spec, 1);
     let second = async {
@@ -1368,4 +1368,71 @@ async fn down_takes_ups_flags_refuses_another_daemon_json_and_tells_if_harbor_st
         out.stderr
     );
     assert!(!out.stderr.contains("stopped Harbor"), "{}", out.stderr);
+}
+
+/// A Harbor that answers on the port but is not healthy is not "Harbor's own
+/// port" for preflight either: preflight and install agree (one
+/// `Health::is_healthy`), where preflight used to pass and install then
+/// failed on its own port.
+#[tokio::test(flavor = "multi_thread")]
+async fn preflight_and_install_agree_on_an_unhealthy_harbor() {
+    let lab = Lab::new();
+    let cfg = lab.private_daemon_config("{}\n");
+    let unhealthy =
+        br#"{"status":"unhealthy","components":[{"name":"core","status":"unhealthy"}]}"#;
+    let routes = std::collections::HashMap::from([(
+        "/api/v2.0/health".to_string(),
+        Reply::Body("application/json", unhealthy.to_vec()),
+    )]);
+    let harbor = fake_registry(routes, Reply::Status(404, String::new())).await;
+    let port: u16 = harbor.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let port_check = format!("port-{port}");
+    let (lab, cfg) = (std::sync::Arc::new(lab), std::sync::Arc::new(cfg));
+    let (l, c) = (lab.clone(), cfg.clone());
+    let pre = tokio::task::spawn_blocking(move || {
+        run(l
+            .plain()
+            .args(["preflight", "--json", "--hostname", "127.0.0.1"])
+            .args([
+                "--allow-loopback-hostname",
+                "--http-port",
+                &port.to_string(),
+            ])
+            .arg("--workdir")
+            .arg(l.workdir())
+            .arg("--daemon-config")
+            .arg(c.as_path()))
+    })
+    .await
+    .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&pre.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == port_check.as_str())
+        .unwrap_or_else(|| panic!("no {port_check} check: {report}"))
+        .clone();
+    assert_eq!(check["result"], "fail", "{check}");
+    assert_eq!(pre.code, 3, "{}", pre.stderr);
+    // install stops at the same check, before it writes anything.
+    let (l, c) = (lab.clone(), cfg.clone());
+    let inst = tokio::task::spawn_blocking(move || {
+        run(&mut l.install(
+            "http://127.0.0.1:9",
+            port,
+            c.as_path(),
+            &["--no-daemon-reload"],
+        ))
+    })
+    .await
+    .unwrap();
+    assert_eq!(inst.code, 3, "{}", inst.stderr);
+    assert!(
+        inst.stderr.contains(&format!("preflight {port_check}")),
+        "{}",
+        inst.stderr
+    );
+    assert_eq!(std::fs::read_to_string(cfg.as_path()).unwrap(), "{}\n");
+    drop(harbor);
 }

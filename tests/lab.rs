@@ -61,7 +61,14 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
         lab.workdir().join("cosign.password").display().to_string()
     );
     assert!(!out.stdout.contains("fingerprint"), "{}", out.stdout);
-    // The summary says what to do next and where the logs are.
+    // The summary says what to do next and where the logs are (the human
+    // summary: a run without --json; everything is done, so it is quick).
+    let mut c = lab.cmd("up");
+    lab.install_args(&mut c, &base, port);
+    lab.story_args(&mut c);
+    c.arg("--yes");
+    let human = run(&mut c);
+    assert_eq!(human.code, 0, "{}", human.stderr);
     for next in [
         format!("docker login 127.0.0.1:{port} -u admin --password-stdin < "),
         format!("harbor-lab status --workdir {}", lab.workdir().display()),
@@ -73,9 +80,9 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
         "/var/log/harbor (Harbor's containers)".to_string(),
     ] {
         assert!(
-            out.stderr.contains(&next),
+            human.stderr.contains(&next),
             "{next:?} missing: {}",
-            out.stderr
+            human.stderr
         );
     }
     // Secrets never appear in the report.
@@ -511,20 +518,28 @@ async fn demo_pulls_or_loads_its_image_and_reports_json() {
         .arg(lab.workdir())
         .args(["--image", &source, "--image-file"])
         .arg(&saved)
-        .args(["--project", "loaded", "--json", "--quiet"]));
+        .args(["--project", "loaded", "--json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    // The demo ends with its result lines, --quiet or not.
-    assert!(
-        out.stderr.contains("Signed by cosign in Harbor: yes")
-            && out.stderr.contains("tamper caught: yes")
-            && out.stderr.contains("harbor-lab verify --key"),
-        "{}",
-        out.stderr
-    );
     let r2: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     // The same image, so the same digest, now in another project.
     assert_eq!(r2["digest"], r["digest"]);
     assert_eq!(r2["verified"], true);
+    // The demo ends with its result lines, even with --quiet.
+    let quiet = run(lab
+        .cmd("demo")
+        .arg("--workdir")
+        .arg(lab.workdir())
+        .args(["--image", &source, "--image-file"])
+        .arg(&saved)
+        .args(["--project", "loaded", "--quiet"]));
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    assert!(
+        quiet.stderr.contains("Signed by cosign in Harbor: yes")
+            && quiet.stderr.contains("tamper caught: yes")
+            && quiet.stderr.contains("harbor-lab verify --key"),
+        "{}",
+        quiet.stderr
+    );
 
     // What the user gave is wrong: exit 2, and the message names the flag.
     let garbage = lab.path().join("garbage.tar");

@@ -4,10 +4,22 @@
 use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionShell, CompletionsArgs};
-use crate::error::Exit;
 use crate::ui::Reporter;
+use crate::ui::render::Report;
 
-pub fn completions(ui: &Reporter, args: &CompletionsArgs) -> anyhow::Result<Exit> {
+/// A generated text for stdout (a script or a page), whatever `--json` says.
+struct Text(String);
+
+impl Report for Text {
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({ "text": self.0 })
+    }
+    fn human(&self, ui: &Reporter) {
+        ui.stdout(&self.0);
+    }
+}
+
+pub fn completions(args: &CompletionsArgs) -> super::Done {
     let shell = match args.shell {
         CompletionShell::Bash => clap_complete::Shell::Bash,
         CompletionShell::Zsh => clap_complete::Shell::Zsh,
@@ -15,15 +27,13 @@ pub fn completions(ui: &Reporter, args: &CompletionsArgs) -> anyhow::Result<Exit
     };
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "harbor-lab", &mut out);
-    ui.stdout(&String::from_utf8_lossy(&out));
-    Ok(Exit::Ok)
+    Ok(Box::new(Text(String::from_utf8_lossy(&out).into_owned())))
 }
 
-pub fn man(ui: &Reporter) -> anyhow::Result<Exit> {
+pub fn man() -> super::Done {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut out)
         .map_err(|e| anyhow::anyhow!("rendering the man page: {e}"))?;
-    ui.stdout(&String::from_utf8_lossy(&out));
-    Ok(Exit::Ok)
+    Ok(Box::new(Text(String::from_utf8_lossy(&out).into_owned())))
 }

@@ -1,10 +1,14 @@
-//! The orchestration edge: each command turns its flags into library calls and
-//! reports through the [`Reporter`](crate::ui::Reporter). Errors get context here.
+//! The CLI edge: each command turns its flags into typed options
+//! (`options.rs`), makes one call into the library (mostly `lab::`), and
+//! returns a report that `lib::run` renders once. Errors get context here.
 
 pub mod demo;
 pub mod docs;
+pub mod down;
 pub mod install;
 pub mod keys;
+pub mod options;
+pub mod preflight;
 pub mod sign;
 pub mod status;
 pub mod up;
@@ -15,8 +19,11 @@ use anyhow::Context as _;
 use crate::cli::RegistryArgs;
 use crate::context::Context;
 use crate::error::UserError;
-use crate::fsutil::{SMALL_FILE_MAX, read_limited};
 use crate::registry::{Client, RegistryOptions};
+use crate::ui::render::Report;
+
+/// What a command hands back to `lib::run`.
+pub type Done = anyhow::Result<Box<dyn Report>>;
 
 /// Build the registry client from the shared registry flags.
 pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Client> {
@@ -30,9 +37,11 @@ pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Cli
     let ca_cert_pem = match &args.registry_cacert {
         Some(p) => {
             let full = ctx.resolve(p);
-            Some(read_limited(&full, SMALL_FILE_MAX).map_err(|e| {
-                UserError::usage(format!("--registry-cacert {}: {e}", full.display()))
-            })?)
+            Some(
+                crate::fsutil::read_limited(&full, crate::fsutil::SMALL_FILE_MAX).map_err(|e| {
+                    UserError::usage(format!("--registry-cacert {}: {e}", full.display()))
+                })?,
+            )
         }
         None => None,
     };
@@ -51,13 +60,12 @@ pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Cli
         )
         .into());
     }
-    let client = Client::new(RegistryOptions {
+    Client::new(RegistryOptions {
         allow_insecure: args.allow_insecure_registry,
         ca_cert_pem,
         username: args.registry_username.clone(),
         password,
         docker_config_dir: ctx.docker_config_dir(),
     })
-    .context("setting up the registry client")?;
-    Ok(client)
+    .context("setting up the registry client")
 }

@@ -3,17 +3,37 @@
 use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
+use serde::Serialize;
 
 use crate::cli::SignArgs;
 use crate::context::Context;
 use crate::cosign::sign::{Signed, sign_image};
-use crate::error::Exit;
+use crate::error::{Exit, UserError};
 use crate::exit::ExitCoded;
 use crate::registry::Reference;
 use crate::ui::Reporter;
+use crate::ui::render::{Report, to_json};
 
-pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> anyhow::Result<Exit> {
-    let images = parse_images(&args.images)?;
+/// What `sign --json` prints.
+#[derive(Debug, Serialize)]
+struct SignReport {
+    signed: Vec<Signed>,
+    ok: bool,
+    #[serde(skip)]
+    exit: Exit,
+}
+
+impl Report for SignReport {
+    fn json(&self) -> serde_json::Value {
+        to_json(self)
+    }
+    fn exit(&self) -> Result<Exit, UserError> {
+        Ok(self.exit)
+    }
+}
+
+pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> super::Done {
+    let images = Reference::parse_unique(&args.images)?;
     let key = crate::lab::keys::load_signing_key(
         ctx,
         ui,
@@ -49,26 +69,15 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> anyhow::Resul
             }
             Err(e) => {
                 ui.error(&format!("signing {image}: {e}"));
-                if exit == Exit::Ok {
+                if exit.is_ok() {
                     exit = e.exit();
                 }
             }
         }
     }
-    if ui.json {
-        ui.json_out(&serde_json::json!({ "signed": signed, "ok": exit == Exit::Ok }));
-    }
-    Ok(exit)
-}
-
-/// Parse and de-duplicate image references, failing on the first bad one.
-pub fn parse_images(inputs: &[String]) -> anyhow::Result<Vec<Reference>> {
-    let mut out: Vec<Reference> = Vec::with_capacity(inputs.len());
-    for s in inputs {
-        let r = Reference::parse(s)?;
-        if !out.contains(&r) {
-            out.push(r);
-        }
-    }
-    Ok(out)
+    Ok(Box::new(SignReport {
+        signed,
+        ok: exit.is_ok(),
+        exit,
+    }))
 }

@@ -1,21 +1,57 @@
 //! `harbor-lab verify`: cosign's human lines on stderr, the verified payloads
-//! on stdout, and cosign's exit codes.
+//! on stdout (as each image is verified, like cosign), and cosign's exit codes.
 
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use futures_util::StreamExt;
+use serde::Serialize;
 
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::context::Context;
 use crate::cosign::keys;
+use crate::cosign::payload::{SimpleSigning, go_json};
 use crate::cosign::verify::{Verdict, verify_image};
 use crate::error::{Exit, UserError};
 use crate::exit::ExitCoded;
+use crate::registry::Reference;
 use crate::ui::Reporter;
+use crate::ui::render::{Report, to_json};
 
-pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Result<Exit> {
-    let images = super::sign::parse_images(&args.images)?;
+/// One image's result in `verify --json`.
+#[derive(Debug, Serialize)]
+struct Verified {
+    image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
+    verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payloads: Option<Vec<SimpleSigning>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejections: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+struct VerifyReport {
+    ok: bool,
+    images: Vec<Verified>,
+    #[serde(skip)]
+    exit: Exit,
+}
+
+impl Report for VerifyReport {
+    fn json(&self) -> serde_json::Value {
+        to_json(self)
+    }
+    fn exit(&self) -> Result<Exit, UserError> {
+        Ok(self.exit)
+    }
+}
+
+pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> super::Done {
+    let images = Reference::parse_unique(&args.images)?;
     let key_path = ctx.resolve(&args.key);
     let pem =
         crate::fsutil::read_limited(&key_path, crate::fsutil::SMALL_FILE_MAX).map_err(|e| {
@@ -25,111 +61,86 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> anyhow::Res
         keys::parse_public_key(&pem).with_context(|| format!("--key {}", key_path.display()))?;
     let client = super::registry_client(ctx, &args.registry)?;
     let required: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
-
     let verdicts: Vec<_> = futures_util::stream::iter(images.iter())
-        .map(|image| {
-            let (client, key, required) = (&client, &key, &required);
-            async move { verify_image(client, key, image, required).await }
-        })
+        .map(|image| verify_image(&client, &key, image, &required))
         .buffered(args.jobs as usize)
         .collect()
         .await;
-
-    let mut exit = Exit::Ok;
-    let mut report = Vec::new();
+    let mut report = VerifyReport {
+        ok: true,
+        images: Vec::new(),
+        exit: Exit::Ok,
+    };
     for (image, verdict) in images.iter().zip(verdicts) {
-        let (code, entry) = match verdict {
-            Ok(Verdict::Verified {
-                digest,
-                payloads,
-                raw,
-            }) => {
-                print_success(ui, args, image, &required, &payloads, &raw);
-                (
-                    Exit::Ok,
-                    serde_json::json!({"image": image.to_string(), "digest": digest, "verified": true, "payloads": payloads}),
-                )
-            }
-            Ok(Verdict::NoSignatures { digest }) => {
-                ui.error(&format!("{image}: no signatures found"));
-                (
-                    Exit::NoSignatures,
-                    serde_json::json!({"image": image.to_string(), "digest": digest, "verified": false, "reason": "no signatures found"}),
-                )
-            }
-            Ok(Verdict::NoValidSignature { digest, reasons }) => {
-                ui.error(&format!(
-                    "{image}: no matching signatures:\n  {}",
-                    reasons.join("\n  ")
-                ));
-                (
-                    Exit::NoValidSignature,
-                    serde_json::json!({"image": image.to_string(), "digest": digest, "verified": false, "reason": "no matching signatures", "rejections": reasons}),
-                )
-            }
-            Ok(Verdict::ImageNotFound) => {
-                ui.error(&format!("{image}: image not found (no such tag or digest)"));
-                (
-                    Exit::ImageNotFound,
-                    serde_json::json!({"image": image.to_string(), "verified": false, "reason": "image not found"}),
-                )
-            }
-            Err(e) => {
-                ui.error(&format!("{image}: {e}"));
-                (
-                    e.exit(),
-                    serde_json::json!({"image": image.to_string(), "verified": false, "reason": e.to_string()}),
-                )
-            }
-        };
-        if exit == Exit::Ok {
-            exit = code;
+        let (exit, entry) = judge(ui, args, image, &required, verdict);
+        if report.exit.is_ok() {
+            report.exit = exit;
         }
-        report.push(entry);
+        report.images.push(entry);
     }
-    if ui.json {
-        ui.json_out(&serde_json::json!({ "ok": exit == Exit::Ok, "images": report }));
-    }
-    Ok(exit)
+    report.ok = report.exit.is_ok();
+    Ok(Box::new(report))
 }
 
-fn print_success(
+/// One image's verdict: its lines (as cosign prints them), exit code and entry.
+fn judge(
     ui: &Reporter,
     args: &VerifyArgs,
-    image: &crate::registry::Reference,
+    image: &Reference,
     required: &BTreeMap<String, String>,
-    payloads: &[crate::cosign::payload::SimpleSigning],
-    raw: &[Vec<u8>],
-) {
-    print_header(ui, image, required);
-    if ui.json {
-        return;
-    }
-    match args.output {
-        OutputFormat::Json => {
-            let list = crate::cosign::payload::go_json(&payloads);
-            ui.stdout(&format!("\n{list}\n"));
-        }
-        OutputFormat::Text => {
-            for p in raw {
-                ui.stdout(&format!("{}\n", String::from_utf8_lossy(p)));
+    verdict: Result<Verdict, crate::registry::RegistryError>,
+) -> (Exit, Verified) {
+    let entry = |digest: Option<String>, reason: Option<&str>| Verified {
+        image: image.to_string(),
+        digest,
+        verified: reason.is_none(),
+        payloads: None,
+        reason: reason.map(str::to_string),
+        rejections: None,
+    };
+    match verdict {
+        Ok(Verdict::Verified {
+            digest,
+            payloads,
+            raw,
+        }) => {
+            for l in crate::cosign::verify::header_lines(image, !required.is_empty()) {
+                ui.line(&l);
             }
+            if !ui.json {
+                ui.stdout(&match args.output {
+                    OutputFormat::Json => format!("\n{}\n", go_json(&payloads)),
+                    OutputFormat::Text => raw
+                        .iter()
+                        .map(|p| format!("{}\n", String::from_utf8_lossy(p)))
+                        .collect(),
+                });
+            }
+            let mut e = entry(Some(digest), None);
+            e.payloads = Some(payloads);
+            (Exit::Ok, e)
+        }
+        Ok(Verdict::NoSignatures { digest }) => {
+            ui.error(&format!("{image}: no signatures found"));
+            let reason = Some("no signatures found");
+            (Exit::NoSignatures, entry(Some(digest), reason))
+        }
+        Ok(Verdict::NoValidSignature { digest, reasons }) => {
+            ui.error(&format!(
+                "{image}: no matching signatures:\n  {}",
+                reasons.join("\n  ")
+            ));
+            let mut e = entry(Some(digest), Some("no matching signatures"));
+            e.rejections = Some(reasons);
+            (Exit::NoValidSignature, e)
+        }
+        Ok(Verdict::ImageNotFound) => {
+            ui.error(&format!("{image}: image not found (no such tag or digest)"));
+            (Exit::ImageNotFound, entry(None, Some("image not found")))
+        }
+        Err(e) => {
+            ui.error(&format!("{image}: {e}"));
+            (e.exit(), entry(None, Some(&e.to_string())))
         }
     }
-}
-
-/// cosign's verification header, on stderr.
-pub fn print_header(
-    ui: &Reporter,
-    image: &crate::registry::Reference,
-    required: &BTreeMap<String, String>,
-) {
-    ui.line("");
-    ui.line(&format!("Verification for {image} --"));
-    ui.line("The following checks were performed on each of these signatures:");
-    if !required.is_empty() {
-        ui.line("  - The specified annotations were verified.");
-    }
-    ui.line("  - The cosign claims were validated");
-    ui.line("  - The signatures were verified against the specified public key");
 }

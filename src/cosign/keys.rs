@@ -157,8 +157,6 @@ pub struct EncryptedKey {
     salt: Vec<u8>,
     nonce: [u8; 24],
     ciphertext: Vec<u8>,
-    /// The PEM label the file carried.
-    pub label: String,
 }
 
 /// Parse a private key file's PEM and JSON envelope (cheap; no scrypt).
@@ -197,7 +195,6 @@ pub fn parse_private_key(text: &[u8]) -> Result<EncryptedKey, KeyError> {
         salt,
         nonce,
         ciphertext,
-        label,
     })
 }
 

@@ -155,3 +155,19 @@ pub async fn verify_image(
         })
     }
 }
+
+/// cosign's human header for a verified image (what `cosign verify` prints on
+/// stderr), line by line.
+pub fn header_lines(image: &Reference, with_annotations: bool) -> Vec<String> {
+    let mut out = vec![
+        String::new(),
+        format!("Verification for {image} --"),
+        "The following checks were performed on each of these signatures:".to_string(),
+    ];
+    if with_annotations {
+        out.push("  - The specified annotations were verified.".to_string());
+    }
+    out.push("  - The cosign claims were validated".to_string());
+    out.push("  - The signatures were verified against the specified public key".to_string());
+    out
+}

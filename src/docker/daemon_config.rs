@@ -1,6 +1,7 @@
 //! `insecure-registries` in the Docker daemon's config file: a pure merge that
-//! keeps every other key, an atomic write with a one-time backup, and a reload
-//! by SIGHUP confirmed through the engine's `info`.
+//! keeps every other key, reading the file, finding the dockerd that reads it,
+//! SIGHUP, and confirmation through the engine's `info`. The atomic write with
+//! a one-time backup is the daemon-config step's (`lab/install/daemon.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Harbor's REST API (v2.0): health, systeminfo, projects and their metadata,
+//! Harbor's REST API (v2.0): the login check, projects and their metadata,
 //! artifacts with accessories. Basic auth, and no cookie jar: a kept `sid`
 //! cookie turns Harbor's basic-auth writes into CSRF 403s.
 
@@ -94,7 +94,7 @@ impl Artifact {
 /// Did creating the project make it, or was it already there?
 #[derive(Debug, Clone, PartialEq)]
 pub enum Created {
-    New { location: Option<String> },
+    New,
     Exists,
 }
 
@@ -184,19 +184,6 @@ impl Harbor {
             })
     }
 
-    pub async fn health(&self) -> Result<super::health::Health, HarborError> {
-        self.get_json("/health")
-            .await?
-            .ok_or_else(|| HarborError::BadResponse {
-                url: format!("{}/api/v2.0/health", self.base),
-                detail: "404".into(),
-            })
-    }
-
-    pub async fn systeminfo(&self) -> Result<Value, HarborError> {
-        Ok(self.get_json("/systeminfo").await?.unwrap_or(Value::Null))
-    }
-
     /// Check the credentials (lists answer anonymous callers too, so they can't).
     pub async fn check_login(&self) -> Result<(), HarborError> {
         let (status, _, body) = self.call(Method::GET, "/users/current", None).await?;
@@ -226,14 +213,9 @@ impl Harbor {
             "project_name": name,
             "metadata": {"public": if public { "true" } else { "false" }},
         });
-        let (status, headers, resp) = self.call(Method::POST, "/projects", Some(&body)).await?;
+        let (status, _, resp) = self.call(Method::POST, "/projects", Some(&body)).await?;
         match status {
-            StatusCode::CREATED => Ok(Created::New {
-                location: headers
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
-            }),
+            StatusCode::CREATED => Ok(Created::New),
             StatusCode::CONFLICT => Ok(Created::Exists),
             s => Err(Self::api_error(
                 "POST",

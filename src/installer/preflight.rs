@@ -34,7 +34,8 @@ pub struct Inputs<'a> {
     pub port_owner: crate::labs::PortOwner,
     pub data_volume: &'a Path,
     pub daemon_config: &'a Path,
-    /// Oldest Docker engine the Harbor version supports.
+    /// Oldest Docker engine accepted (`versions::MIN_DOCKER`, the same for
+    /// every Harbor version we support).
     pub min_docker: (u32, u32),
 }
 

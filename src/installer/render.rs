@@ -239,7 +239,7 @@ pub fn validate(text: &str, version: &Version, allow_loopback: bool) -> Result<V
         }
     }
     let host = lookup(&v, "hostname").and_then(Value::as_str).unwrap_or("");
-    if host == "reg.mydomain.com" {
+    if host == super::versions::PLACEHOLDER_HOSTNAME {
         return Err(bad(
             "hostname is still the placeholder reg.mydomain.com".into()
         ));

@@ -22,9 +22,9 @@ pub enum InstallError {
     },
 }
 
-/// Run `install.sh` in `harbor_dir` with `flags`. `extra_env` is added to a
-/// copy of the caller's environment, from which `host` is removed (install.sh
-/// would otherwise rewrite harbor.yml's hostname with it).
+/// Run `install.sh` in `harbor_dir` with `flags`, in a copy of the caller's
+/// environment from which `host` is removed (install.sh would otherwise
+/// rewrite harbor.yml's hostname with it).
 pub async fn run_install_sh(
     ctx: &Context,
     ui: &Reporter,

@@ -95,6 +95,21 @@ impl Version {
     }
 }
 
+/// The hostname every Harbor's harbor.yml.tmpl ships with.
+pub const PLACEHOLDER_HOSTNAME: &str = "reg.mydomain.com";
+
+/// The oldest Docker engine Harbor's installers accept (17.06).
+pub const MIN_DOCKER: (u32, u32) = (17, 6);
+
+/// Is `message` (a refused pull) Harbor's cosign policy refusing an unsigned
+/// image, in the words of any version we support?
+pub fn is_cosign_policy_refusal(message: &str) -> bool {
+    ["v2.8.0", "v2.9.0"]
+        .iter()
+        .filter_map(|v| Version::parse(v))
+        .any(|v| message.contains(v.cosign_policy_message().trim_end_matches('.')))
+}
+
 /// The version in an installer's file name as Harbor publishes it:
 /// `harbor-{online,offline}-installer-vX.Y.Z.tgz`, also with an `-amd64`/`-arm64`
 /// suffix (as later releases name them).
@@ -147,6 +162,13 @@ mod tests {
         );
         assert!(Version::parse("2.7").is_none());
         assert!(Version::parse("v2.7.1.1").is_none());
+        assert!(is_cosign_policy_refusal(
+            "pull access denied: PROJECTPOLICYVIOLATION: The image is not signed in Cosign."
+        ));
+        assert!(is_cosign_policy_refusal(
+            "412: The image is not signed by cosign."
+        ));
+        assert!(!is_cosign_policy_refusal("manifest unknown"));
         for k in KNOWN_VERSIONS {
             assert!(Version::parse(k).is_some());
         }

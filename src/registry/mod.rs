@@ -33,9 +33,6 @@ const TOKEN_LIMIT: usize = 1 << 20;
 const ERROR_BODY_LIMIT: usize = 64 << 10;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
 #[derive(Debug, thiserror::Error)]
@@ -79,16 +76,6 @@ fn format_remote(code: &Option<String>, message: &Option<String>) -> String {
         (None, Some(m)) => format!(": {m}"),
         (Some(c), None) => format!(" {c}"),
         (None, None) => String::new(),
-    }
-}
-
-impl RegistryError {
-    /// The HTTP status, for errors that carry one.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            RegistryError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
     }
 }
 

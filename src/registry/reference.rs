@@ -103,6 +103,18 @@ impl Reference {
         })
     }
 
+    /// Parse every input, dropping repeats; the first bad one fails.
+    pub fn parse_unique(inputs: &[String]) -> Result<Vec<Reference>, ReferenceError> {
+        let mut out: Vec<Reference> = Vec::with_capacity(inputs.len());
+        for s in inputs {
+            let r = Reference::parse(s)?;
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
     /// `registry/repository`: what cosign writes as `docker-reference`.
     pub fn name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)

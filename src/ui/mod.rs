@@ -4,6 +4,7 @@
 //! `NO_COLOR`.
 
 pub mod prompt;
+pub mod render;
 
 use std::io::Write;
 use std::time::Duration;
@@ -41,12 +42,13 @@ fn byte_bar(
 }
 
 /// What an outcome means to the user, for its colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tone {
     /// Signed, verified, allowed: green.
     Good,
     /// Not signed, verification failed, refused: red.
     Bad,
+    #[default]
     Plain,
 }
 
@@ -81,8 +83,6 @@ pub struct Reporter {
     yes: std::sync::atomic::AtomicBool,
     /// Can a prompt be shown (stdin and stderr are terminals)?
     pub interactive: bool,
-    /// The `--json` document went out (there is only one per run).
-    json_written: std::sync::atomic::AtomicBool,
 }
 
 impl Reporter {
@@ -101,7 +101,6 @@ impl Reporter {
             json: global.json,
             yes: std::sync::atomic::AtomicBool::new(global.yes),
             interactive: ctx.stdin_tty && ctx.stderr_tty,
-            json_written: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -115,7 +114,6 @@ impl Reporter {
             json: false,
             yes: std::sync::atomic::AtomicBool::new(false),
             interactive: false,
-            json_written: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -180,8 +178,9 @@ impl Reporter {
         });
     }
 
-    /// Write the run's one JSON document to stdout. Every document carries
-    /// `ok` (true unless the command set it) and the tool's `version`.
+    /// Write the run's one JSON document to stdout (`lib::run` writes it
+    /// once, through `render`). Every document carries `ok` (true unless the
+    /// command set it) and the tool's `version`.
     pub fn json_out(&self, value: &serde_json::Value) {
         let mut value = value.clone();
         if let Some(obj) = value.as_object_mut() {
@@ -189,21 +188,7 @@ impl Reporter {
             obj.insert("version".into(), env!("CARGO_PKG_VERSION").into());
         }
         let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "null".into());
-        self.json_written
-            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.stdout(&format!("{text}\n"));
-    }
-
-    /// With `--json`, the failure document: `{"ok": false, "version",
-    /// "error": {"code", "message"}}`, unless the command already wrote its
-    /// document (then that one, with its own `ok`, is the run's only one).
-    pub fn json_failure(&self, code: u8, message: &str) {
-        if self.json && !self.json_written.load(std::sync::atomic::Ordering::Relaxed) {
-            self.json_out(&serde_json::json!({
-                "ok": false,
-                "error": {"code": code, "message": message},
-            }));
-        }
     }
 
     /// A byte-count progress bar (hidden when progress is off).

@@ -1,0 +1,27 @@
+//! `harbor-lab install`: the install steps (lab::install), then a one-line summary.
+
+use crate::cli::InstallArgs;
+use crate::context::Context;
+use crate::lab::install::{self, InstallReport};
+use crate::ui::Reporter;
+use crate::ui::render::{Report, to_json};
+
+pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> super::Done {
+    let opts = super::options::install(ctx, args)?;
+    Ok(Box::new(install::install(ctx, ui, &opts).await?))
+}
+
+impl Report for InstallReport {
+    fn json(&self) -> serde_json::Value {
+        to_json(self)
+    }
+    fn human(&self, ui: &Reporter) {
+        if !self.dry_run {
+            ui.result_line(&format!(
+                "Harbor is healthy at {} (admin password: {})",
+                self.harbor_url,
+                self.admin_password_file.display()
+            ));
+        }
+    }
+}

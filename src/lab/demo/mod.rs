@@ -1,0 +1,351 @@
+//! `demo`: the tutorial's story, one step at a time, against a running Harbor
+//! (see [`steps`]):
+//!
+//!  1. connect (login, project), push the image unsigned and show what Harbor
+//!     reports (not signed);
+//!  2. sign it with the lab key and show what Harbor reports (signed by cosign);
+//!  3. verify it, with cosign's output;
+//!  4. tamper: push a different image to the tag, show verification fail and
+//!     why, then put the original back;
+//!  5. policy: turn on cosign enforcement, show the unsigned image refused
+//!     (Harbor's 412) and the signed one pulled, then restore the policy.
+//!
+//! What the story found is kept in the journal, so running the demo again skips
+//! finished steps (nothing is pushed again) and reports the same answers.
+//!
+//! How to add a step: write its `plan` line, `check` and `apply` (in `story.rs`
+//! or a file beside it) and add one `step!(..)` line to [`steps`].
+
+pub mod image;
+mod story;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use super::keys::KeyPair;
+use super::options::StoryOptions;
+use super::report::{Status, StepReport};
+use super::secrets::Secret;
+use super::step::{self, Pipeline, Step};
+use crate::context::Context;
+use crate::digest::fingerprint;
+use crate::docker::engine;
+use crate::error::UserError;
+use crate::harbor::client::Harbor;
+pub use crate::journal::DemoStep;
+use crate::journal::{DemoRecord, State};
+use crate::registry::{Client, RegistryOptions};
+use crate::step;
+use crate::ui::Reporter;
+use crate::workdir::{Lock, Workdir};
+use image::DemoImage;
+
+/// The demo's steps, in order. Step ids are `--json` values.
+pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
+    vec![
+        step!(
+            "connect",
+            story::plan_connect,
+            story::check_connect,
+            story::apply_connect
+        ),
+        step!(
+            "push",
+            story::plan_push,
+            story::check_push,
+            story::apply_push
+        ),
+        step!(
+            "show-unsigned",
+            story::plan_show_unsigned,
+            story::always,
+            story::apply_show_unsigned
+        ),
+        step!("sign", story::plan_sign, story::always, story::apply_sign),
+        step!(
+            "show-signed",
+            story::plan_show_signed,
+            story::always,
+            story::apply_show_signed
+        ),
+        step!(
+            "verify",
+            story::plan_verify,
+            story::always,
+            story::apply_verify
+        ),
+        step!(
+            "tamper",
+            story::plan_tamper,
+            story::check_tamper,
+            story::apply_tamper
+        ),
+        step!(
+            "policy",
+            story::plan_policy,
+            story::check_policy,
+            story::apply_policy
+        ),
+    ]
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct DemoReport {
+    pub harbor_url: String,
+    pub image: String,
+    pub digest: String,
+    pub signed_before: bool,
+    pub signed_after: bool,
+    pub verified: bool,
+    pub tamper_detected: bool,
+    pub unsigned_pull_blocked: bool,
+    pub signed_pull_allowed: bool,
+    /// Harbor's own words when it refused the unsigned pull.
+    pub policy_message: String,
+    pub public_key: PathBuf,
+    pub private_key: PathBuf,
+    pub steps: Vec<DemoStep>,
+    /// The digest the tamper step pushed (unsigned), used by the policy step.
+    #[serde(default)]
+    pub tampered_digest: String,
+    /// Inputs this run was for (image, target, key): internal, not reported.
+    #[serde(default, skip_serializing)]
+    pub fingerprint: String,
+}
+
+impl DemoReport {
+    /// What the story showed, and what to try next, in a few lines.
+    pub fn summary_lines(&self) -> Vec<String> {
+        let yes_no = |b: bool| if b { "yes" } else { "NO" };
+        vec![
+            format!("Image:           {} {}", self.image, self.digest),
+            format!(
+                "Signed by cosign in Harbor: {}; verified with {}: {}; tamper caught: {}; unsigned pull refused: {}; signed pull allowed: {}",
+                yes_no(self.signed_after),
+                self.public_key.display(),
+                yes_no(self.verified),
+                yes_no(self.tamper_detected),
+                yes_no(self.unsigned_pull_blocked),
+                yes_no(self.signed_pull_allowed),
+            ),
+            format!(
+                "Next:            harbor-lab verify --key {} {}",
+                self.public_key.display(),
+                self.image
+            ),
+        ]
+    }
+
+    /// Did the story show everything it should? Otherwise the error (exit 4)
+    /// names the steps that did not.
+    pub fn verdict(&self) -> Result<(), UserError> {
+        let failed: Vec<&str> = self
+            .steps
+            .iter()
+            .filter(|s| !s.ok)
+            .map(|s| s.name.as_str())
+            .collect();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        Err(UserError::remote(format!(
+            "the demo did not show what it should at: {}",
+            failed.join(", ")
+        )))
+    }
+
+    fn record(&self) -> DemoRecord {
+        DemoRecord {
+            harbor_url: self.harbor_url.clone(),
+            image: self.image.clone(),
+            digest: self.digest.clone(),
+            signed_before: self.signed_before,
+            signed_after: self.signed_after,
+            verified: self.verified,
+            tamper_detected: self.tamper_detected,
+            unsigned_pull_blocked: self.unsigned_pull_blocked,
+            signed_pull_allowed: self.signed_pull_allowed,
+            policy_message: self.policy_message.clone(),
+            public_key: self.public_key.clone(),
+            private_key: self.private_key.clone(),
+            steps: self.steps.clone(),
+            tampered_digest: self.tampered_digest.clone(),
+            fingerprint: self.fingerprint.clone(),
+        }
+    }
+}
+
+/// The Harbor the demo runs against, and the key it signs with.
+pub struct DemoTarget {
+    pub harbor_url: String,
+    pub user: String,
+    pub password: Secret,
+    pub keys: KeyPair,
+    /// The key's password when the caller already has it (it just made the key).
+    pub key_password: Option<Secret>,
+    pub workdir: Workdir,
+}
+
+/// One demo run: the story's inputs, its clients, and what it found so far.
+pub struct DemoRun<'a> {
+    pub ctx: &'a Context,
+    pub ui: &'a Reporter,
+    pub story: &'a StoryOptions,
+    pub target: &'a DemoTarget,
+    pub image: DemoImage,
+    pub harbor: Harbor,
+    pub registry: Client,
+    pub creds: Option<bollard::auth::DockerCredentials>,
+    /// What an earlier run with the same inputs found (none with --fresh).
+    pub previous: Option<DemoRecord>,
+    pub report: DemoReport,
+    state: State,
+    _lock: Lock,
+}
+
+impl Pipeline for DemoRun<'_> {
+    type Options = StoryOptions;
+    fn ui(&self) -> &Reporter {
+        self.ui
+    }
+    fn dry_run(&self) -> bool {
+        false
+    }
+    /// The demo journals its findings once, at the end.
+    fn save(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn record(&mut self, report: StepReport) {
+        self.report.steps.push(DemoStep {
+            name: report.id,
+            ok: report.status != Status::Failed,
+            detail: report.detail,
+        });
+    }
+    fn error_context(&self, id: &'static str) -> Option<String> {
+        Some(format!("demo step {id}"))
+    }
+}
+
+impl<'a> DemoRun<'a> {
+    pub fn start(
+        ctx: &'a Context,
+        ui: &'a Reporter,
+        story: &'a StoryOptions,
+        target: &'a DemoTarget,
+    ) -> anyhow::Result<DemoRun<'a>> {
+        let lock = target.workdir.lock()?;
+        let state = target.workdir.load()?;
+        let host = registry_host(&target.harbor_url)?;
+        let image = DemoImage::new(&story.image, &host, &story.project)
+            .with_context(|| format!("--image {} in project {}", story.image, story.project))?;
+        let image = if story.image_file.is_some() {
+            image.from_file()
+        } else {
+            image
+        };
+        let fp = demo_fingerprint(story, &image, &target.keys);
+        let previous = state
+            .demo
+            .clone()
+            .filter(|r| r.fingerprint == fp && !story.fresh);
+        let password = target.password.expose();
+        let harbor = Harbor::new(&target.harbor_url, &target.user, &password)?;
+        let registry = Client::new(RegistryOptions {
+            allow_insecure: target.harbor_url.starts_with("http://"),
+            username: Some(target.user.clone()),
+            password: Some(password.to_string()),
+            ..Default::default()
+        })?;
+        let creds = Some(engine::credentials(&host, &target.user, &password));
+        let report = DemoReport {
+            harbor_url: target.harbor_url.clone(),
+            image: image.target.to_string(),
+            public_key: target.keys.public.clone(),
+            private_key: target.keys.private.clone(),
+            fingerprint: fp,
+            ..Default::default()
+        };
+        Ok(DemoRun {
+            ctx,
+            ui,
+            story,
+            target,
+            image,
+            harbor,
+            registry,
+            creds,
+            previous,
+            report,
+            state,
+            _lock: lock,
+        })
+    }
+
+    /// `--explain`: the manual commands the tutorial uses for a step.
+    fn explain(&self, lines: &[String]) {
+        if self.story.explain {
+            for l in lines {
+                self.ui.line(&format!("  $ {l}"));
+            }
+        }
+    }
+
+    /// A sub-step's verdict (the policy step reports its two pulls).
+    fn sub_step(&mut self, id: &str, ok: bool, tone: crate::ui::Tone, detail: String) {
+        let r = StepReport::new(id, if ok { Status::Ok } else { Status::Failed }, detail)
+            .with_tone(tone);
+        r.print(self.ui);
+        self.record(r);
+    }
+}
+
+/// Run the story. `Err` names the step that could not be carried out.
+pub async fn run_demo(
+    ctx: &Context,
+    ui: &Reporter,
+    story: &StoryOptions,
+    target: &DemoTarget,
+) -> anyhow::Result<DemoReport> {
+    let mut run = DemoRun::start(ctx, ui, story, target)?;
+    step::execute(&mut run, &steps()).await?;
+    run.state.demo = Some(run.report.record());
+    target.workdir.save(&run.state)?;
+    Ok(run.report)
+}
+
+/// What the demo's findings are for: the image as given, its file, its place
+/// in Harbor, the key. A change runs the whole story again.
+pub fn demo_fingerprint(story: &StoryOptions, image: &DemoImage, keys: &KeyPair) -> String {
+    fingerprint(&[
+        &story.image,
+        &story
+            .image_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        &image.target.to_string(),
+        &keys.private.display().to_string(),
+    ])
+}
+
+/// `host[:port]` of Harbor's URL.
+fn registry_host(url: &str) -> Result<String, UserError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            UserError::usage(format!(
+                "--harbor-url {url}: must start with http:// or https://"
+            ))
+        })?;
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains('/') {
+        return Err(UserError::usage(format!(
+            "--harbor-url {url}: give just scheme://host[:port]"
+        )));
+    }
+    Ok(host.to_string())
+}

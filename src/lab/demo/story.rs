@@ -1,0 +1,565 @@
+//! The demo's steps. Each `apply` carries out one part of the story and says
+//! what Harbor (or verification) showed; `Failed` when it was not what the
+//! tutorial promises.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+
+use super::DemoRun;
+use super::image::DemoImage;
+use crate::cosign::verify::{Verdict, verify_image};
+use crate::docker::engine::{self, PullPolicy};
+use crate::error::UserError;
+use crate::harbor::client::Created;
+use crate::lab::options::StoryOptions;
+use crate::lab::secrets;
+use crate::lab::step::{Check, Outcome};
+use crate::registry::{Client, Reference};
+use crate::ui::Tone;
+
+/// Steps that always run (their work is the showing).
+pub(super) async fn always(_: &mut DemoRun<'_>) -> anyhow::Result<Check> {
+    Ok(Check::needed("run"))
+}
+
+pub(super) fn plan_connect(story: &StoryOptions) -> String {
+    format!(
+        "log in to Harbor and make sure project {} exists",
+        story.project
+    )
+}
+
+pub(super) async fn check_connect(run: &mut DemoRun<'_>) -> anyhow::Result<Check> {
+    run.harbor.check_login().await?;
+    Ok(Check::needed("create the project if missing"))
+}
+
+pub(super) async fn apply_connect(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let (url, project) = (&run.target.harbor_url, &run.story.project);
+    Ok(Outcome::verdict(
+        true,
+        match run.harbor.create_project(project, false).await? {
+            Created::New => format!("logged in to {url} and created project {project}"),
+            Created::Exists => format!("logged in to {url}; project {project} exists"),
+        },
+    ))
+}
+
+pub(super) fn plan_push(story: &StoryOptions) -> String {
+    format!(
+        "push {} unsigned",
+        match &story.image_file {
+            Some(f) => format!("the image in {}", f.display()),
+            None => story.image.clone(),
+        }
+    )
+}
+
+pub(super) async fn check_push(run: &mut DemoRun<'_>) -> anyhow::Result<Check> {
+    let image = run.image.target.clone();
+    run.explain(&[
+        format!("docker tag {} {image}", run.story.image),
+        format!("docker push {image}"),
+    ]);
+    let current = run.registry.get_manifest(&image).await?;
+    if let (Some(p), Some(m)) = (&run.previous, &current)
+        && m.digest == p.digest
+    {
+        run.report.digest = p.digest.clone();
+        return Ok(Check::Done(format!(
+            "{image} is already pushed ({})",
+            p.digest
+        )));
+    }
+    Ok(Check::needed(format!("push {image}")))
+}
+
+pub(super) async fn apply_push(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let image = run.image.target.clone();
+    let docker = engine::connect(run.ctx).await?;
+    prepare_local_image(run, &docker).await?;
+    let target_repo = image.docker_repository();
+    let tag = run.image.tag().to_string();
+    engine::tag(&docker, &run.image.local, &target_repo, &tag).await?;
+    let pushed = engine::push(&docker, run.ui, &target_repo, &tag, run.creds.clone()).await?;
+    let served = run
+        .registry
+        .get_manifest(&image)
+        .await?
+        .map(|m| m.digest)
+        .unwrap_or_default();
+    if served != pushed {
+        return Err(UserError::remote(format!(
+            "the engine pushed {pushed} but the registry serves {served} for {image}"
+        ))
+        .into());
+    }
+    run.report.digest = pushed.clone();
+    Ok(Outcome::verdict(true, format!("pushed {image} ({pushed})")))
+}
+
+pub(super) fn plan_show_unsigned(_: &StoryOptions) -> String {
+    "show that Harbor reports it as not signed".into()
+}
+
+pub(super) async fn apply_show_unsigned(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let digest = run.report.digest.clone();
+    run.explain(&[artifact_curl(run, &digest)]);
+    let art = run
+        .harbor
+        .artifact(&run.story.project, run.image.name(), &digest)
+        .await?;
+    let signed_now = art.as_ref().is_some_and(|a| a.cosign_signed());
+    run.report.signed_before = run
+        .previous
+        .as_ref()
+        .map_or(signed_now, |p| p.signed_before);
+    let tone = if run.report.signed_before {
+        Tone::Good
+    } else {
+        Tone::Bad
+    };
+    Ok(Outcome::verdict(
+        true,
+        format!(
+            "Harbor reports {}: {}",
+            run.image.target,
+            if run.report.signed_before {
+                "signed by cosign (before this demo)"
+            } else {
+                "not signed"
+            }
+        ),
+    )
+    .toned(tone))
+}
+
+pub(super) fn plan_sign(_: &StoryOptions) -> String {
+    "sign it with the lab key (cosign's .sig layout)".into()
+}
+
+pub(super) async fn apply_sign(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let digest = run.report.digest.clone();
+    let pinned = run.image.target.with_digest(&digest);
+    let key = run.target.keys.private.clone();
+    run.explain(&[format!(
+        "cosign sign --key {} --tlog-upload=false {pinned}",
+        key.display()
+    )]);
+    let password = match &run.target.key_password {
+        Some(p) => p.clone(),
+        None => secrets::lab_key_password(
+            run.ctx,
+            run.ui,
+            run.story.password_file.as_deref(),
+            &run.target.workdir.cosign_password_file(),
+            &key,
+            false,
+        )?,
+    };
+    let text = crate::fsutil::read_limited(&key, crate::fsutil::SMALL_FILE_MAX)
+        .map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
+    let signing_key = crate::cosign::keys::decrypt_private_key(&text, password.as_bytes())
+        .with_context(|| key.display().to_string())?;
+    let signed =
+        crate::cosign::sign::sign_image(&run.registry, &signing_key, &pinned, &BTreeMap::new())
+            .await?;
+    Ok(Outcome::verdict(
+        true,
+        if signed.added {
+            format!("signed {digest}; signature at {}", signed.signature)
+        } else {
+            format!("{digest} is already signed by the lab key")
+        },
+    ))
+}
+
+pub(super) fn plan_show_signed(_: &StoryOptions) -> String {
+    "show that Harbor reports it as signed by cosign".into()
+}
+
+pub(super) async fn apply_show_signed(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let art = run
+        .harbor
+        .artifact(&run.story.project, run.image.name(), &run.report.digest)
+        .await?;
+    let signed = art.as_ref().is_some_and(|a| a.cosign_signed());
+    run.report.signed_after = signed;
+    let acc = art
+        .and_then(|a| a.accessories)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| a.kind)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Outcome::verdict(
+        signed,
+        format!(
+            "Harbor reports {}: {}",
+            run.image.target,
+            if signed {
+                format!("signed by cosign (accessories: {acc})")
+            } else {
+                "still not signed".into()
+            }
+        ),
+    )
+    .toned(if signed { Tone::Good } else { Tone::Bad }))
+}
+
+pub(super) fn plan_verify(_: &StoryOptions) -> String {
+    "verify it with the public key, as cosign verify does".into()
+}
+
+/// Verify with the public key file, as a learner would (not the private key).
+fn verifying_key(run: &DemoRun<'_>) -> anyhow::Result<p256::ecdsa::VerifyingKey> {
+    let public = &run.target.keys.public;
+    let pem = crate::fsutil::read_limited(public, crate::fsutil::SMALL_FILE_MAX)
+        .map_err(|e| UserError::usage(format!("{}: {e}", public.display())))?;
+    crate::cosign::keys::parse_public_key(&pem).with_context(|| public.display().to_string())
+}
+
+pub(super) async fn apply_verify(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let (image, public) = (run.image.target.clone(), run.target.keys.public.clone());
+    run.explain(&[format!(
+        "cosign verify --key {} --insecure-ignore-tlog {image}",
+        public.display()
+    )]);
+    let vk = verifying_key(run)?;
+    match verify_image(&run.registry, &vk, &image, &BTreeMap::new()).await? {
+        Verdict::Verified { payloads, .. } => {
+            for l in crate::cosign::verify::header_lines(&image, false) {
+                run.ui.line(&l);
+            }
+            if !run.ui.json {
+                run.ui
+                    .line(&serde_json::to_string(&payloads).unwrap_or_default());
+            }
+            run.report.verified = true;
+            Ok(
+                Outcome::verdict(true, format!("{image} verifies with {}", public.display()))
+                    .toned(Tone::Good),
+            )
+        }
+        other => Ok(
+            Outcome::verdict(false, format!("{image} does not verify: {other:?}")).toned(Tone::Bad),
+        ),
+    }
+}
+
+pub(super) fn plan_tamper(_: &StoryOptions) -> String {
+    "push another image to the tag, show verification fail, restore it".into()
+}
+
+pub(super) async fn check_tamper(run: &mut DemoRun<'_>) -> anyhow::Result<Check> {
+    match &run.previous {
+        Some(p) if p.tamper_detected && !p.tampered_digest.is_empty() => {
+            run.report.tamper_detected = true;
+            run.report.tampered_digest = p.tampered_digest.clone();
+            Ok(Check::Done(format!(
+                "done before: the tag pointed at {}, which has no signature, and verification failed",
+                p.tampered_digest
+            )))
+        }
+        _ => Ok(Check::needed("tamper")),
+    }
+}
+
+pub(super) async fn apply_tamper(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let (image, public) = (run.image.target.clone(), run.target.keys.public.clone());
+    run.explain(&[
+        format!("docker push {image}   # a different image, same tag"),
+        format!(
+            "cosign verify --key {} --insecure-ignore-tlog {image}",
+            public.display()
+        ),
+    ]);
+    let vk = verifying_key(run)?;
+    let (tampered, detail) = tamper(&run.registry, &vk, &image).await?;
+    run.report.tamper_detected = tampered.is_some();
+    run.report.tampered_digest = tampered.map(|t| t.digest).unwrap_or_default();
+    // Detected tampering is a failed verification: red, as cosign shows it.
+    Ok(Outcome::verdict(run.report.tamper_detected, detail).toned(Tone::Bad))
+}
+
+pub(super) fn plan_policy(story: &StoryOptions) -> String {
+    format!(
+        "turn on cosign enforcement in project {}: the unsigned pull is refused, the signed one pulls{}",
+        story.project,
+        if story.keep_policy {
+            " (left on: --keep-policy)"
+        } else {
+            ""
+        }
+    )
+}
+
+pub(super) async fn check_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Check> {
+    match &run.previous {
+        Some(p) if p.unsigned_pull_blocked && p.signed_pull_allowed => {
+            run.report.unsigned_pull_blocked = true;
+            run.report.signed_pull_allowed = true;
+            run.report.policy_message = p.policy_message.clone();
+            Ok(Check::Done(format!(
+                "done before: Harbor refused the unsigned pull ({:?}) and let the signed one through",
+                p.policy_message
+            )))
+        }
+        _ => Ok(Check::needed("policy")),
+    }
+}
+
+pub(super) async fn apply_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let (story, image) = (run.story, run.image.target.clone());
+    let unsigned = image.with_digest(&run.report.tampered_digest);
+    run.explain(&[
+        format!(
+            "curl -u {}:*** -X PUT -H 'Content-Type: application/json' -d '{{\"metadata\":{{\"enable_content_trust_cosign\":\"true\"}}}}' {}/api/v2.0/projects/{}",
+            run.target.user, run.target.harbor_url, story.project
+        ),
+        format!("docker pull {unsigned}   # unsigned: refused"),
+        format!("docker pull {image}   # signed: allowed"),
+    ]);
+    let project = run
+        .harbor
+        .project(&story.project)
+        .await?
+        .ok_or_else(|| UserError::remote(format!("project {} disappeared", story.project)))?;
+    let was = project.cosign_enforced();
+    run.harbor
+        .set_cosign_enforcement(&story.project, true)
+        .await?;
+    let result = async {
+        let docker = engine::connect(run.ctx).await?;
+        let blocked = engine::pull(&docker, run.ui, &unsigned.to_string(), run.creds.clone())
+            .await
+            .err()
+            .map(|e| e.to_string());
+        let signed = engine::pull(&docker, run.ui, &image.to_string(), run.creds.clone()).await;
+        anyhow::Ok((blocked, signed))
+    }
+    .await;
+    let left_on = was || story.keep_policy;
+    if !left_on {
+        run.harbor
+            .set_cosign_enforcement(&story.project, false)
+            .await?;
+    }
+    let (blocked, signed) = result?;
+    report_pulls(run, blocked, signed.map_err(|e| e.to_string()));
+    Ok(Outcome::verdict(
+        run.report.unsigned_pull_blocked && run.report.signed_pull_allowed,
+        format!(
+            "cosign enforcement on project {} {}",
+            story.project,
+            if left_on {
+                "left on"
+            } else {
+                "turned back off"
+            }
+        ),
+    ))
+}
+
+/// The two pulls' verdicts, as sub-steps of the policy step.
+fn report_pulls(run: &mut DemoRun<'_>, blocked: Option<String>, signed: Result<(), String>) {
+    match blocked {
+        Some(msg) if crate::installer::versions::is_cosign_policy_refusal(&msg) => {
+            let quoted = msg.rsplit(": ").next().unwrap_or(&msg).trim().to_string();
+            run.report.unsigned_pull_blocked = true;
+            run.report.policy_message = quoted.clone();
+            run.sub_step(
+                "policy-unsigned",
+                true,
+                Tone::Bad,
+                format!("Harbor refused the unsigned pull: {quoted:?}"),
+            );
+        }
+        Some(other) => run.sub_step(
+            "policy-unsigned",
+            false,
+            Tone::Plain,
+            format!("the unsigned pull failed, but not because of the policy: {other}"),
+        ),
+        None => run.sub_step(
+            "policy-unsigned",
+            false,
+            Tone::Bad,
+            "Harbor let the unsigned image through".into(),
+        ),
+    }
+    match signed {
+        Ok(()) => {
+            run.report.signed_pull_allowed = true;
+            let image = run.image.target.to_string();
+            run.sub_step(
+                "policy-signed",
+                true,
+                Tone::Good,
+                format!("the signed {image} pulls (allowed)"),
+            );
+        }
+        Err(e) => run.sub_step(
+            "policy-signed",
+            false,
+            Tone::Bad,
+            format!("the signed pull failed: {e}"),
+        ),
+    }
+}
+
+fn artifact_curl(run: &DemoRun<'_>, digest: &str) -> String {
+    format!(
+        "curl -u {}:*** '{}/api/v2.0/projects/{}/repositories/{}/artifacts/{digest}?with_accessory=true'",
+        run.target.user,
+        run.target.harbor_url,
+        run.story.project,
+        run.image.name()
+    )
+}
+
+/// The local image to push: loaded from --image-file, or pulled per --pull.
+async fn prepare_local_image(run: &DemoRun<'_>, docker: &bollard::Docker) -> anyhow::Result<()> {
+    let image: &DemoImage = &run.image;
+    let local = &image.local;
+    if let Some(f) = &run.story.image_file {
+        let path = run.ctx.resolve(f);
+        // An image for the demo is megabytes; a GiB is surely the wrong file.
+        let data = crate::fsutil::read_limited(&path, 1 << 30)
+            .map_err(|e| UserError::usage(format!("--image-file {}: {e}", path.display())))?;
+        // `local` is the lab's own name for it (DemoImage::from_file): the
+        // user's image of the --image name is never replaced.
+        let (repo, tag) = local.rsplit_once(':').unwrap_or((local, "latest"));
+        engine::load_image_file(docker, Bytes::from(data), repo, tag)
+            .await
+            .map_err(|e| match e {
+                // The engine refused the file's contents: that is the file's fault.
+                engine::DockerError::Engine { detail, .. } => UserError::usage(format!(
+                    "--image-file {}: Docker could not load or import it ({detail}); give a \
+                     `docker save` archive or a tarball of a root filesystem",
+                    path.display()
+                ))
+                .into(),
+                other => anyhow::Error::from(other),
+            })?;
+        return Ok(());
+    }
+    let present = engine::has_image(docker, local).await;
+    match run.story.pull {
+        PullPolicy::Never if !present => Err(UserError::usage(format!(
+            "--pull never, and {local} is not in the local engine; load it or use --image-file"
+        ))
+        .into()),
+        PullPolicy::Never => Ok(()),
+        PullPolicy::Missing if present => Ok(()),
+        _ => {
+            engine::pull(docker, run.ui, local, None).await?;
+            Ok(())
+        }
+    }
+}
+
+/// A tampered image that verification refused.
+struct Tampered {
+    digest: String,
+}
+
+/// Push a different image (same layers, a changed config) to the tag, check
+/// that verification of the tag now fails, then put the original back.
+async fn tamper(
+    registry: &Client,
+    vk: &p256::ecdsa::VerifyingKey,
+    image: &Reference,
+) -> anyhow::Result<(Option<Tampered>, String)> {
+    let original = registry
+        .get_manifest(image)
+        .await?
+        .ok_or_else(|| UserError::remote(format!("{image} disappeared")))?;
+    let tampered = push_tampered(registry, image, &original).await?;
+    let verdict = verify_image(registry, vk, image, &BTreeMap::new()).await;
+    // Put the original back whatever the verdict.
+    registry
+        .put_manifest(image, original.bytes.clone(), &original.media_type)
+        .await?;
+    let restored = registry
+        .get_manifest(image)
+        .await?
+        .map(|m| m.digest)
+        .unwrap_or_default();
+    if restored != original.digest {
+        return Err(
+            UserError::remote(format!("could not restore {image} to {}", original.digest)).into(),
+        );
+    }
+    let restored = &original.digest;
+    Ok(match verdict? {
+        Verdict::NoSignatures { digest } | Verdict::NoValidSignature { digest, .. }
+            if digest != tampered =>
+        {
+            (
+                None,
+                format!(
+                    "the tag resolved to {digest}, not the tampered {tampered}: the registry did not take the push"
+                ),
+            )
+        }
+        Verdict::NoSignatures { digest } => (
+            Some(Tampered {
+                digest: digest.clone(),
+            }),
+            format!(
+                "pushed another image to the tag ({digest}): verification failed, because that digest has no signature; restored {restored}"
+            ),
+        ),
+        Verdict::NoValidSignature { digest, reasons } => (
+            Some(Tampered {
+                digest: digest.clone(),
+            }),
+            format!(
+                "pushed another image to the tag ({digest}): verification failed ({}); restored {restored}",
+                reasons.join("; ")
+            ),
+        ),
+        other => (None, format!("tampering was NOT detected: {other:?}")),
+    })
+}
+
+/// The same layers with a changed config, pushed to the tag; its digest.
+async fn push_tampered(
+    registry: &Client,
+    image: &Reference,
+    original: &crate::registry::Manifest,
+) -> anyhow::Result<String> {
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&original.bytes).context("the pushed manifest is not JSON")?;
+    let config_digest = manifest["config"]["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let config = registry.get_blob(image, &config_digest, 16 << 20).await?;
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&config).context("the image config is not JSON")?;
+    if !cfg["config"].is_object() {
+        cfg["config"] = serde_json::json!({});
+    }
+    if !cfg["config"]["Labels"].is_object() {
+        cfg["config"]["Labels"] = serde_json::json!({});
+    }
+    cfg["config"]["Labels"]["org.harbor-lab.tampered"] = serde_json::json!("true");
+    let new_config = Bytes::from(serde_json::to_vec(&cfg)?);
+    let new_config_digest = crate::digest::sha256_digest(&new_config);
+    registry
+        .put_blob(image, &new_config_digest, new_config.clone())
+        .await?;
+    manifest["config"]["digest"] = serde_json::json!(new_config_digest);
+    manifest["config"]["size"] = serde_json::json!(new_config.len());
+    Ok(registry
+        .put_manifest(
+            image,
+            Bytes::from(serde_json::to_vec(&manifest)?),
+            &original.media_type,
+        )
+        .await?)
+}
