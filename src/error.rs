@@ -9,6 +9,8 @@
 //! | 2  | bad input: a flag, a file or a password the user gave is wrong |
 //! | 3  | environment: Docker, a port, a tool, a terminal or a permission is missing |
 //! | 4  | remote: a registry, Harbor or a download server failed or refused |
+//! | 5  | status: Harbor is not installed from this workdir (or was taken down) |
+//! | 6  | status: Harbor is installed but does not answer healthy |
 //! | 10 | verify: the image has no signatures (as cosign) |
 //! | 11 | verify: the image (tag or digest) does not exist (as cosign) |
 //! | 12 | verify: signatures exist but none is valid (as cosign) |
@@ -24,6 +26,8 @@ pub enum Exit {
     Usage = 2,
     Environment = 3,
     Remote = 4,
+    NotInstalled = 5,
+    NotAnswering = 6,
     NoSignatures = 10,
     ImageNotFound = 11,
     NoValidSignature = 12,

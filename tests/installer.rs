@@ -1436,3 +1436,69 @@ async fn preflight_and_install_agree_on_an_unhealthy_harbor() {
     assert_eq!(std::fs::read_to_string(cfg.as_path()).unwrap(), "{}\n");
     drop(harbor);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_is_a_check_with_its_table_on_stdout() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let cfg = lab.private_daemon_config(ORIGINAL);
+    let port = free_port();
+    let status = || run(lab.plain().args(["status", "--workdir"]).arg(lab.workdir()));
+    let row = |out: &Run, id: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no {id} row: {}", out.stdout))
+            .to_string()
+    };
+    // Not installed: exit 5, every row pending, the table on stdout.
+    let out = status();
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    for id in ["extract", "install", "health", "keys", "demo"] {
+        assert!(row(&out, id).contains("pending"), "{}", out.stdout);
+    }
+    // Installed and healthy: exit 0.
+    let mut c = lab.install(
+        &format!("http://{}", server.addr),
+        port,
+        &cfg,
+        &["--no-daemon-reload"],
+    );
+    let inst = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(inst.code, 0, "{}", inst.stderr);
+    let out = status();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(row(&out, "health").contains("done"), "{}", out.stdout);
+    assert!(row(&out, "keys").contains("pending"), "{}", out.stdout);
+    // Installed, but Harbor does not answer: exit 6.
+    lab.kill_double();
+    let out = status();
+    assert_eq!(out.code, 6, "{}", out.stdout);
+    // After down, the rows say so, and it is "not installed" again.
+    let out = down(&lab);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = status();
+    assert_eq!(out.code, 5, "{}", out.stdout);
+    assert!(
+        row(&out, "install").contains("taken down"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        row(&out, "daemon-config").contains("taken out"),
+        "{}",
+        out.stdout
+    );
+    let json = run(lab
+        .plain()
+        .args(["status", "--json", "--workdir"])
+        .arg(lab.workdir()));
+    assert_eq!(json.code, 5);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        (v["ok"].clone(), v["installed"].clone()),
+        (false.into(), false.into())
+    );
+}
