@@ -8,7 +8,11 @@
 #   download (e) 1 GiB from loopback, checksum included, vs curl -o  <= 1.1
 #            (f) peak memory of (e)                  target <= 32 MiB
 #            (g) a second `install` when everything is done          <= 1 s
-# Usage: scripts/bench.sh [cosign|download|all]   (default: all)
+#   cosign 3 (sigstore bundles; the registry has no referrers API, so the fallback tag)
+#          (h) verify one bundle-signed image, wall time      target <= 0.3
+#          (i) verify 100: 1 of our runs vs 100 cosign 3 runs  <= 0.05 (or within 1.25x
+#              of the registry's own CPU floor, printed)
+# Usage: scripts/bench.sh [cosign|bundle|download|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT="${1:-all}"
@@ -22,6 +26,7 @@ cargo build --release -q --workspace --bins --examples
 HL="$CARGO_TARGET_DIR/release/harbor-lab"
 FETCH="$CARGO_TARGET_DIR/release/examples/fetch"
 COSIGN="$HARBOR_LAB_COSIGN"
+COSIGN3="$HARBOR_LAB_COSIGN3"
 REG="$HARBOR_LAB_TEST_REGISTRY"
 DOCKER=$(command -v /usr/bin/docker || command -v docker)
 WORK=$(mktemp -d)
@@ -36,21 +41,27 @@ report() { printf '%-58s %s\n' "$1" "$2"; }
 registry_pid() { ss -Hltnp "sport = :${REG##*:}" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 
-bench_cosign() {
-  echo "== cosign: setting up 200 images in $REG" >&2
-  local run; run="bench$(date +%s)"
+# images RUN: push 2 x 100 tags of one busybox image; sets the arrays a and b.
+images() {
+  echo "== $1: setting up 200 images in $REG" >&2
+  local run="$1$(date +%s)" i
   mkdir -p "$WORK/rootfs/bin"
   cp "$(command -v busybox)" "$WORK/rootfs/bin/"
   tar -C "$WORK/rootfs" -cf "$WORK/rootfs.tar" .
   "$DOCKER" import "$WORK/rootfs.tar" "$REG/$run/base:v1" >/dev/null
-  local a=() b=() i
+  a=(); b=()
   for i in $(seq 1 100); do
     a+=("$REG/$run/a$i:v1"); b+=("$REG/$run/b$i:v1")
     "$DOCKER" tag "$REG/$run/base:v1" "$REG/$run/a$i:v1"
     "$DOCKER" tag "$REG/$run/base:v1" "$REG/$run/b$i:v1"
   done
   for img in "${a[@]}" "${b[@]}"; do "$DOCKER" push -q "$img" >/dev/null 2>&1 || "$DOCKER" push "$img" >/dev/null; done
-  (cd "$WORK" && "$HL" -q keys generate --output-key-prefix ours && "$COSIGN" generate-key-pair --output-key-prefix theirs >/dev/null 2>&1)
+}
+
+bench_cosign() {
+  local a b
+  images bench
+  (cd "$WORK" && "$HL" -q keys generate --output-key-prefix ours && "$COSIGN" generate-key-pair --output-key-prefix theirs >/dev/null 2>&1 </dev/null)
 
   local t0 t1 ours theirs
   t0=$(now); "$HL" -q sign --key "$WORK/ours.key" "${a[@]}"; t1=$(now)
@@ -91,13 +102,49 @@ bench_cosign() {
   report "(d) peak RSS of (a): ours ${mo} KiB / cosign ${mt} KiB" "ratio $(ratio "$mo" "$mt") (target <= 0.3)"
 }
 
+bench_bundle() {
+  local a b
+  images bundle
+  (cd "$WORK" && rm -f ours3.* theirs3.* && "$HL" -q keys generate --output-key-prefix ours3 \
+     && "$COSIGN3" generate-key-pair --output-key-prefix theirs3 >/dev/null 2>&1 </dev/null)
+  "$HL" -q sign --format bundle --key "$WORK/ours3.key" "${a[@]}"
+  local img
+  for img in "${b[@]}"; do
+    "$COSIGN3" sign --key "$WORK/theirs3.key" --tlog-upload=false --use-signing-config=false \
+      --allow-insecure-registry -y "$img" >/dev/null 2>&1
+  done
+  local t0 t1 ours theirs rpid rcpu0 rcpu1 floor
+  rpid=$(registry_pid)
+  rcpu0=$(cpu_seconds "$rpid")
+  t0=$(now); "$HL" -q verify --key "$WORK/ours3.pub" "${a[@]}" >/dev/null; t1=$(now)
+  rcpu1=$(cpu_seconds "$rpid")
+  ours=$(python3 -c "print($t1 - $t0)")
+  t0=$(now)
+  for img in "${b[@]}"; do
+    "$COSIGN3" verify --key "$WORK/theirs3.pub" --insecure-ignore-tlog --allow-insecure-registry "$img" >/dev/null 2>&1
+  done
+  t1=$(now); theirs=$(python3 -c "print($t1 - $t0)")
+  report "(i) verify 100 bundles: ours ${ours}s / cosign 3 ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.05)"
+  floor=$(python3 -c "print(($rcpu1 - $rcpu0) / $(nproc))")
+  report "    registry CPU in our run: $(python3 -c "print(f'{$rcpu1 - $rcpu0:.2f}')")s on $(nproc) cores" "floor ratio $(ratio "$floor" "$theirs") (ours within 1.25x of it: $(python3 -c "print($ours <= 1.25 * $floor)"))"
+
+  local so=() st=() i
+  for i in $(seq 1 15); do
+    t0=$(now); "$HL" -q verify --key "$WORK/ours3.pub" "${a[0]}" >/dev/null; t1=$(now); so+=("$(python3 -c "print($t1 - $t0)")")
+    t0=$(now); "$COSIGN3" verify --key "$WORK/theirs3.pub" --insecure-ignore-tlog --allow-insecure-registry "${b[0]}" >/dev/null 2>&1; t1=$(now); st+=("$(python3 -c "print($t1 - $t0)")")
+  done
+  ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
+  report "(h) verify 1 bundle (median of 15): ours ${ours}s / cosign 3 ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.3)"
+}
+
 bench_download() {
   source scripts/bench-download.sh
 }
 
 case "$WHAT" in
   cosign) bench_cosign ;;
+  bundle) bench_bundle ;;
   download) bench_download ;;
-  all) bench_cosign; bench_download ;;
-  *) echo "usage: bench.sh [cosign|download|all]" >&2; exit 2 ;;
+  all) bench_cosign; bench_bundle; bench_download ;;
+  *) echo "usage: bench.sh [cosign|bundle|download|all]" >&2; exit 2 ;;
 esac

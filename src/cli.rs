@@ -100,6 +100,9 @@ pub struct StoryArgs {
     /// Print, before each step, the manual command the tutorial uses for it.
     #[arg(long)]
     pub explain: bool,
+    /// Sign in this format [default: bundle when the Harbor version counts bundles as signatures (v2.15+), else legacy].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub signature_format: Option<SignatureFormat>,
     /// Leave the project's cosign enforcement on after the demo.
     #[arg(long)]
     pub keep_policy: bool,
@@ -318,9 +321,12 @@ pub struct SignArgs {
     /// The private key (cosign format).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
-    /// Extra claims for the payload's `optional` section.
+    /// Extra claims: the payload's `optional` section (legacy), the statement subject's annotations (bundle).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_kv)]
     pub annotations: Vec<(String, String)>,
+    /// legacy: cosign 2's `.sig` image (read by cosign 2 and 3, skopeo and every Harbor); bundle: cosign 3's sigstore bundle on an OCI 1.1 referrer (Harbor counts it from v2.15).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: SignatureFormat,
     #[command(flatten)]
     pub password: PasswordArgs,
     #[command(flatten)]
@@ -353,6 +359,44 @@ impl From<Pull> for crate::docker::engine::PullPolicy {
     }
 }
 
+/// `sign --format`, `demo --signature-format`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum SignatureFormat {
+    /// cosign 2's `.sig` image.
+    #[default]
+    Legacy,
+    /// cosign 3's sigstore bundle on an OCI 1.1 referrer.
+    Bundle,
+}
+
+impl From<SignatureFormat> for crate::cosign::sign::Format {
+    fn from(f: SignatureFormat) -> Self {
+        match f {
+            SignatureFormat::Legacy => Self::Legacy,
+            SignatureFormat::Bundle => Self::Bundle,
+        }
+    }
+}
+
+/// `verify --format`: which signatures count.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum AcceptFormat {
+    Legacy,
+    Bundle,
+    #[default]
+    Any,
+}
+
+impl From<AcceptFormat> for crate::cosign::verify::Accept {
+    fn from(f: AcceptFormat) -> Self {
+        match f {
+            AcceptFormat::Legacy => Self::Legacy,
+            AcceptFormat::Bundle => Self::Bundle,
+            AcceptFormat::Any => Self::Any,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
 pub enum OutputFormat {
     #[default]
@@ -371,6 +415,9 @@ pub struct VerifyArgs {
     /// How verified payloads are printed on stdout (as cosign's -o).
     #[arg(long, short = 'o', value_enum, default_value_t)]
     pub output: OutputFormat,
+    /// Which signatures count: legacy (`.sig`), bundle (OCI 1.1 referrers) or any.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: AcceptFormat,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// How many images to verify at once.

@@ -25,7 +25,7 @@ pub struct State {
     /// What the demo found, so a re-run reports the same answers without
     /// pushing again.
     #[serde(default)]
-    pub demo: Option<DemoRecord>,
+    pub demo: Option<DemoReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -86,12 +86,12 @@ pub struct HarborRecord {
     pub harbor_yml_sha256: String,
 }
 
-/// What a finished demo found: the demo's whole report, as every version
-/// has kept it (a re-run reads `fingerprint`, `digest`, `signed_before`, the
-/// tamper and policy findings back).
+/// The demo's report (its `--json` document), kept whole in the journal as
+/// every version has kept it: a re-run reads `fingerprint`, `digest`,
+/// `signed_before` and the tamper and policy findings back.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct DemoRecord {
+pub struct DemoReport {
     pub harbor_url: String,
     pub image: String,
     pub digest: String,
@@ -102,6 +102,12 @@ pub struct DemoRecord {
     pub unsigned_pull_blocked: bool,
     pub signed_pull_allowed: bool,
     pub policy_message: String,
+    /// The Harbor version the demo talked to, when Harbor said.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub harbor_version: String,
+    /// The signature format the demo signed in (`legacy` or `bundle`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub signature_format: String,
     pub public_key: PathBuf,
     pub private_key: PathBuf,
     pub steps: Vec<DemoStep>,

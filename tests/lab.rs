@@ -49,6 +49,8 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
         demo["policy_message"], "The image is not signed in Cosign.",
         "{demo}"
     );
+    // Harbor v2.7.1 counts only the legacy `.sig` layout.
+    assert_eq!(demo["signature_format"], "legacy", "{demo}");
     assert_eq!(report["registry"], format!("127.0.0.1:{port}"));
     let public = PathBuf::from(report["public_key"].as_str().unwrap());
     assert!(public.exists());

@@ -313,3 +313,69 @@ mod hostile_tarballs {
         }
     }
 }
+
+/// The sigstore bundle, in-toto statement and referrers-index parsers.
+mod bundles {
+    use super::*;
+    use harbor_lab::cosign::bundle;
+    use harbor_lab::registry::referrers;
+
+    const D: &str = "sha256:be810f5610e81475ddaee2f143f1e16814a0b8c5270ff2dd4e0e339cd585776d";
+
+    fn key() -> p256::ecdsa::SigningKey {
+        p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).unwrap()
+    }
+
+    fn good_bundle() -> &'static [u8] {
+        static B: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        B.get_or_init(|| {
+            bundle::build_bundle(&key(), &bundle::build_statement(D, &BTreeMap::new()))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+        #[test]
+        fn bundle_statement_and_index_parsers_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = bundle::parse_bundle(&data);
+            let _ = bundle::parse_statement(&data);
+            let _ = referrers::parse_index(&data);
+            let _ = bundle::verify_bundle(key().verifying_key(), &data, D, &BTreeMap::new());
+        }
+
+        #[test]
+        fn json_shaped_bundles_never_panic(payload in "[A-Za-z0-9+/=]{0,200}", ptype in ".{0,40}",
+                                           sigs in proptest::collection::vec("[A-Za-z0-9+/=]{0,100}", 0..3),
+                                           media in ".{0,60}") {
+            let doc = serde_json::json!({"mediaType": media, "verificationMaterial": {"publicKey": {"hint": "x"}},
+                "dsseEnvelope": {"payload": payload, "payloadType": ptype,
+                                 "signatures": sigs.iter().map(|s| serde_json::json!({"sig": s})).collect::<Vec<_>>()}});
+            let _ = bundle::verify_bundle(key().verifying_key(), &serde_json::to_vec(&doc).unwrap(), D, &BTreeMap::new());
+        }
+
+        #[test]
+        fn one_damaged_byte_never_verifies_as_another_statement(pos in 0usize..2000, byte in any::<u8>()) {
+            let mut data = good_bundle().to_vec();
+            let i = pos % data.len();
+            prop_assume!(data[i] != byte);
+            data[i] = byte;
+            // Damage either breaks the bundle or leaves the same claims (e.g. the hint).
+            if let Ok(c) = bundle::verify_bundle(key().verifying_key(), &data, D, &BTreeMap::new()) {
+                prop_assert_eq!(c.digest, D);
+                prop_assert_eq!(c.predicate_type, bundle::SIGN_PREDICATE);
+            }
+        }
+
+        #[test]
+        fn json_shaped_indexes_never_panic(entries in proptest::collection::vec(("[a-z./+]{0,30}", any::<i64>(), "[a-z0-9:]{0,72}"), 0..6)) {
+            let m: Vec<_> = entries.iter().map(|(mt, size, d)| serde_json::json!({"mediaType": mt, "size": size, "digest": d})).collect();
+            let doc = serde_json::json!({"schemaVersion": 2, "manifests": m});
+            if let Ok(index) = referrers::parse_index(&serde_json::to_vec(&doc).unwrap()) {
+                // A parsed index writes back what it read.
+                let again = referrers::parse_index(&index.to_bytes()).unwrap();
+                prop_assert_eq!(again.manifests, index.manifests);
+            }
+        }
+    }
+}

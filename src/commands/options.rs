@@ -95,6 +95,7 @@ pub fn story(args: &StoryArgs) -> StoryOptions {
         explain: args.explain,
         keep_policy: args.keep_policy,
         fresh: args.fresh,
+        signature_format: args.signature_format.map(Into::into),
         password_file: args.password_file.clone(),
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cli::SignArgs;
 use crate::context::Context;
-use crate::cosign::sign::{Signed, sign_image};
+use crate::cosign::sign::{SignOptions, Signed, sign};
 use crate::error::{Exit, UserError};
 use crate::exit::ExitCoded;
 use crate::registry::Reference;
@@ -42,11 +42,16 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> super::Done {
     )?;
     let client = super::registry_client(ctx, &args.registry)?;
     let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
+    let opts = SignOptions {
+        format: args.format.into(),
+        annotations,
+        created: humantime::format_rfc3339_seconds(ctx.now()).to_string(),
+    };
 
     let results: Vec<_> = futures_util::stream::iter(images.iter())
         .map(|image| {
-            let (client, key, annotations) = (&client, &key, &annotations);
-            async move { sign_image(client, key, image, annotations).await }
+            let (client, key, opts) = (&client, &key, &opts);
+            async move { sign(client, key, image, None, opts).await }
         })
         .buffered(args.jobs as usize)
         .collect()

@@ -9,9 +9,10 @@ use serde::Serialize;
 
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::context::Context;
+use crate::cosign::bundle::BundleClaims;
 use crate::cosign::keys;
 use crate::cosign::payload::{SimpleSigning, go_json};
-use crate::cosign::verify::{Verdict, verify_image};
+use crate::cosign::verify::{Verdict, verify_image_with};
 use crate::error::{Exit, UserError};
 use crate::exit::ExitCoded;
 use crate::registry::Reference;
@@ -25,8 +26,13 @@ struct Verified {
     #[serde(skip_serializing_if = "Option::is_none")]
     digest: Option<String>,
     verified: bool,
+    /// The formats of the accepted signatures (`bundle`, `legacy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    formats: Option<Vec<&'static str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     payloads: Option<Vec<SimpleSigning>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundles: Option<Vec<BundleClaims>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,7 +68,7 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> super::Done
     let client = super::registry_client(ctx, &args.registry)?;
     let required: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
     let verdicts: Vec<_> = futures_util::stream::iter(images.iter())
-        .map(|image| verify_image(&client, &key, image, &required))
+        .map(|image| verify_image_with(&client, &key, image, &required, args.format.into()))
         .buffered(args.jobs as usize)
         .collect()
         .await;
@@ -94,7 +100,9 @@ fn judge(
         image: image.to_string(),
         digest,
         verified: reason.is_none(),
+        formats: None,
         payloads: None,
+        bundles: None,
         reason: reason.map(str::to_string),
         rejections: None,
     };
@@ -103,21 +111,51 @@ fn judge(
             digest,
             payloads,
             raw,
+            bundles,
         }) => {
-            for l in crate::cosign::verify::header_lines(image, !required.is_empty()) {
+            let lines = crate::cosign::verify::header_lines_for(
+                image,
+                !required.is_empty(),
+                !bundles.is_empty(),
+            );
+            for l in lines {
                 ui.line(&l);
             }
             if !ui.json {
+                // cosign 3 prints a verified bundle as a claims object naming the
+                // image as given; legacy payloads follow as cosign 2 prints them.
+                let reference = image.to_string();
+                let claims: Vec<serde_json::Value> = bundles
+                    .iter()
+                    .map(|b| b.cosign_output(&reference))
+                    .collect();
                 ui.stdout(&match args.output {
-                    OutputFormat::Json => format!("\n{}\n", go_json(&payloads)),
-                    OutputFormat::Text => raw
+                    OutputFormat::Json => {
+                        let mut list = claims;
+                        list.extend(payloads.iter().filter_map(|p| serde_json::to_value(p).ok()));
+                        format!("\n{}\n", go_json(&list))
+                    }
+                    OutputFormat::Text => claims
                         .iter()
-                        .map(|p| format!("{}\n", String::from_utf8_lossy(p)))
+                        .map(|c| format!("{}\n", go_json(c)))
+                        .chain(
+                            raw.iter()
+                                .map(|p| format!("{}\n", String::from_utf8_lossy(p))),
+                        )
                         .collect(),
                 });
             }
+            let formats = [
+                (!bundles.is_empty(), "bundle"),
+                (!payloads.is_empty(), "legacy"),
+            ]
+            .into_iter()
+            .filter_map(|(has, f)| has.then_some(f))
+            .collect();
             let mut e = entry(Some(digest), None);
+            e.formats = Some(formats);
             e.payloads = Some(payloads);
+            e.bundles = Some(bundles);
             (Exit::Ok, e)
         }
         Ok(Verdict::NoSignatures { digest }) => {

@@ -1,6 +1,7 @@
-//! Verification, as `cosign verify --key K --insecure-ignore-tlog`: every
-//! simple-signing layer of the `.sig` image is checked on its own; one valid
-//! layer is enough, and a bad layer never stops the others.
+//! Verification, as `cosign verify --key K --insecure-ignore-tlog`, in both
+//! formats: every simple-signing layer of the `.sig` image and every sigstore
+//! bundle among the referrers is checked on its own; one valid signature is
+//! enough, and a bad one never stops the others.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use futures_util::future::join_all;
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::{DerSignature, Signature, VerifyingKey};
 
+use super::bundle::{self, BundleClaims};
 use super::payload::{self, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SimpleSigning};
 use crate::registry::manifest::{Descriptor, ImageManifest};
 use crate::registry::{Client, Reference, RegistryError, SIGNATURE_BLOB_LIMIT};
@@ -22,8 +24,10 @@ pub enum Verdict {
         digest: String,
         payloads: Vec<SimpleSigning>,
         raw: Vec<Vec<u8>>,
+        /// The accepted sigstore bundles.
+        bundles: Vec<BundleClaims>,
     },
-    /// The image exists but has no `.sig` image.
+    /// The image exists but has no signature in any accepted format.
     NoSignatures { digest: String },
     /// There are signatures but none is valid; one reason per layer.
     NoValidSignature {
@@ -88,37 +92,131 @@ pub fn check_layer(
     Ok(claims)
 }
 
-/// Verify `image` against `key`. `Err` is reserved for the registry failing us;
-/// everything about the signatures themselves is in the verdict.
+/// Which signature formats count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accept {
+    /// Only cosign 2's `.sig` layout.
+    Legacy,
+    /// Only sigstore bundles on OCI 1.1 referrers (cosign 3).
+    Bundle,
+    /// Either; one valid signature in either format is enough.
+    #[default]
+    Any,
+}
+
+impl Accept {
+    fn legacy(self) -> bool {
+        self != Accept::Bundle
+    }
+    fn bundle(self) -> bool {
+        self != Accept::Legacy
+    }
+}
+
+/// Verify `image` against `key`, in either format. `Err` is reserved for the
+/// registry failing us; everything about the signatures themselves is in the
+/// verdict.
 pub async fn verify_image(
     client: &Client,
     key: &VerifyingKey,
     image: &Reference,
     required: &BTreeMap<String, String>,
 ) -> Result<Verdict, RegistryError> {
+    verify_image_with(client, key, image, required, Accept::Any).await
+}
+
+/// What one format's candidates gave.
+#[derive(Default)]
+struct Outcome {
+    payloads: Vec<SimpleSigning>,
+    raw: Vec<Vec<u8>>,
+    bundles: Vec<(String, BundleClaims)>,
+    reasons: Vec<String>,
+    /// How many signatures (valid or not) were found.
+    candidates: usize,
+}
+
+/// [`verify_image`], counting only the formats `accept` names. Every candidate
+/// is judged on its own: unlike cosign 3, a bundle referrer (valid or junk)
+/// never hides a valid `.sig` signature.
+pub async fn verify_image_with(
+    client: &Client,
+    key: &VerifyingKey,
+    image: &Reference,
+    required: &BTreeMap<String, String>,
+    accept: Accept,
+) -> Result<Verdict, RegistryError> {
     let Some(manifest) = client.get_manifest(image).await? else {
         return Ok(Verdict::ImageNotFound);
     };
     let digest = manifest.digest;
-    let sig_ref = image.with_tag(&super::signature_tag(&digest));
+    let (legacy, bundles) = futures_util::join!(
+        async {
+            if accept.legacy() {
+                check_legacy(client, key, image, &digest, required).await
+            } else {
+                Ok(Outcome::default())
+            }
+        },
+        async {
+            if accept.bundle() {
+                check_bundles(client, key, image, &digest, required, false).await
+            } else {
+                Ok(Outcome::default())
+            }
+        }
+    );
+    // A registry failure on one path does not hide a valid signature on the other.
+    let (legacy, bundles) = match (legacy, bundles) {
+        (Ok(l), Ok(b)) => (l, b),
+        (Ok(l), Err(e)) | (Err(e), Ok(l)) if l.payloads.is_empty() && l.bundles.is_empty() => {
+            return Err(e);
+        }
+        (Ok(l), Err(_)) | (Err(_), Ok(l)) => (l, Outcome::default()),
+        (Err(e), Err(_)) => return Err(e),
+    };
+    let candidates = legacy.candidates + bundles.candidates;
+    if legacy.payloads.is_empty() && bundles.bundles.is_empty() {
+        if candidates == 0 {
+            return Ok(Verdict::NoSignatures { digest });
+        }
+        let mut reasons = legacy.reasons;
+        reasons.extend(bundles.reasons);
+        return Ok(Verdict::NoValidSignature { digest, reasons });
+    }
+    Ok(Verdict::Verified {
+        digest,
+        payloads: legacy.payloads,
+        raw: legacy.raw,
+        bundles: bundles.bundles.into_iter().map(|(_, c)| c).collect(),
+    })
+}
+
+/// Every simple-signing layer of the `.sig` image, checked in parallel.
+async fn check_legacy(
+    client: &Client,
+    key: &VerifyingKey,
+    image: &Reference,
+    digest: &str,
+    required: &BTreeMap<String, String>,
+) -> Result<Outcome, RegistryError> {
+    let sig_ref = image.with_tag(&super::signature_tag(digest));
     let Some(sig_manifest) = client.get_manifest(&sig_ref).await? else {
-        return Ok(Verdict::NoSignatures { digest });
+        return Ok(Outcome::default());
     };
     let parsed: ImageManifest = match serde_json::from_slice(&sig_manifest.bytes) {
         Ok(m) => m,
         Err(e) => {
-            return Ok(Verdict::NoValidSignature {
-                digest,
+            return Ok(Outcome {
                 reasons: vec![format!("{sig_ref}: not an image manifest: {e}")],
+                candidates: 1,
+                ..Default::default()
             });
         }
     };
-    if parsed.layers.is_empty() {
-        return Ok(Verdict::NoSignatures { digest });
-    }
     let checks = parsed.layers.iter().enumerate().map(|(i, layer)| {
         let sig_ref = &sig_ref;
-        let digest = &digest;
         async move {
             let blob = if layer.media_type == SIMPLE_SIGNING_MEDIA_TYPE {
                 client
@@ -133,31 +231,128 @@ pub async fn verify_image(
                 .map_err(|r| format!("layer {}: {r}", i + 1))
         }
     });
-    let mut payloads = Vec::new();
-    let mut raw = Vec::new();
-    let mut reasons = Vec::new();
+    let mut out = Outcome {
+        candidates: parsed.layers.len(),
+        ..Default::default()
+    };
     for result in join_all(checks).await {
         match result {
             Ok((p, b)) => {
-                payloads.push(p);
-                raw.push(b);
+                out.payloads.push(p);
+                out.raw.push(b);
             }
-            Err(r) => reasons.push(r),
+            Err(r) => out.reasons.push(r),
         }
     }
-    if payloads.is_empty() {
-        Ok(Verdict::NoValidSignature { digest, reasons })
-    } else {
-        Ok(Verdict::Verified {
-            digest,
-            payloads,
-            raw,
-        })
+    Ok(out)
+}
+
+/// Every sigstore bundle among the image's referrers, checked in parallel.
+/// Referrers that are not bundles (an SBOM, say) are skipped without a word.
+/// With `exact`, the annotations must equal `required` (the duplicate check
+/// of signing), not merely include them.
+async fn check_bundles(
+    client: &Client,
+    key: &VerifyingKey,
+    image: &Reference,
+    digest: &str,
+    required: &BTreeMap<String, String>,
+    exact: bool,
+) -> Result<Outcome, RegistryError> {
+    let (_, index) = client.list_referrers(image, digest).await?;
+    let checks = index.manifests.iter().map(|entry| async move {
+        let short = &entry.digest[..entry.digest.len().min(19)];
+        let why = |r: String| Some(Err(format!("bundle referrer {short}…: {r}")));
+        let referrer = image.with_digest(&entry.digest);
+        let manifest = match client.get_manifest(&referrer).await {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                return why("listed in the referrers index but missing from the registry".into());
+            }
+            Err(e) => return why(e.to_string()),
+        };
+        let Ok(parsed) = serde_json::from_slice::<ImageManifest>(&manifest.bytes) else {
+            let said_bundle = entry
+                .artifact_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with(bundle::BUNDLE_PREFIX));
+            return said_bundle
+                .then(|| Err(format!("bundle referrer {short}…: not an image manifest")));
+        };
+        if !bundle::looks_like_bundle(&parsed) {
+            return None;
+        }
+        let layer = match bundle::bundle_layer(&parsed) {
+            Ok(l) => l,
+            Err(r) => return why(r),
+        };
+        let blob = match client
+            .get_blob(&referrer, &layer.digest, bundle::BUNDLE_LIMIT)
+            .await
+        {
+            Ok(b) => b,
+            Err(RegistryError::DigestMismatch { .. }) => {
+                return why("the bundle blob does not match its digest".into());
+            }
+            Err(e) => return why(e.to_string()),
+        };
+        match bundle::verify_bundle(key, &blob, digest, required) {
+            Ok(c) if exact && !same_annotations(&c, required) => {
+                why("other annotations than asked".into())
+            }
+            Ok(c) => Some(Ok((entry.digest.clone(), c))),
+            Err(r) => why(r),
+        }
+    });
+    let mut out = Outcome::default();
+    for result in join_all(checks).await.into_iter().flatten() {
+        out.candidates += 1;
+        match result {
+            Ok(b) => out.bundles.push(b),
+            Err(r) => out.reasons.push(r),
+        }
     }
+    Ok(out)
+}
+
+fn same_annotations(c: &BundleClaims, want: &BTreeMap<String, String>) -> bool {
+    c.annotations.len() == want.len()
+        && want
+            .iter()
+            .all(|(k, v)| c.annotations.get(k).and_then(|x| x.as_str()) == Some(v.as_str()))
+}
+
+/// The digest of a bundle referrer already made by this key for `digest`
+/// with exactly these annotations, if there is one.
+pub async fn matching_bundle(
+    client: &Client,
+    key: &VerifyingKey,
+    image: &Reference,
+    digest: &str,
+    annotations: &BTreeMap<String, String>,
+) -> Result<Option<String>, RegistryError> {
+    let out = check_bundles(client, key, image, digest, annotations, true).await?;
+    Ok(out.bundles.into_iter().next().map(|(d, _)| d))
 }
 
 /// cosign's human header for a verified image (what `cosign verify` prints on
 /// stderr), line by line.
+/// With `bundles`, the lines cosign 3 prints for sigstore bundle signatures: its
+/// tlog warning first and an offline-tlog line (printed by cosign even with
+/// --insecure-ignore-tlog; we print the same lines so scripts see no difference).
+pub fn header_lines_for(image: &Reference, with_annotations: bool, bundles: bool) -> Vec<String> {
+    let mut out = header_lines(image, with_annotations);
+    if bundles {
+        out.insert(0, "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.".to_string());
+        let last = out.len() - 1;
+        out.insert(
+            last,
+            "  - Existence of the claims in the transparency log was verified offline".to_string(),
+        );
+    }
+    out
+}
+
 pub fn header_lines(image: &Reference, with_annotations: bool) -> Vec<String> {
     let mut out = vec![
         String::new(),

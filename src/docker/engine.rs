@@ -108,6 +108,20 @@ pub async fn push(
     tag: &str,
     creds: Option<DockerCredentials>,
 ) -> Result<String, DockerError> {
+    push_manifest(docker, ui, repo, tag, creds)
+        .await
+        .map(|(digest, _)| digest)
+}
+
+/// `docker push repo:tag`; returns the pushed manifest's digest and, when the
+/// engine reports it, its size in bytes.
+pub async fn push_manifest(
+    docker: &Docker,
+    ui: &Reporter,
+    repo: &str,
+    tag: &str,
+    creds: Option<DockerCredentials>,
+) -> Result<(String, Option<i64>), DockerError> {
     let opts = PushImageOptionsBuilder::default().tag(tag).build();
     let mut stream = docker.push_image(repo, Some(opts), creds);
     let mut digest = None;
@@ -132,7 +146,7 @@ pub async fn push(
         if let Some(status) = &info.status
             && let Some(d) = parse_push_digest(status)
         {
-            digest = Some(d);
+            digest = Some((d, parse_push_size(status)));
         }
     }
     for bar in bars.values() {
@@ -305,6 +319,16 @@ pub fn parse_push_digest(status: &str) -> Option<String> {
     (d.starts_with("sha256:") && d.len() == 71).then(|| d.to_string())
 }
 
+/// `"<tag>: digest: sha256:<hex> size: N"` → N (the manifest's byte length).
+pub fn parse_push_size(status: &str) -> Option<i64> {
+    let rest = status.split(" size: ").nth(1)?;
+    rest.split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +352,8 @@ mod tests {
             Some(d)
         );
         assert_eq!(parse_push_digest("Pushed"), None);
+        assert_eq!(parse_push_size("v1: digest: sha256:x size: 527"), Some(527));
+        assert_eq!(parse_push_size("v1: digest: sha256:x size: -1"), None);
         assert_eq!(parse_push_digest("x: digest: sha256:short size: 1"), None);
     }
 }

@@ -73,6 +73,9 @@ pub struct Tag {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Artifact {
     pub digest: String,
+    /// The manifest's media type (Harbor's `size` is not the manifest's length).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_media_type: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<Tag>>,
     #[serde(default)]
@@ -182,6 +185,17 @@ impl Harbor {
                 url,
                 detail: e.to_string(),
             })
+    }
+
+    /// The version Harbor reports (`v2.15.1-<commit>`), when it says (from
+    /// v2.13 only to a logged-in user, as this client is).
+    pub async fn harbor_version(&self) -> Result<Option<String>, HarborError> {
+        #[derive(serde::Deserialize)]
+        struct SystemInfo {
+            harbor_version: Option<String>,
+        }
+        let info: Option<SystemInfo> = self.get_json("/systeminfo").await?;
+        Ok(info.and_then(|i| i.harbor_version))
     }
 
     /// Check the credentials (lists answer anonymous callers too, so they can't).

@@ -53,6 +53,13 @@ impl Version {
         if offline { 2 << 30 } else { 100 << 20 }
     }
 
+    /// Harbor counts a sigstore bundle referrer (cosign 3's default) as a
+    /// cosign signature from v2.15.0; before, it is a plain subject accessory
+    /// ("not signed", and the cosign policy refuses the pull).
+    pub fn counts_bundle_signatures(&self) -> bool {
+        self.at_least(2, 15)
+    }
+
     /// `install.sh` flags this version accepts (besides `--help`).
     pub fn install_flags(&self) -> &'static [&'static str] {
         if self.at_least(2, 9) {

@@ -93,6 +93,8 @@ pub struct StoryOptions {
     pub keep_policy: bool,
     pub fresh: bool,
     pub password_file: Option<PathBuf>,
+    /// `--signature-format`; else chosen from Harbor's version.
+    pub signature_format: Option<crate::cosign::sign::Format>,
 }
 
 /// The preflight checks' inputs.

@@ -48,7 +48,9 @@ pub struct UpReport {
 
 impl Report for UpReport {
     fn json(&self) -> serde_json::Value {
-        to_json(self)
+        let mut doc = to_json(self);
+        doc["demo"] = self.demo.public_json();
+        doc
     }
     fn human(&self, ui: &Reporter) {
         let demo = &self.demo;

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod manifest;
 pub mod reference;
+pub mod referrers;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ const TOKEN_LIMIT: usize = 1 << 20;
 const ERROR_BODY_LIMIT: usize = 64 << 10;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,16 @@ fn format_remote(code: &Option<String>, message: &Option<String>) -> String {
         (None, Some(m)) => format!(": {m}"),
         (Some(c), None) => format!(" {c}"),
         (None, None) => String::new(),
+    }
+}
+
+impl RegistryError {
+    /// The HTTP status, for errors that carry one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RegistryError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
     }
 }
 
@@ -607,6 +620,18 @@ impl Client {
         bytes: Bytes,
         media_type: &str,
     ) -> Result<String, RegistryError> {
+        self.push_manifest(r, bytes, media_type)
+            .await
+            .map(|p| p.digest)
+    }
+
+    /// Put a manifest and say whether the registry indexed its `subject`.
+    pub async fn push_manifest(
+        &self,
+        r: &Reference,
+        bytes: Bytes,
+        media_type: &str,
+    ) -> Result<Pushed, RegistryError> {
         let path = format!("/v2/{}/manifests/{}", r.repository, r.manifest_ref());
         let resp = self
             .send(&r.registry, &scope_for(&r.repository, true), &|c, base| {
@@ -615,9 +640,27 @@ impl Client {
                     .body(bytes.clone())
             })
             .await?;
-        check_status(resp, "PUT").await?;
-        Ok(sha256_digest(&bytes))
+        let resp = check_status(resp, "PUT").await?;
+        let oci_subject = resp
+            .headers()
+            .get("OCI-Subject")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(Pushed {
+            digest: sha256_digest(&bytes),
+            oci_subject,
+        })
     }
+}
+
+/// What a manifest PUT told us.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// `sha256:<hex>` of what was pushed.
+    pub digest: String,
+    /// The `OCI-Subject` header: the registry's referrers API indexed the
+    /// manifest's subject (this digest).
+    pub oci_subject: Option<String>,
 }
 
 /// Turn a non-success response into a `Status` error, reading Harbor's /

@@ -39,6 +39,14 @@ pub fn cosign_path() -> PathBuf {
     )
 }
 
+/// cosign 3.1 (sigstore bundles on OCI 1.1 referrers by default).
+pub fn cosign3_path() -> PathBuf {
+    tool(
+        "HARBOR_LAB_COSIGN3",
+        format!("{}/peers/v3/usr/bin/cosign", cache()),
+    )
+}
+
 pub fn skopeo_path() -> PathBuf {
     tool("HARBOR_LAB_SKOPEO", format!("{}/peers/skopeo", cache()))
 }
@@ -125,6 +133,16 @@ pub fn harbor_lab(home: &Path) -> Command {
 /// The real cosign, with its own HOME so it never reads a user's config.
 pub fn cosign(home: &Path) -> Command {
     let mut c = Command::new(cosign_path());
+    c.env_remove("COSIGN_PASSWORD")
+        .env("HOME", home)
+        .env("TUF_ROOT", home.join(".sigstore"))
+        .current_dir(home);
+    c
+}
+
+/// The real cosign 3.1, with its own HOME (and TUF root) like [`cosign`].
+pub fn cosign3(home: &Path) -> Command {
+    let mut c = Command::new(cosign3_path());
     c.env_remove("COSIGN_PASSWORD")
         .env("HOME", home)
         .env("TUF_ROOT", home.join(".sigstore"))

@@ -19,10 +19,7 @@
 pub mod image;
 mod story;
 
-use std::path::PathBuf;
-
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 
 use super::keys::KeyPair;
 use super::options::StoryOptions;
@@ -30,12 +27,13 @@ use super::report::{Status, StepReport};
 use super::secrets::Secret;
 use super::step::{self, Pipeline, Step};
 use crate::context::Context;
+use crate::cosign::sign::{Format as SignFormat, Subject};
 use crate::digest::fingerprint;
 use crate::docker::engine;
 use crate::error::UserError;
 use crate::harbor::client::Harbor;
-pub use crate::journal::DemoStep;
-use crate::journal::{DemoRecord, State};
+use crate::journal::State;
+pub use crate::journal::{DemoReport, DemoStep};
 use crate::registry::{Client, RegistryOptions};
 use crate::step;
 use crate::ui::Reporter;
@@ -91,31 +89,17 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
     ]
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct DemoReport {
-    pub harbor_url: String,
-    pub image: String,
-    pub digest: String,
-    pub signed_before: bool,
-    pub signed_after: bool,
-    pub verified: bool,
-    pub tamper_detected: bool,
-    pub unsigned_pull_blocked: bool,
-    pub signed_pull_allowed: bool,
-    /// Harbor's own words when it refused the unsigned pull.
-    pub policy_message: String,
-    pub public_key: PathBuf,
-    pub private_key: PathBuf,
-    pub steps: Vec<DemoStep>,
-    /// The digest the tamper step pushed (unsigned), used by the policy step.
-    #[serde(default)]
-    pub tampered_digest: String,
-    /// Inputs this run was for (image, target, key): internal, not reported.
-    #[serde(default, skip_serializing)]
-    pub fingerprint: String,
-}
-
 impl DemoReport {
+    /// The `--json` document: the report without the journal's internal
+    /// fields (its input fingerprint).
+    pub fn public_json(&self) -> serde_json::Value {
+        let mut doc = crate::ui::render::to_json(self);
+        if let Some(obj) = doc.as_object_mut() {
+            obj.remove("fingerprint");
+        }
+        doc
+    }
+
     /// What the story showed, and what to try next, in a few lines.
     pub fn summary_lines(&self) -> Vec<String> {
         let yes_no = |b: bool| if b { "yes" } else { "NO" };
@@ -155,26 +139,6 @@ impl DemoReport {
             failed.join(", ")
         )))
     }
-
-    fn record(&self) -> DemoRecord {
-        DemoRecord {
-            harbor_url: self.harbor_url.clone(),
-            image: self.image.clone(),
-            digest: self.digest.clone(),
-            signed_before: self.signed_before,
-            signed_after: self.signed_after,
-            verified: self.verified,
-            tamper_detected: self.tamper_detected,
-            unsigned_pull_blocked: self.unsigned_pull_blocked,
-            signed_pull_allowed: self.signed_pull_allowed,
-            policy_message: self.policy_message.clone(),
-            public_key: self.public_key.clone(),
-            private_key: self.private_key.clone(),
-            steps: self.steps.clone(),
-            tampered_digest: self.tampered_digest.clone(),
-            fingerprint: self.fingerprint.clone(),
-        }
-    }
 }
 
 /// The Harbor the demo runs against, and the key it signs with.
@@ -199,8 +163,12 @@ pub struct DemoRun<'a> {
     pub registry: Client,
     pub creds: Option<bollard::auth::DockerCredentials>,
     /// What an earlier run with the same inputs found (none with --fresh).
-    pub previous: Option<DemoRecord>,
+    pub previous: Option<DemoReport>,
     pub report: DemoReport,
+    /// The format the sign step writes (chosen when Harbor's version is known).
+    pub format: SignFormat,
+    /// The image as we pushed it: what the signature's `subject` names.
+    pub subject: Option<Subject>,
     state: State,
     _lock: Lock,
 }
@@ -279,6 +247,8 @@ impl<'a> DemoRun<'a> {
             creds,
             previous,
             report,
+            format: story.signature_format.unwrap_or(SignFormat::Legacy),
+            subject: None,
             state,
             _lock: lock,
         })
@@ -311,7 +281,7 @@ pub async fn run_demo(
 ) -> anyhow::Result<DemoReport> {
     let mut run = DemoRun::start(ctx, ui, story, target)?;
     step::execute(&mut run, &steps()).await?;
-    run.state.demo = Some(run.report.record());
+    run.state.demo = Some(run.report.clone());
     target.workdir.save(&run.state)?;
     Ok(run.report)
 }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::DemoRun;
 use super::image::DemoImage;
+use crate::cosign::sign::{Format as SignFormat, SignOptions, Subject};
 use crate::cosign::verify::{Verdict, verify_image};
 use crate::docker::engine::{self, PullPolicy};
 use crate::error::UserError;
@@ -37,6 +38,7 @@ pub(super) async fn check_connect(run: &mut DemoRun<'_>) -> anyhow::Result<Check
 }
 
 pub(super) async fn apply_connect(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    choose_format(run).await;
     let (url, project) = (&run.target.harbor_url, &run.story.project);
     Ok(Outcome::verdict(
         true,
@@ -45,6 +47,40 @@ pub(super) async fn apply_connect(run: &mut DemoRun<'_>) -> anyhow::Result<Outco
             Created::Exists => format!("logged in to {url}; project {project} exists"),
         },
     ))
+}
+
+/// The signature format: `--signature-format`, else what this Harbor version
+/// counts as a cosign signature (bundles from v2.15, else the legacy `.sig`).
+async fn choose_format(run: &mut DemoRun<'_>) {
+    let version = run
+        .harbor
+        .harbor_version()
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let counts_bundles =
+        crate::installer::versions::Version::parse(version.split('-').next().unwrap_or_default())
+            .is_some_and(|v| v.counts_bundle_signatures());
+    run.format = run.story.signature_format.unwrap_or(if counts_bundles {
+        SignFormat::Bundle
+    } else {
+        SignFormat::Legacy
+    });
+    run.report.harbor_version = version;
+    run.report.signature_format = run.format.as_str().to_string();
+}
+
+/// A manifest read that Harbor refused with 412 (a project that enforces
+/// cosign signatures, an unsigned image, a client that is not cosign) reads
+/// as "not readable".
+fn unless_refused(
+    read: Result<Option<crate::registry::Manifest>, crate::registry::RegistryError>,
+) -> Result<Option<crate::registry::Manifest>, crate::registry::RegistryError> {
+    match read {
+        Err(e) if e.status() == Some(412) => Ok(None),
+        other => other,
+    }
 }
 
 pub(super) fn plan_push(story: &StoryOptions) -> String {
@@ -63,10 +99,13 @@ pub(super) async fn check_push(run: &mut DemoRun<'_>) -> anyhow::Result<Check> {
         format!("docker tag {} {image}", run.story.image),
         format!("docker push {image}"),
     ]);
-    let current = run.registry.get_manifest(&image).await?;
+    let current = unless_refused(run.registry.get_manifest(&image).await)?;
     if let (Some(p), Some(m)) = (&run.previous, &current)
         && m.digest == p.digest
     {
+        // The signed subject is the manifest as pushed (digest, media type
+        // and byte length): signing needs no read of the unsigned image.
+        run.subject = Some(Subject::from_manifest(m));
         run.report.digest = p.digest.clone();
         return Ok(Check::Done(format!(
             "{image} is already pushed ({})",
@@ -83,18 +122,34 @@ pub(super) async fn apply_push(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome>
     let target_repo = image.docker_repository();
     let tag = run.image.tag().to_string();
     engine::tag(&docker, &run.image.local, &target_repo, &tag).await?;
-    let pushed = engine::push(&docker, run.ui, &target_repo, &tag, run.creds.clone()).await?;
-    let served = run
-        .registry
-        .get_manifest(&image)
-        .await?
-        .map(|m| m.digest)
-        .unwrap_or_default();
-    if served != pushed {
-        return Err(UserError::remote(format!(
-            "the engine pushed {pushed} but the registry serves {served} for {image}"
-        ))
-        .into());
+    let (pushed, size) =
+        engine::push_manifest(&docker, run.ui, &target_repo, &tag, run.creds.clone()).await?;
+    match unless_refused(run.registry.get_manifest(&image).await)? {
+        Some(m) if m.digest == pushed => run.subject = Some(Subject::from_manifest(&m)),
+        Some(m) => {
+            return Err(UserError::remote(format!(
+                "the engine pushed {pushed} but the registry serves {} for {image}",
+                m.digest
+            ))
+            .into());
+        }
+        None => {
+            // The project enforces cosign signatures, so Harbor will not show us
+            // the unsigned manifest: sign what we pushed (digest and size from
+            // the engine, the media type as Harbor recorded it).
+            let art = run
+                .harbor
+                .artifact(&run.story.project, run.image.name(), &pushed)
+                .await?;
+            let media_type = art
+                .and_then(|a| a.manifest_media_type)
+                .unwrap_or_else(|| crate::registry::DOCKER_MANIFEST.to_string());
+            run.subject = size.map(|size| Subject {
+                digest: pushed.clone(),
+                media_type,
+                size,
+            });
+        }
     }
     run.report.digest = pushed.clone();
     Ok(Outcome::verdict(true, format!("pushed {image} ({pushed})")))
@@ -136,18 +191,28 @@ pub(super) async fn apply_show_unsigned(run: &mut DemoRun<'_>) -> anyhow::Result
     .toned(tone))
 }
 
-pub(super) fn plan_sign(_: &StoryOptions) -> String {
-    "sign it with the lab key (cosign's .sig layout)".into()
+pub(super) fn plan_sign(story: &StoryOptions) -> String {
+    match story.signature_format {
+        Some(SignFormat::Bundle) => "sign it with the lab key (a sigstore bundle, as cosign 3)".into(),
+        Some(SignFormat::Legacy) => "sign it with the lab key (cosign 2's .sig layout)".into(),
+        None => "sign it with the lab key (a sigstore bundle on Harbor v2.15+, else cosign 2's .sig layout)".into(),
+    }
 }
 
 pub(super) async fn apply_sign(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
     let digest = run.report.digest.clone();
     let pinned = run.image.target.with_digest(&digest);
     let key = run.target.keys.private.clone();
-    run.explain(&[format!(
-        "cosign sign --key {} --tlog-upload=false {pinned}",
-        key.display()
-    )]);
+    run.explain(&[match run.format {
+        SignFormat::Bundle => format!(
+            "cosign sign --key {} --tlog-upload=false --use-signing-config=false -y {pinned}   # cosign 3: a sigstore bundle",
+            key.display()
+        ),
+        SignFormat::Legacy => format!(
+            "cosign sign --key {} --tlog-upload=false {pinned}   # cosign 2: the .sig image",
+            key.display()
+        ),
+    }]);
     let password = match &run.target.key_password {
         Some(p) => p.clone(),
         None => secrets::lab_key_password(
@@ -163,13 +228,22 @@ pub(super) async fn apply_sign(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome>
         .map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
     let signing_key = crate::cosign::keys::decrypt_private_key(&text, password.as_bytes())
         .with_context(|| key.display().to_string())?;
+    let opts = SignOptions {
+        format: run.format,
+        annotations: BTreeMap::new(),
+        created: humantime::format_rfc3339_seconds(run.ctx.now()).to_string(),
+    };
+    let subject = run.subject.clone().filter(|s| s.digest == digest);
     let signed =
-        crate::cosign::sign::sign_image(&run.registry, &signing_key, &pinned, &BTreeMap::new())
-            .await?;
+        crate::cosign::sign::sign(&run.registry, &signing_key, &pinned, subject, &opts).await?;
     Ok(Outcome::verdict(
         true,
         if signed.added {
-            format!("signed {digest}; signature at {}", signed.signature)
+            format!(
+                "signed {digest} ({} format); signature at {}",
+                run.format.as_str(),
+                signed.signature
+            )
         } else {
             format!("{digest} is already signed by the lab key")
         },
@@ -229,13 +303,20 @@ pub(super) async fn apply_verify(run: &mut DemoRun<'_>) -> anyhow::Result<Outcom
     )]);
     let vk = verifying_key(run)?;
     match verify_image(&run.registry, &vk, &image, &BTreeMap::new()).await? {
-        Verdict::Verified { payloads, .. } => {
-            for l in crate::cosign::verify::header_lines(&image, false) {
+        Verdict::Verified {
+            payloads, bundles, ..
+        } => {
+            for l in crate::cosign::verify::header_lines_for(&image, false, !bundles.is_empty()) {
                 run.ui.line(&l);
             }
             if !run.ui.json {
+                let mut list: Vec<serde_json::Value> = bundles
+                    .iter()
+                    .map(|b| b.cosign_output(&image.to_string()))
+                    .collect();
+                list.extend(payloads.iter().filter_map(|p| serde_json::to_value(p).ok()));
                 run.ui
-                    .line(&serde_json::to_string(&payloads).unwrap_or_default());
+                    .line(&serde_json::to_string(&list).unwrap_or_default());
             }
             run.report.verified = true;
             Ok(
@@ -479,6 +560,14 @@ async fn tamper(
         .ok_or_else(|| UserError::remote(format!("{image} disappeared")))?;
     let tampered = push_tampered(registry, image, &original).await?;
     let verdict = verify_image(registry, vk, image, &BTreeMap::new()).await;
+    // In a project that enforces cosign signatures, Harbor refuses to serve the
+    // unsigned manifest at all: that is the tampering caught too.
+    let verdict = match verdict {
+        Err(e) if e.status() == Some(412) => Ok(Verdict::NoSignatures {
+            digest: tampered.clone(),
+        }),
+        other => other,
+    };
     // Put the original back whatever the verdict.
     registry
         .put_manifest(image, original.bytes.clone(), &original.media_type)

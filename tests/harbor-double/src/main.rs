@@ -48,7 +48,14 @@ struct Inner {
     projects: Vec<Project>,
     tokens: HashSet<String>,
     next_id: u64,
+    /// (repository, subject digest) -> descriptors of the manifests pushed with
+    /// that `subject` (Harbor's referrers index, kept in memory).
+    referrers: BTreeMap<(String, String), Vec<Value>>,
 }
+
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+const COSIGN_OCI11_SIG: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 
 #[derive(Clone)]
 struct App {
@@ -194,29 +201,98 @@ impl App {
         ))
     }
 
-    /// Harbor's cosign middleware rule: a `.sig` tag whose manifest references a
-    /// simple-signing descriptor is a `signature.cosign` accessory of its subject.
-    async fn accessory_for(&self, repo: &str, subject: &str) -> Option<Value> {
-        let hex = subject.strip_prefix("sha256:")?;
-        let (digest, _, bytes) = self.manifest(repo, &format!("sha256-{hex}.sig")).await?;
-        let m: Value = serde_json::from_slice(&bytes).ok()?;
-        let mut descs = vec![m["config"].clone()];
-        descs.extend(m["layers"].as_array().cloned().unwrap_or_default());
-        if !descs
-            .iter()
-            .any(|d| d["mediaType"] == "application/vnd.dev.cosign.simplesigning.v1+json")
-        {
-            return None;
+    /// Accessory `type` of a manifest pushed with a `subject`, by Harbor's subject
+    /// middleware: a cosign OCI 1.1 signature from v2.11, a sigstore bundle from
+    /// v2.15; anything else a plain subject accessory (v2.8+).
+    fn subject_accessory_type(&self, artifact_type: &str) -> &'static str {
+        match artifact_type {
+            BUNDLE if self.minor() >= 15 => "signature.cosign",
+            COSIGN_OCI11_SIG if self.minor() >= 11 => "signature.cosign",
+            _ => "subject.accessory",
         }
-        let mut a = json!({"id": 1, "artifact_id": 2, "subject_artifact_id": 1, "size": bytes.len(),
-                           "digest": digest, "type": "signature.cosign",
+    }
+
+    fn accessory_json(
+        &self,
+        repo: &str,
+        subject: &str,
+        digest: &str,
+        size: usize,
+        kind: &str,
+    ) -> Value {
+        let mut a = json!({"id": 1, "artifact_id": 2, "subject_artifact_id": 1, "size": size,
+                           "digest": digest, "type": kind,
                            "icon": "sha256:20401d5b3a0f6dbc607c8d732eb08471af4ae6b19811a4efce8c6a724aed2882",
                            "creation_time": now()});
         if self.minor() >= 8 {
             a["subject_artifact_digest"] = json!(subject);
             a["subject_artifact_repo"] = json!(repo);
         }
-        Some(a)
+        a
+    }
+
+    /// The accessories of `subject`: Harbor's cosign middleware rule (a `.sig`
+    /// tag whose manifest references a simple-signing descriptor is a
+    /// `signature.cosign` accessory), then what the subject middleware recorded.
+    async fn accessories(&self, repo: &str, subject: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        if let Some(hex) = subject.strip_prefix("sha256:")
+            && let Some((digest, _, bytes)) =
+                self.manifest(repo, &format!("sha256-{hex}.sig")).await
+            && let Ok(m) = serde_json::from_slice::<Value>(&bytes)
+        {
+            let mut descs = vec![m["config"].clone()];
+            descs.extend(m["layers"].as_array().cloned().unwrap_or_default());
+            if descs
+                .iter()
+                .any(|d| d["mediaType"] == "application/vnd.dev.cosign.simplesigning.v1+json")
+            {
+                out.push(self.accessory_json(
+                    repo,
+                    subject,
+                    &digest,
+                    bytes.len(),
+                    "signature.cosign",
+                ));
+            }
+        }
+        let referrers = self.referrers_of(repo, subject);
+        for r in referrers {
+            let kind = self.subject_accessory_type(r["artifactType"].as_str().unwrap_or(""));
+            out.push(self.accessory_json(
+                repo,
+                subject,
+                r["digest"].as_str().unwrap_or(""),
+                r["size"].as_u64().unwrap_or(0) as usize,
+                kind,
+            ));
+        }
+        out
+    }
+
+    fn referrers_of(&self, repo: &str, subject: &str) -> Vec<Value> {
+        if self.minor() < 8 {
+            return Vec::new(); // v2.7 has no subject middleware
+        }
+        let inner = self.inner.lock().unwrap();
+        inner
+            .referrers
+            .get(&(repo.to_string(), subject.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Is `digest` in `repo` itself a cosign signature (pulled without a check)?
+    fn is_signature_artifact(&self, repo: &str, digest: &str) -> bool {
+        let inner = self.inner.lock().unwrap();
+        inner.referrers.iter().any(|((r, _), list)| {
+            r == repo
+                && list.iter().any(|d| {
+                    d["digest"] == digest
+                        && self.subject_accessory_type(d["artifactType"].as_str().unwrap_or(""))
+                            == "signature.cosign"
+                })
+        })
     }
 
     async fn artifacts(&self, repo: &str, with_accessory: bool) -> Vec<Value> {
@@ -236,10 +312,7 @@ impl App {
         let mut out = Vec::new();
         for (i, (digest, (mt, tags))) in by_digest.into_iter().enumerate() {
             let accessories = if with_accessory {
-                self.accessory_for(repo, &digest)
-                    .await
-                    .into_iter()
-                    .collect::<Vec<_>>()
+                self.accessories(repo, &digest).await
             } else {
                 Vec::new()
             };
@@ -699,7 +772,12 @@ async fn registry(State(app): State<App>, req: Request) -> Response {
         if !is_signature
             && !cosign_push
             && let Some((digest, _, _)) = app.manifest(&repo, &reference).await
-            && app.accessory_for(&repo, &digest).await.is_none()
+            && !app.is_signature_artifact(&repo, &digest)
+            && !app
+                .accessories(&repo, &digest)
+                .await
+                .iter()
+                .any(|a| a["type"] == "signature.cosign")
         {
             let msg = if app.minor() >= 9 {
                 "The image is not signed by cosign."
@@ -713,6 +791,30 @@ async fn registry(State(app): State<App>, req: Request) -> Response {
             );
         }
     }
+    if kind == "referrers" {
+        return referrers_list(&app, &repo, reference.as_deref().unwrap_or(""), &query);
+    }
+    // A manifest PUT is read whole: Harbor's subject middleware looks inside.
+    let is_manifest_put = method == Method::PUT && kind == "manifests";
+    let (body, subject) = if is_manifest_put {
+        let bytes = match axum::body::to_bytes(req.into_body(), 4 << 20).await {
+            Ok(b) => b,
+            Err(_) => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    "MANIFEST_INVALID",
+                    "manifest invalid",
+                );
+            }
+        };
+        let subject = referrer_descriptor(&bytes, &headers);
+        (reqwest::Body::from(bytes), subject)
+    } else {
+        (
+            reqwest::Body::wrap_stream(req.into_body().into_data_stream()),
+            None,
+        )
+    };
     let url = format!("{}/v2/{}/{}{}", app.upstream, app.namespace, rest, query);
     let mut out = app.http.request(method, &url);
     for (k, v) in headers.iter() {
@@ -720,7 +822,6 @@ async fn registry(State(app): State<App>, req: Request) -> Response {
             out = out.header(k, v);
         }
     }
-    let body = reqwest::Body::wrap_stream(req.into_body().into_data_stream());
     let resp = match out.body(body).send().await {
         Ok(r) => r,
         Err(e) => {
@@ -745,14 +846,103 @@ async fn registry(State(app): State<App>, req: Request) -> Response {
             builder = builder.header(k, v);
         }
     }
+    if let Some((subject, descriptor)) = subject
+        && resp.status().is_success()
+        && app.minor() >= 8
+    {
+        let mut inner = app.inner.lock().unwrap();
+        let list = inner
+            .referrers
+            .entry((repo.clone(), subject.clone()))
+            .or_default();
+        if !list.iter().any(|d| d["digest"] == descriptor["digest"]) {
+            list.push(descriptor);
+        }
+        drop(inner);
+        if app.minor() >= 9 {
+            builder = builder.header("OCI-Subject", subject);
+        }
+    }
     builder
         .body(Body::from_stream(resp.bytes_stream()))
         .unwrap()
 }
 
+/// The subject digest and the referrers-index descriptor of a manifest pushed
+/// with a `subject`.
+fn referrer_descriptor(bytes: &[u8], headers: &HeaderMap) -> Option<(String, Value)> {
+    let m: Value = serde_json::from_slice(bytes).ok()?;
+    let subject = m["subject"]["digest"].as_str()?.to_string();
+    use sha2::Digest;
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+    let media_type = m["mediaType"].as_str().map(str::to_string).or_else(|| {
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    })?;
+    let artifact_type = m["artifactType"]
+        .as_str()
+        .or(m["config"]["mediaType"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let mut d = json!({"mediaType": media_type, "digest": digest, "size": bytes.len(), "artifactType": artifact_type});
+    if let Some(a) = m["annotations"].as_object() {
+        d["annotations"] = Value::Object(a.clone());
+    }
+    Some((subject, d))
+}
+
+/// `GET /v2/<repo>/referrers/<digest>`: missing in v2.7; v2.8 and v2.9 answer
+/// with `application/json` (which makes cosign fall back to the tag); from
+/// v2.10 with the OCI index type. `?artifactType=` filters.
+fn referrers_list(app: &App, repo: &str, digest: &str, query: &str) -> Response {
+    if app.minor() < 8 {
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "404 page not found\n",
+        )
+            .into_response();
+    }
+    let filter = query
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("artifactType="))
+        .map(|v| v.replace("%2B", "+").replace("%2F", "/"));
+    let manifests: Vec<Value> = app
+        .referrers_of(repo, digest)
+        .into_iter()
+        .filter(|d| {
+            filter
+                .as_ref()
+                .is_none_or(|f| d["artifactType"] == f.as_str())
+        })
+        .collect();
+    let body = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
+    let content_type = if app.minor() >= 10 {
+        OCI_INDEX
+    } else {
+        "application/json"
+    };
+    let mut r = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        body.to_string(),
+    )
+        .into_response();
+    if filter.is_some() {
+        r.headers_mut().insert(
+            "OCI-Filters-Applied",
+            HeaderValue::from_static("artifactType"),
+        );
+    }
+    r
+}
+
 /// `p/r/manifests/ref` -> (Some("p/r"), "manifests", Some("ref")).
 fn split_v2(rest: &str) -> (Option<String>, String, Option<String>) {
-    for kind in ["manifests", "blobs", "tags"] {
+    for kind in ["manifests", "blobs", "tags", "referrers"] {
         if let Some(i) = rest.find(&format!("/{kind}/")) {
             let repo = rest[..i].to_string();
             let reference = rest[i + kind.len() + 2..].to_string();
@@ -806,6 +996,7 @@ async fn main() -> anyhow::Result<()> {
             }],
             tokens: HashSet::new(),
             next_id: 1,
+            referrers: BTreeMap::new(),
         })),
         upstream: upstream.trim_end_matches('/').to_string(),
         namespace,
