@@ -186,10 +186,36 @@ pub struct HostArgs {
     pub http_port: u16,
 }
 
+#[derive(Debug, Args, Clone, Default)]
+pub struct TlsArgs {
+    /// Serve Harbor over HTTPS: a lab CA and a certificate for the hostname (or
+    /// --tls-cert/--tls-key), trusted by Docker through certs.d; daemon.json is not touched.
+    #[arg(long)]
+    pub tls: bool,
+    /// Harbor's HTTPS port (with --tls).
+    #[arg(long, default_value_t = 443, value_name = "N", requires = "tls", value_parser = clap::value_parser!(u16).range(1..))]
+    pub https_port: u16,
+    /// Use this certificate (PEM, the leaf first) instead of making one; its SAN must hold the hostname.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM, unencrypted).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The CA that issued --tls-cert, for Docker and harbor-lab to trust
+    /// [default: the certificate itself when it is self-signed].
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_ca: Option<PathBuf>,
+    /// Docker's registry trust directory (for tests and rootless Docker).
+    #[arg(long, value_name = "DIR", default_value = crate::docker::certs_d::DEFAULT_ROOT)]
+    pub docker_certs_dir: PathBuf,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct PreflightArgs {
     #[command(flatten)]
     pub host: HostArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     #[command(flatten)]
     pub workdir: WorkdirArgs,
     #[command(flatten)]
@@ -213,6 +239,8 @@ pub struct InstallArgs {
     pub download_base: String,
     #[command(flatten)]
     pub host: HostArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Read Harbor's admin password from the first line of this file [default: random, kept 0600 in the workdir].
     #[arg(long, value_name = "FILE")]
     pub admin_password_file: Option<PathBuf>,
@@ -235,6 +263,9 @@ pub struct InstallArgs {
     /// How long to wait for Harbor to report healthy, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub health_timeout: u64,
+    /// Print the manual commands a step replaces (set by `up --explain`).
+    #[arg(skip)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -5,6 +5,7 @@
 
 use crate::cosign::keys::KeyError;
 use crate::cosign::sign::SignError;
+use crate::docker::certs_d::CertsDError;
 use crate::docker::daemon_config::DaemonConfigError;
 use crate::docker::engine::DockerError;
 use crate::error::{Exit, UserError};
@@ -17,6 +18,7 @@ use crate::installer::render::RenderError;
 use crate::installer::run::InstallError;
 use crate::registry::RegistryError;
 use crate::registry::reference::ReferenceError;
+use crate::tls::TlsError;
 
 /// An error that knows which exit code it deserves.
 pub trait ExitCoded {
@@ -59,6 +61,22 @@ impl ExitCoded for DaemonConfigError {
         match self {
             DaemonConfigError::Reload(_) => Exit::Environment,
             _ => Exit::Usage,
+        }
+    }
+}
+
+impl ExitCoded for CertsDError {
+    fn exit(&self) -> Exit {
+        Exit::Environment
+    }
+}
+
+impl ExitCoded for TlsError {
+    fn exit(&self) -> Exit {
+        match self {
+            // A certificate or key file the user gave (or the workdir holds) is wrong.
+            TlsError::BadFile { .. } => Exit::Usage,
+            TlsError::Io { .. } | TlsError::Issue(_) => Exit::Environment,
         }
     }
 }
@@ -148,6 +166,7 @@ pub fn classify(err: &anyhow::Error) -> Exit {
             SignError,
             DockerError,
             DaemonConfigError,
+            CertsDError,
             HarborError,
             HealthTimeout,
             BodyError,
@@ -157,6 +176,7 @@ pub fn classify(err: &anyhow::Error) -> Exit {
             InstallError,
             RegistryError,
             ReferenceError,
+            TlsError,
         );
         if cause.downcast_ref::<std::io::Error>().is_some() {
             return Exit::Usage;

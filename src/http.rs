@@ -31,6 +31,20 @@ pub fn builder(profile: Profile) -> reqwest::ClientBuilder {
     }
 }
 
+/// `b`, also trusting the CA certificates in `ca_pem` (PEM, one or more):
+/// the lab CA of a `--tls` Harbor, or `--registry-cacert`.
+pub fn trusting(
+    mut b: reqwest::ClientBuilder,
+    ca_pem: Option<&[u8]>,
+) -> Result<reqwest::ClientBuilder, reqwest::Error> {
+    if let Some(pem) = ca_pem {
+        for c in reqwest::Certificate::from_pem_bundle(pem)? {
+            b = b.add_root_certificate(c);
+        }
+    }
+    Ok(b)
+}
+
 /// A client for `profile` (see [`builder`]).
 pub fn client(profile: Profile) -> Result<reqwest::Client, reqwest::Error> {
     builder(profile).build()

@@ -26,6 +26,22 @@ pub struct State {
     /// pushing again.
     #[serde(default)]
     pub demo: Option<DemoReport>,
+    /// TLS mode (`--tls`): the pair Harbor serves and Docker's trust of it.
+    #[serde(default)]
+    pub tls: Option<TlsRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TlsRecord {
+    pub https_port: u16,
+    /// harbor.yml's https.certificate / private_key.
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+    /// The CA clients must trust (the lab CA, --tls-ca, or a self-signed
+    /// --tls-cert); None when a CA in the system store issued the certificate.
+    pub ca_certificate: Option<PathBuf>,
+    /// The certs.d entry harbor-lab made, for `down` and `status`.
+    pub certs_d: Option<crate::docker::certs_d::CertsDRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

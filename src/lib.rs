@@ -20,6 +20,7 @@ pub mod lab;
 pub mod labs;
 pub mod net;
 pub mod registry;
+pub mod tls;
 pub mod ui;
 pub mod workdir;
 

@@ -50,6 +50,11 @@ impl Workdir {
         self.root.join("harbor")
     }
 
+    /// The lab CA and Harbor's server certificate (`--tls`).
+    pub fn tls_dir(&self) -> PathBuf {
+        self.root.join("tls")
+    }
+
     pub fn harbor_yml(&self) -> PathBuf {
         self.harbor_dir().join("harbor.yml")
     }

@@ -11,22 +11,10 @@ use std::process::{Command, Stdio};
 use base64::Engine as _;
 use support::*;
 
-const TAG: &str = FIXTURE_TAG;
-
-async fn release() -> FileServer {
-    file_server(release_files(TAG, fixture_installer(), None), None).await
-}
-
-fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> tokio::task::JoinHandle<T> {
-    tokio::task::spawn_blocking(f)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn up_tells_the_whole_story_then_does_nothing_again() {
     let lab = std::sync::Arc::new(Lab::new().with_story());
-    let server = release().await;
+    let server = fixture_release().await;
     let base = format!("http://{}", server.addr);
     let port = free_port();
 
@@ -35,16 +23,7 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let demo = &report["demo"];
-    for (k, want) in [
-        ("signed_before", false),
-        ("signed_after", true),
-        ("verified", true),
-        ("tamper_detected", true),
-        ("unsigned_pull_blocked", true),
-        ("signed_pull_allowed", true),
-    ] {
-        assert_eq!(demo[k], want, "{k}: {demo}");
-    }
+    assert_whole_story(demo);
     assert_eq!(
         demo["policy_message"], "The image is not signed in Cosign.",
         "{demo}"
@@ -183,7 +162,7 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_harbor_mid_demo_names_the_step_and_up_finishes() {
     let lab = std::sync::Arc::new(Lab::new().with_story());
-    let server = release().await;
+    let server = fixture_release().await;
     let base = format!("http://{}", server.addr);
     let port = free_port();
     let mut c = lab.cmd("install");
@@ -444,7 +423,7 @@ async fn real_cosign_signs_and_verifies_through_the_double() {
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_pulls_or_loads_its_image_and_reports_json() {
     let lab = std::sync::Arc::new(Lab::new().with_story());
-    let server = release().await;
+    let server = fixture_release().await;
     let base = format!("http://{}", server.addr);
     let port = free_port();
     let mut c = lab.cmd("install");
@@ -584,7 +563,7 @@ fn image_id(name: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_image_file_never_replaces_the_users_image_and_keeps_its_cmd() {
     let lab = std::sync::Arc::new(Lab::new().with_story());
-    let server = release().await;
+    let server = fixture_release().await;
     let base = format!("http://{}", server.addr);
     let port = free_port();
     let mut c = lab.cmd("install");

@@ -115,6 +115,7 @@ mod installer_inputs {
             http_port: 8080,
             admin_password: "pw".into(),
             data_volume: "/data".into(),
+            https: None,
         }
     }
 
@@ -377,5 +378,49 @@ mod bundles {
                 prop_assert_eq!(again.manifests, index.manifests);
             }
         }
+    }
+}
+
+mod tls_files {
+    use harbor_lab::tls;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+        #[test]
+        fn certificate_and_key_files_never_panic(data in proptest::collection::vec(any::<u8>(), 0..1500)) {
+            let _ = tls::parse_pem_chain(&data);
+            let _ = tls::parse_der(&data);
+            let _ = tls::parse_key(&data);
+        }
+
+        #[test]
+        fn damaged_certificates_never_panic(pos in 0usize..2000, byte in any::<u8>()) {
+            // A real certificate with one byte changed: an error or a parse, never a panic.
+            let key = lab_cert_der();
+            let mut der = key.clone();
+            let i = pos % der.len();
+            der[i] = byte;
+            if let Ok(info) = tls::parse_der(&der) {
+                let _ = info.covers("10.0.0.5");
+                let _ = info.covers("harbor.lab.test");
+                let _ = info.names();
+            }
+            let text = pem::encode(&pem::Pem::new("CERTIFICATE", der));
+            let _ = tls::parse_pem_chain(text.as_bytes());
+        }
+    }
+
+    /// A certificate made by the lab code, as DER (once per process).
+    fn lab_cert_der() -> Vec<u8> {
+        static DER: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        DER.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let files = tls::lab::LabFiles::new(dir.path());
+            let plan = tls::lab::plan(&files, "10.0.0.5", std::time::SystemTime::now()).unwrap();
+            plan.server_info.der
+        })
+        .clone()
     }
 }

@@ -80,6 +80,11 @@ fn demo_target(ctx: &Context, args: &DemoArgs) -> anyhow::Result<DemoTarget> {
         .key_prefix
         .as_ref()
         .map_or_else(|| wd.key_prefix(), |p| ctx.resolve(p));
+    // The workdir's lab CA, for its own Harbor (not for a --harbor-url elsewhere).
+    let ca_certificate = match (&state.harbor, &state.tls) {
+        (Some(h), Some(t)) if h.url == harbor_url => t.ca_certificate.clone(),
+        _ => None,
+    };
     Ok(DemoTarget {
         harbor_url,
         user: args.harbor_user.clone(),
@@ -87,5 +92,6 @@ fn demo_target(ctx: &Context, args: &DemoArgs) -> anyhow::Result<DemoTarget> {
         keys: KeyPair::at_prefix(&key_prefix),
         key_password: None,
         workdir: wd,
+        ca_certificate,
     })
 }

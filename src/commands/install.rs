@@ -22,6 +22,9 @@ impl Report for InstallReport {
                 self.harbor_url,
                 self.admin_password_file.display()
             ));
+            if let Some(ca) = &self.ca_certificate {
+                ui.result_line(&format!("CA certificate:  {}", ca.display()));
+            }
         }
     }
 }

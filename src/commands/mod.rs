@@ -25,6 +25,12 @@ use crate::ui::render::Report;
 /// What a command hands back to `lib::run`.
 pub type Done = anyhow::Result<Box<dyn Report>>;
 
+/// The CA certificate (PEM) of the default workdir's `--tls` lab, if any.
+fn lab_ca(ctx: &Context) -> Option<Vec<u8>> {
+    let state = crate::workdir::Workdir::at(&ctx.state_dir()).load().ok()?;
+    std::fs::read(state.tls?.ca_certificate?).ok()
+}
+
 /// Build the registry client from the shared registry flags.
 pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Client> {
     if args.registry_password.is_some() {
@@ -44,6 +50,16 @@ pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Cli
             )
         }
         None => None,
+    };
+    // The lab's own CA (a `--tls` install in the default workdir) is trusted
+    // too, so sign/verify reach the lab's Harbor with no extra flag.
+    let ca_cert_pem = match (ca_cert_pem, lab_ca(ctx)) {
+        (Some(mut given), Some(lab)) => {
+            given.push(b'\n');
+            given.extend(lab);
+            Some(given)
+        }
+        (given, lab) => given.or(lab),
     };
     let password = match (&args.registry_password_file, ctx.var("REGISTRY_PASSWORD")) {
         (Some(f), _) => Some(

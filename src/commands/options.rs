@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use crate::cli::{HostArgs, InstallArgs, StoryArgs};
+use crate::cli::{HostArgs, InstallArgs, StoryArgs, TlsArgs};
 use crate::context::Context;
 use crate::docker::daemon_config;
 use crate::error::UserError;
 use crate::lab::options::{
-    HostOptions, InstallOptions, InstallerSource, Overlay, PreflightOptions, StoryOptions,
-    check_data_volume, planned_version,
+    GivenPair, HostOptions, InstallOptions, InstallerSource, Overlay, PreflightOptions,
+    StoryOptions, TlsOptions, check_data_volume, planned_version,
 };
 use crate::workdir::Workdir;
 
@@ -25,7 +25,8 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<InstallOptio
         .as_ref()
         .map_or_else(|| workdir.default_data_volume(), |p| ctx.resolve(p));
     check_data_volume(&data_volume)?;
-    let host = host(&args.host)?;
+    let tls = tls(ctx, &args.tls);
+    let host = host(&args.host, tls.as_ref())?;
     let daemon_config = ctx.resolve(&args.daemon.path());
     // A daemon config we could not merge into fails now, before any step writes.
     let text = daemon_config::read(&daemon_config)?;
@@ -70,6 +71,8 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<InstallOptio
                 .as_deref(),
         )?,
         health_timeout: Duration::from_secs(args.health_timeout),
+        tls,
+        explain: false,
     })
 }
 
@@ -78,11 +81,13 @@ pub fn preflight(
     args: &crate::cli::PreflightArgs,
 ) -> anyhow::Result<PreflightOptions> {
     let workdir = Workdir::from_flag(ctx, args.workdir.workdir.as_deref());
+    let tls = tls(ctx, &args.tls);
     Ok(PreflightOptions {
-        host: host(&args.host)?,
+        host: host(&args.host, tls.as_ref())?,
         data_volume: workdir.default_data_volume(),
         daemon_config: ctx.resolve(&args.daemon.path()),
         workdir,
+        tls,
     })
 }
 
@@ -102,15 +107,32 @@ pub fn story(args: &StoryArgs) -> StoryOptions {
 
 /// The host Harbor is published as: --hostname, else this machine's first
 /// non-loopback IPv4; checked as Harbor's prepare would.
-fn host(args: &HostArgs) -> anyhow::Result<HostOptions> {
+fn host(args: &HostArgs, tls: Option<&TlsOptions>) -> anyhow::Result<HostOptions> {
     let name = match &args.hostname {
         Some(h) => h.clone(),
         None => crate::net::detect_host_ip()?.to_string(),
     };
     crate::net::check_hostname(&name, args.allow_loopback_hostname)?;
-    Ok(HostOptions::new(
-        name,
-        args.http_port,
-        args.allow_loopback_hostname,
-    ))
+    let host = HostOptions::new(name, args.http_port, args.allow_loopback_hostname);
+    Ok(match tls {
+        Some(t) => host.with_https(t.https_port),
+        None => host,
+    })
+}
+
+/// `--tls` and its pair (paths resolved; the files are checked by the tls step
+/// before anything is written).
+fn tls(ctx: &Context, args: &TlsArgs) -> Option<TlsOptions> {
+    args.tls.then(|| TlsOptions {
+        https_port: args.https_port,
+        given: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(GivenPair {
+                cert: ctx.resolve(cert),
+                key: ctx.resolve(key),
+                ca: args.tls_ca.as_ref().map(|p| ctx.resolve(p)),
+            }),
+            _ => None,
+        },
+        certs_dir: ctx.resolve(&args.docker_certs_dir),
+    })
 }

@@ -9,7 +9,18 @@ use crate::ui::render::{Report, to_json};
 
 pub async fn command(ctx: &Context, ui: &Reporter, args: &PreflightArgs) -> super::Done {
     let opts = super::options::preflight(ctx, args)?;
-    let client = crate::http::client(crate::http::Profile::Transfer)?;
+    // --tls: a given pair is checked here too (the lab's is only planned).
+    let ca = match &opts.tls {
+        Some(t) => crate::lab::install::tls::prepare(ctx, t, &opts.workdir, &opts.host.host)?
+            .ca
+            .map(|c| c.1),
+        None => None,
+    };
+    let client = crate::http::trusting(
+        crate::http::builder(crate::http::Profile::Transfer),
+        ca.as_deref(),
+    )?
+    .build()?;
     Ok(Box::new(
         preflight::run(ctx, ui, &client, &opts, true).await,
     ))

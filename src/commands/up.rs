@@ -7,8 +7,10 @@ use crate::lab::{install, up};
 use crate::ui::{Reporter, prompt};
 
 pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> super::Done {
-    let opts = super::options::install(ctx, &args.install)?;
+    let mut opts = super::options::install(ctx, &args.install)?;
     let story = super::options::story(&args.story);
+    // `up --explain` shows the manual commands of the install steps too.
+    opts.explain = story.explain;
     let plan = up::plan(&opts, &story);
     ui.line("harbor-lab up will:");
     for (i, p) in plan.iter().enumerate() {

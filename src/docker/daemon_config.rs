@@ -36,11 +36,13 @@ pub struct Merge {
     pub added: Vec<String>,
 }
 
-/// Merge `entries` into the config text (None = the file does not exist).
-pub fn merge(
+/// Parse the config text (None = the file does not exist), let `change` edit
+/// its `insecure-registries` list (an empty one when absent) and return the
+/// entries it names, and serialise the result when there are any.
+fn edit_list(
     path: &Path,
     current: Option<&str>,
-    entries: &[String],
+    change: impl FnOnce(&mut Vec<Value>) -> Vec<String>,
 ) -> Result<Merge, DaemonConfigError> {
     let invalid = |detail: String| DaemonConfigError::InvalidJson {
         path: path.to_path_buf(),
@@ -60,13 +62,7 @@ pub fn merge(
     let arr = list
         .as_array_mut()
         .ok_or_else(|| invalid("\"insecure-registries\" is not a list".into()))?;
-    let mut added = Vec::new();
-    for e in entries {
-        if !arr.iter().any(|v| v.as_str() == Some(e)) {
-            arr.push(Value::String(e.clone()));
-            added.push(e.clone());
-        }
-    }
+    let added = change(arr);
     if added.is_empty() {
         return Ok(Merge {
             new_text: None,
@@ -152,6 +148,44 @@ pub fn restore_plan(
         text,
         exact,
         reload_text: reload_text_for(Some(&unmerged)),
+    })
+}
+
+/// Merge `entries` into the config text (None = the file does not exist).
+pub fn merge(
+    path: &Path,
+    current: Option<&str>,
+    entries: &[String],
+) -> Result<Merge, DaemonConfigError> {
+    edit_list(path, current, |arr| {
+        let mut added = Vec::new();
+        for e in entries {
+            if !arr.iter().any(|v| v.as_str() == Some(e)) {
+                arr.push(Value::String(e.clone()));
+                added.push(e.clone());
+            }
+        }
+        added
+    })
+}
+
+/// Take `entries` out of `insecure-registries` (TLS mode: an entry an earlier
+/// HTTP run added would make dockerd accept a broken certificate). The list
+/// stays, possibly empty: dockerd's reload ignores an absent key. `added`
+/// holds what was removed; None text when nothing changes.
+pub fn remove(
+    path: &Path,
+    current: Option<&str>,
+    entries: &[String],
+) -> Result<Merge, DaemonConfigError> {
+    edit_list(path, current, |arr| {
+        let removed: Vec<String> = entries
+            .iter()
+            .filter(|e| arr.iter().any(|v| v.as_str() == Some(e.as_str())))
+            .cloned()
+            .collect();
+        arr.retain(|v| !v.as_str().is_some_and(|s| removed.iter().any(|e| e == s)));
+        removed
     })
 }
 
@@ -313,6 +347,25 @@ mod tests {
         assert!(text.find("log-driver").unwrap() < text.find("zzz").unwrap());
         let again = merge(&p(), Some(&text), &registry_entries("10.0.0.5", 80)).unwrap();
         assert_eq!(again.new_text, None);
+    }
+
+    #[test]
+    fn remove_takes_out_only_our_entries_and_keeps_the_list() {
+        let ours = registry_entries("10.0.0.5", 80);
+        let cur =
+            r#"{"debug": true, "insecure-registries": ["a:5000", "10.0.0.5:80", "10.0.0.5"]}"#;
+        let m = remove(&p(), Some(cur), &ours).unwrap();
+        assert_eq!(m.added, ours);
+        let v: Value = serde_json::from_str(m.new_text.as_deref().unwrap()).unwrap();
+        assert_eq!(v["insecure-registries"], serde_json::json!(["a:5000"]));
+        assert_eq!(v["debug"], true);
+        let m = remove(&p(), m.new_text.as_deref(), &ours).unwrap();
+        assert_eq!(m.new_text, None);
+        let only = r#"{"insecure-registries": ["10.0.0.5:80"]}"#;
+        let m = remove(&p(), Some(only), &ours).unwrap();
+        assert!(m.new_text.unwrap().contains("\"insecure-registries\": []"));
+        assert_eq!(remove(&p(), None, &ours).unwrap().new_text, None);
+        assert!(remove(&p(), Some("["), &ours).is_err());
     }
 
     #[test]

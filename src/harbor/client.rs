@@ -115,10 +115,22 @@ pub fn encode_repo(repo: &str) -> String {
 
 impl Harbor {
     pub fn new(base: &str, user: &str, password: &str) -> Result<Harbor, HarborError> {
-        let http = crate::http::client(Profile::Api).map_err(|e| HarborError::Connect {
-            url: base.to_string(),
-            detail: e.to_string(),
-        })?;
+        Harbor::trusting(base, user, password, None)
+    }
+
+    /// [`Harbor::new`], also trusting `ca_pem` (the lab CA of a `--tls` Harbor).
+    pub fn trusting(
+        base: &str,
+        user: &str,
+        password: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Harbor, HarborError> {
+        let http = crate::http::trusting(crate::http::builder(Profile::Api), ca_pem)
+            .and_then(|b| b.build())
+            .map_err(|e| HarborError::Connect {
+                url: base.to_string(),
+                detail: e.to_string(),
+            })?;
         Ok(Harbor {
             http,
             base: base.trim_end_matches('/').to_string(),

@@ -32,6 +32,8 @@ pub struct Inputs<'a> {
     /// Whose Harbor, if any, answers on the port: this lab's (a re-run) may
     /// hold it; another lab's may not.
     pub port_owner: crate::labs::PortOwner,
+    /// `--tls`: Harbor's HTTPS port.
+    pub https_port: Option<u16>,
     pub data_volume: &'a Path,
     pub daemon_config: &'a Path,
     /// Oldest Docker engine accepted (`versions::MIN_DOCKER`, the same for
@@ -117,10 +119,12 @@ pub async fn run(ctx: &Context, inputs: &Inputs<'_>) -> Vec<Check> {
         ));
     }
     // Ports.
-    for (port, what) in [
-        (inputs.http_port, "Harbor's HTTP port"),
-        (1514, "harbor-log (127.0.0.1:1514)"),
-    ] {
+    let mut ports = vec![(inputs.http_port, "Harbor's HTTP port", "--http-port")];
+    if let Some(p) = inputs.https_port {
+        ports.push((p, "Harbor's HTTPS port", "--https-port"));
+    }
+    ports.push((1514, "harbor-log (127.0.0.1:1514)", ""));
+    for (port, what, flag) in ports {
         let addr = if port == 1514 { "127.0.0.1" } else { "0.0.0.0" };
         let free = TcpListener::bind((addr, port)).is_ok();
         if !free && let crate::labs::PortOwner::OtherHarbor(other) = &inputs.port_owner {
@@ -157,10 +161,10 @@ pub async fn run(ctx: &Context, inputs: &Inputs<'_>) -> Vec<Check> {
                 &format!("port-{port}"),
                 "fail",
                 format!("port {port} ({what}) is already in use"),
-                if port == 1514 {
-                    "stop what listens on 127.0.0.1:1514"
+                &if port == 1514 {
+                    "stop what listens on 127.0.0.1:1514".to_string()
                 } else {
-                    "stop what listens there, or pick another port with --http-port"
+                    format!("stop what listens there, or pick another port with {flag}")
                 },
             ));
         }

@@ -26,6 +26,16 @@ pub struct Settings {
     pub http_port: u16,
     pub admin_password: String,
     pub data_volume: String,
+    /// `--tls`: the https block Harbor's nginx serves; None keeps the overlay's.
+    pub https: Option<Https>,
+}
+
+/// harbor.yml's `https` block: the port and absolute host paths of the pair.
+#[derive(Debug, Clone)]
+pub struct Https {
+    pub port: u16,
+    pub certificate: String,
+    pub private_key: String,
 }
 
 /// Format a string as a YAML scalar: plain when that reads back as the same
@@ -131,9 +141,18 @@ pub fn render(
     };
     let parsed: Value =
         serde_norway::from_str(&filled).map_err(|e| tmpl_err(format!("not valid YAML: {e}")))?;
-    let Value::Mapping(map) = parsed else {
+    let Value::Mapping(mut map) = parsed else {
         return Err(tmpl_err("must be a mapping of harbor.yml keys".into()));
     };
+    if let Some(h) = &settings.https {
+        // TLS mode wins over the overlay's `https: ~`; the installer's own
+        // block (and its comments) is edited in place.
+        let mut block = serde_norway::Mapping::new();
+        block.insert("port".into(), Value::Number(h.port.into()));
+        block.insert("certificate".into(), Value::String(h.certificate.clone()));
+        block.insert("private_key".into(), Value::String(h.private_key.clone()));
+        map.insert("https".into(), Value::Mapping(block));
+    }
     let mut lines: Vec<String> = installer_template.lines().map(str::to_string).collect();
     for (k, v) in map {
         let Value::String(key) = k else {
@@ -252,6 +271,13 @@ pub fn validate(text: &str, version: &Version, allow_loopback: bool) -> Result<V
         _ => return Err(bad("http.port must be a port number".into())),
     }
     if let Some(https) = lookup(&v, "https").filter(|h| !h.is_null()) {
+        let port = https.get("port").and_then(Value::as_u64);
+        if !port.is_some_and(|p| (1..=65535).contains(&p)) {
+            return Err(bad("https.port must be a port number".into()));
+        }
+        if port == lookup(&v, "http.port").and_then(Value::as_u64) {
+            return Err(bad("https.port and http.port must differ".into()));
+        }
         for (k, placeholder) in [
             ("certificate", "/your/certificate/path"),
             ("private_key", "/your/private/key/path"),
@@ -309,7 +335,30 @@ mod tests {
             http_port: 8080,
             admin_password: "pa:ss#word".into(),
             data_volume: "/var/lib/harbor-lab/data".into(),
+            https: None,
         }
+    }
+
+    #[test]
+    fn tls_mode_fills_the_https_block_in_place() {
+        let mut s = settings();
+        s.https = Some(Https {
+            port: 8443,
+            certificate: "/w/tls/server.crt".into(),
+            private_key: "/w/tls/server.key".into(),
+        });
+        let out = render(SHIPPED, LAB_TEMPLATE, "harbor.yml.tmpl", &s).unwrap();
+        assert!(
+            out.contains(
+                "# https related config\nhttps:\n  # https port for harbor, default is 443\n  port: 8443\n  certificate: /w/tls/server.crt\n  private_key: /w/tls/server.key\n"
+            ),
+            "{out}"
+        );
+        let v = validate(&out, &Version::parse("v2.7.1").unwrap(), false).unwrap();
+        assert_eq!(lookup(&v, "https.port").and_then(Value::as_u64), Some(8443));
+        let clash = out.replace("port: 8443", "port: 8080");
+        let e = validate(&clash, &Version::parse("v2.7.1").unwrap(), false).unwrap_err();
+        assert!(e.to_string().contains("must differ"), "{e}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `down`: stop Harbor, give the Docker daemon config back byte for byte (and
-//! make dockerd forget our registry), forget the install in the journal, and
+//! make dockerd forget our registry), put certs.d back as it was (`--tls`), forget the install in the journal, and
 //! with `--purge` remove Harbor's data and the workdir. Ordered steps, run by
 //! the same executor as install (see [`steps`]).
 
@@ -42,6 +42,7 @@ pub fn steps<'a>() -> Vec<Step<DownRun<'a>>> {
             apply_containers
         ),
         step!("daemon-config", plan_daemon, check_daemon, apply_daemon),
+        step!("docker-trust", plan_trust, check_trust, apply_trust),
         step!("purge", plan_purge, check_purge, apply_purge),
     ]
 }
@@ -246,6 +247,30 @@ fn done(run: &mut DownRun<'_>, what: String) -> Outcome {
     Outcome::done(what)
 }
 
+fn plan_trust(_: &DownOptions) -> String {
+    "put Docker's certs.d back as it was before --tls".into()
+}
+
+async fn check_trust(run: &mut DownRun<'_>) -> anyhow::Result<Check> {
+    match run.state.tls.as_ref().and_then(|t| t.certs_d.as_ref()) {
+        Some(c) => Ok(Check::needed(format!("undo {}", c.path.display()))),
+        None => Ok(Check::Done("harbor-lab made no certs.d entry".into())),
+    }
+}
+
+/// Restore the user's earlier ca.crt byte for byte, or remove ours (and the
+/// directory we made). The lab CA itself stays until --purge.
+async fn apply_trust(run: &mut DownRun<'_>) -> anyhow::Result<Outcome> {
+    let Some(t) = run.state.tls.as_mut() else {
+        return Ok(Outcome::skipped("no --tls record"));
+    };
+    let Some(c) = t.certs_d.take() else {
+        return Ok(Outcome::skipped("harbor-lab made no certs.d entry"));
+    };
+    let removed = crate::docker::certs_d::remove(&c)?;
+    Ok(done(run, super::install::tls::removed_text(&removed)))
+}
+
 fn plan_daemon(_: &DownOptions) -> String {
     "restore the Docker daemon config harbor-lab changed".into()
 }
@@ -409,7 +434,7 @@ async fn apply_purge(run: &mut DownRun<'_>) -> anyhow::Result<Outcome> {
     let (data, what) = purge_targets(run);
     if !prompt::confirm(
         run.ui,
-        &format!("Delete {what} (Harbor's data, keys and secrets)?"),
+        &format!("Delete {what} (Harbor's data, keys, secrets and the lab CA)?"),
         "pass --yes to purge",
     )? {
         // A "no" is an answer: Harbor is down, the data stays.

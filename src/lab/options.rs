@@ -35,7 +35,10 @@ pub struct HostOptions {
     /// A DNS name or an IPv4 address (checked by `net::check_hostname`).
     pub host: String,
     pub port: u16,
-    /// `http://host[:port]` (no `:80`).
+    /// `--tls`: Harbor's HTTPS port.
+    pub https_port: Option<u16>,
+    /// `http://host[:port]` (no `:80`), or with `--tls` `https://host[:https_port]`
+    /// (no `:443`).
     pub url: String,
     /// `--allow-loopback-hostname` (tests).
     pub allow_loopback: bool,
@@ -51,8 +54,61 @@ impl HostOptions {
         HostOptions {
             host,
             port,
+            https_port: None,
             url,
             allow_loopback,
+        }
+    }
+
+    /// Published over HTTPS on `https_port` (`--tls`).
+    pub fn with_https(mut self, https_port: u16) -> HostOptions {
+        self.url = if https_port == 443 {
+            format!("https://{}", self.host)
+        } else {
+            format!("https://{}:{https_port}", self.host)
+        };
+        self.https_port = Some(https_port);
+        self
+    }
+
+    /// The registry name Docker uses: `host:port` of the URL Harbor is at.
+    pub fn registry(&self) -> String {
+        self.url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .to_string()
+    }
+}
+
+/// `--tls`: the certificate pair Harbor serves and where Docker's trust goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    pub https_port: u16,
+    /// `--tls-cert`/`--tls-key`/`--tls-ca` (resolved); None: the lab's own pair.
+    pub given: Option<GivenPair>,
+    /// Docker's registry trust directory (`--docker-certs-dir`, resolved).
+    pub certs_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenPair {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: Option<PathBuf>,
+}
+
+impl TlsOptions {
+    /// harbor.yml's `https` block: the pair's absolute paths on the host.
+    pub fn https(&self, workdir: &Workdir) -> render::Https {
+        let lab = crate::tls::lab::LabFiles::new(workdir.tls_dir());
+        let (certificate, private_key) = match &self.given {
+            Some(g) => (g.cert.clone(), g.key.clone()),
+            None => (lab.server_cert(), lab.server_key()),
+        };
+        render::Https {
+            port: self.https_port,
+            certificate: certificate.display().to_string(),
+            private_key: private_key.display().to_string(),
         }
     }
 }
@@ -79,6 +135,10 @@ pub struct InstallOptions {
     pub dry_run: bool,
     pub overlay: Overlay,
     pub health_timeout: Duration,
+    /// `--tls`.
+    pub tls: Option<TlsOptions>,
+    /// Print the manual commands a step replaces (`up --explain`).
+    pub explain: bool,
 }
 
 /// What the demo shows, known before Harbor is (up's plan is printed from it).
@@ -105,6 +165,7 @@ pub struct PreflightOptions {
     pub host: HostOptions,
     pub data_volume: PathBuf,
     pub daemon_config: PathBuf,
+    pub tls: Option<TlsOptions>,
 }
 
 impl InstallOptions {
@@ -114,6 +175,7 @@ impl InstallOptions {
             host: self.host.clone(),
             data_volume: self.data_volume.clone(),
             daemon_config: self.daemon_config.clone(),
+            tls: self.tls.clone(),
         }
     }
 }

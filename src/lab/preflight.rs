@@ -29,7 +29,7 @@ pub async fn port_owner(
     client: &reqwest::Client,
     opts: &PreflightOptions,
 ) -> crate::labs::PortOwner {
-    let up = harbor_is_up(client, &opts.host.url).await;
+    let up = harbor_is_up(client, &opts.host.url).await || recorded_harbor_is_up(opts).await;
     let ours = opts
         .workdir
         .load()
@@ -37,6 +37,33 @@ pub async fn port_owner(
         .and_then(|s| s.harbor)
         .is_some_and(|h| h.http_port == opts.host.port && h.hostname == opts.host.host);
     crate::labs::owner(ctx, opts.host.port, up, opts.workdir.root(), ours)
+}
+
+/// Is Harbor up at the URL this workdir recorded, when that differs from
+/// `url` (switching between HTTP and --tls: its ports are still its own)?
+async fn recorded_harbor_is_up(opts: &PreflightOptions) -> bool {
+    let Ok(state) = opts.workdir.load() else {
+        return false;
+    };
+    let Some(old) = state
+        .harbor
+        .filter(|h| !h.url.is_empty() && h.url != opts.host.url)
+    else {
+        return false;
+    };
+    let ca = state
+        .tls
+        .and_then(|t| t.ca_certificate)
+        .and_then(|p| std::fs::read(p).ok());
+    let client = crate::http::trusting(
+        crate::http::builder(crate::http::Profile::Transfer),
+        ca.as_deref(),
+    )
+    .and_then(|b| b.build());
+    match client {
+        Ok(c) => harbor_is_up(&c, &old.url).await,
+        Err(_) => false,
+    }
 }
 
 /// Run every check, printing failures and warnings (and passes when
@@ -52,6 +79,7 @@ pub async fn run(
         ctx,
         &preflight::Inputs {
             http_port: opts.host.port,
+            https_port: opts.host.https_port,
             port_owner: port_owner(ctx, client, opts).await,
             data_volume: &opts.data_volume,
             daemon_config: &opts.daemon_config,

@@ -2,14 +2,15 @@
 //! the real world; and whether Harbor answers (healthy or not).
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
 use super::report::{Status, StepReport};
 use crate::digest::sha256_digest;
-use crate::docker::daemon_config;
+use crate::docker::{certs_d, daemon_config};
 use crate::error::{Exit, UserError};
-use crate::journal::State;
+use crate::journal::{State, TlsRecord};
 use crate::ui::Reporter;
 use crate::ui::render::{Report, to_json};
 use crate::workdir::Workdir;
@@ -24,7 +25,20 @@ pub struct StatusReport {
     pub installed: bool,
     /// Installed and answering healthy.
     pub healthy: bool,
+    /// `--tls`: the CA certificate clients must trust (null without).
+    pub ca_certificate: Option<PathBuf>,
+    /// `--tls`: the served certificate and its expiry.
+    pub tls: Option<TlsStatus>,
     pub steps: Vec<StepReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TlsStatus {
+    pub https_port: u16,
+    pub certificate: PathBuf,
+    /// `YYYY-MM-DD`, None when the certificate cannot be read.
+    pub certificate_expires: Option<String>,
+    pub ca_certificate: Option<PathBuf>,
 }
 
 impl Report for StatusReport {
@@ -52,7 +66,11 @@ impl Report for StatusReport {
 }
 
 /// Read the journal and look at the world; changes nothing.
-pub async fn status(wd: &Workdir, client: &reqwest::Client) -> anyhow::Result<StatusReport> {
+pub async fn status(
+    wd: &Workdir,
+    client: &reqwest::Client,
+    now: SystemTime,
+) -> anyhow::Result<StatusReport> {
     let state = wd.load()?;
     // `down` keeps the Harbor record but forgets the install: taken down.
     let installed = state.steps.contains_key("install");
@@ -62,6 +80,9 @@ pub async fn status(wd: &Workdir, client: &reqwest::Client) -> anyhow::Result<St
         harbor_yml(wd, &state),
         daemon(&state, taken_down),
     ];
+    if let Some(t) = &state.tls {
+        steps.extend(tls_steps(t, now));
+    }
     steps.push(if installed {
         StepReport::new(
             "install",
@@ -81,7 +102,24 @@ pub async fn status(wd: &Workdir, client: &reqwest::Client) -> anyhow::Result<St
             wd.install_log().display().to_string(),
         )
     });
-    let (url, answers, health) = health(&state, client, taken_down).await;
+    // A --tls Harbor: its health over https with the lab CA.
+    let ca = state
+        .tls
+        .as_ref()
+        .and_then(|t| t.ca_certificate.as_ref())
+        .and_then(|p| std::fs::read(p).ok());
+    let trusting = match &ca {
+        Some(pem) => Some(
+            crate::http::trusting(
+                crate::http::builder(crate::http::Profile::Transfer),
+                Some(pem),
+            )?
+            .build()?,
+        ),
+        None => None,
+    };
+    let (url, answers, health) =
+        health(&state, trusting.as_ref().unwrap_or(client), taken_down).await;
     let healthy = health.status == Status::Done;
     steps.push(health);
     steps.push(keys(wd));
@@ -92,6 +130,15 @@ pub async fn status(wd: &Workdir, client: &reqwest::Client) -> anyhow::Result<St
         harbor_answers: answers,
         installed,
         healthy: installed && healthy,
+        ca_certificate: state.tls.as_ref().and_then(|t| t.ca_certificate.clone()),
+        tls: state.tls.as_ref().map(|t| TlsStatus {
+            https_port: t.https_port,
+            certificate: t.certificate.clone(),
+            certificate_expires: crate::tls::read_cert(&t.certificate)
+                .ok()
+                .map(|c| c[0].expires()),
+            ca_certificate: t.ca_certificate.clone(),
+        }),
         steps,
     })
 }
@@ -169,13 +216,70 @@ fn harbor_yml(wd: &Workdir, state: &State) -> StepReport {
     }
 }
 
+/// The served certificate's expiry (drifted with fewer than 30 days left, when
+/// a re-run would renew it) and whether certs.d still holds the lab CA.
+fn tls_steps(t: &TlsRecord, now: SystemTime) -> Vec<StepReport> {
+    let mut out = vec![match crate::tls::read_cert(&t.certificate) {
+        Ok(chain) => {
+            let days = chain[0].days_left(now);
+            StepReport::new(
+                "tls",
+                if days < crate::tls::RENEW_DAYS as i64 {
+                    Status::Drifted
+                } else {
+                    Status::Done
+                },
+                format!(
+                    "{} expires {} ({days} days left)",
+                    t.certificate.display(),
+                    chain[0].expires()
+                ),
+            )
+        }
+        Err(e) => StepReport::new("tls", Status::Drifted, e.to_string()),
+    }];
+    if let Some(c) = &t.certs_d {
+        out.push(match certs_d::check(c) {
+            certs_d::Check::Matches => {
+                StepReport::new("docker-trust", Status::Done, c.path.display().to_string())
+            }
+            certs_d::Check::Missing => StepReport::new(
+                "docker-trust",
+                Status::Drifted,
+                format!(
+                    "{} is gone; Docker no longer trusts the lab CA",
+                    c.path.display()
+                ),
+            ),
+            certs_d::Check::Changed => StepReport::new(
+                "docker-trust",
+                Status::Drifted,
+                format!("{} no longer holds the lab CA", c.path.display()),
+            ),
+        });
+    }
+    out
+}
+
 fn daemon(state: &State, taken_down: bool) -> StepReport {
-    let Some(rec) = &state.daemon_config else {
+    let tls = state.tls.is_some();
+    let Some(rec) = state
+        .daemon_config
+        .as_ref()
+        .filter(|r| !(tls && r.added.is_empty()))
+    else {
         if taken_down {
             return StepReport::new(
                 "daemon-config",
                 Status::Pending,
                 "this lab's entries were taken out by `harbor-lab down`",
+            );
+        }
+        if tls {
+            return StepReport::new(
+                "daemon-config",
+                Status::Done,
+                "--tls: daemon.json lists no entry of harbor-lab's",
             );
         }
         return StepReport::new("daemon-config", Status::Pending, "not changed yet");

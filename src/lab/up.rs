@@ -34,6 +34,8 @@ pub struct UpReport {
     pub harbor_url: String,
     pub registry: String,
     pub admin_password_file: PathBuf,
+    /// `--tls`: the CA certificate clients must trust (null without).
+    pub ca_certificate: Option<PathBuf>,
     pub private_key: PathBuf,
     pub public_key: PathBuf,
     /// The generated key password (`cosign.password`), when there is one.
@@ -63,6 +65,9 @@ impl Report for UpReport {
             "Admin password:  {}",
             self.admin_password_file.display()
         ));
+        if let Some(ca) = &self.ca_certificate {
+            ui.result_line(&format!("CA certificate:  {}", ca.display()));
+        }
         ui.result_line(&format!(
             "Keys:            {} / {}",
             self.private_key.display(),
@@ -191,15 +196,14 @@ pub async fn up(
         keys: keys.clone(),
         key_password,
         workdir: wd.clone(),
+        ca_certificate: installed.ca_certificate.clone(),
     };
     let demo = demo::run_demo(ctx, ui, story, &target).await?;
     Ok(UpReport {
-        registry: installed
-            .harbor_url
-            .trim_start_matches("http://")
-            .to_string(),
+        registry: opts.host.registry(),
         harbor_url: installed.harbor_url.clone(),
         admin_password_file: installed.admin_password_file.clone(),
+        ca_certificate: installed.ca_certificate.clone(),
         private_key: demo.private_key.clone(),
         public_key: demo.public_key.clone(),
         key_password_file: Some(wd.cosign_password_file()).filter(|p| p.is_file()),

@@ -9,7 +9,8 @@ use std::process::Command;
 
 use super::bin::{Run, harbor_lab, run, unique};
 use super::double::{double_env, harbor_lab_with_double};
-use super::fixtures::{FIXTURE_TAG, fixture_installer, rootfs_tar};
+use super::file_server::{FileServer, file_server};
+use super::fixtures::{FIXTURE_TAG, fixture_installer, release_files, rootfs_tar};
 
 pub struct Lab {
     root: tempfile::TempDir,
@@ -169,6 +170,40 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.kill_double();
+    }
+}
+
+/// The fixture installer's release (`FIXTURE_TAG`, with its md5sum), served
+/// from loopback; pass `http://{addr}` as --download-base.
+pub async fn fixture_release() -> FileServer {
+    file_server(release_files(FIXTURE_TAG, fixture_installer(), None), None).await
+}
+
+/// Run `f` (a blocking command) off the test's async runtime.
+pub fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    tokio::task::spawn_blocking(f)
+}
+
+/// Run `c` to completion off the test's async runtime.
+pub async fn run_blocking(mut c: Command) -> Run {
+    blocking(move || run(&mut c)).await.unwrap()
+}
+
+/// The demo told the whole story: unsigned first, then signed by cosign in
+/// Harbor, verified, tampering caught, the unsigned pull refused by the policy
+/// and the signed one allowed.
+pub fn assert_whole_story(demo: &serde_json::Value) {
+    for (k, want) in [
+        ("signed_before", false),
+        ("signed_after", true),
+        ("verified", true),
+        ("tamper_detected", true),
+        ("unsigned_pull_blocked", true),
+        ("signed_pull_allowed", true),
+    ] {
+        assert_eq!(demo[k], want, "{k}: {demo}");
     }
 }
 

@@ -19,6 +19,8 @@
 pub mod image;
 mod story;
 
+use std::path::PathBuf;
+
 use anyhow::Context as _;
 
 use super::keys::KeyPair;
@@ -150,6 +152,8 @@ pub struct DemoTarget {
     /// The key's password when the caller already has it (it just made the key).
     pub key_password: Option<Secret>,
     pub workdir: Workdir,
+    /// The lab CA of a `--tls` Harbor, trusted for its API and registry.
+    pub ca_certificate: Option<PathBuf>,
 }
 
 /// One demo run: the story's inputs, its clients, and what it found so far.
@@ -220,9 +224,25 @@ impl<'a> DemoRun<'a> {
             .clone()
             .filter(|r| r.fingerprint == fp && !story.fresh);
         let password = target.password.expose();
-        let harbor = Harbor::new(&target.harbor_url, &target.user, &password)?;
+        let ca_pem = match &target.ca_certificate {
+            Some(p) => Some(std::fs::read(p).map_err(|e| {
+                UserError::usage(format!(
+                    "{}: {e} (the lab CA of {})",
+                    p.display(),
+                    target.harbor_url
+                ))
+            })?),
+            None => None,
+        };
+        let harbor = Harbor::trusting(
+            &target.harbor_url,
+            &target.user,
+            &password,
+            ca_pem.as_deref(),
+        )?;
         let registry = Client::new(RegistryOptions {
             allow_insecure: target.harbor_url.starts_with("http://"),
+            ca_cert_pem: ca_pem,
             username: Some(target.user.clone()),
             password: Some(password.to_string()),
             ..Default::default()
@@ -258,6 +278,16 @@ impl<'a> DemoRun<'a> {
     fn explain(&self, lines: &[String]) {
         if self.story.explain {
             for l in lines {
+                // A --tls Harbor: the commands name the lab CA too.
+                let l = match &self.target.ca_certificate {
+                    Some(ca) if l.starts_with("curl ") => {
+                        l.replacen("curl ", &format!("curl --cacert {} ", ca.display()), 1)
+                    }
+                    Some(ca) if l.starts_with("cosign ") => {
+                        format!("{l} --registry-cacert {}", ca.display())
+                    }
+                    _ => l.clone(),
+                };
                 self.ui.line(&format!("  $ {l}"));
             }
         }

@@ -1,6 +1,10 @@
 //! The Docker daemon config steps: merge the registry into insecure-registries
 //! (backup once, atomic write, after a confirmation), then make the running
 //! dockerd pick it up with SIGHUP and confirm through `docker info`.
+//!
+//! With `--tls` daemon.json is left alone, except that an entry an earlier
+//! HTTP run of harbor-lab added is taken out again (it would make dockerd
+//! accept a broken certificate), and dockerd reloaded without it.
 
 use std::time::Duration;
 
@@ -22,6 +26,17 @@ pub(super) struct Pending {
     existed: bool,
     new_text: Option<String>,
     added: Vec<String>,
+    /// --tls: `added` are being taken out, not added.
+    removing: bool,
+}
+
+/// --tls: the entries an earlier HTTP run of ours added (the journal's).
+fn ours(run: &InstallRun<'_>) -> Vec<String> {
+    run.state
+        .daemon_config
+        .as_ref()
+        .map(|r| r.added.clone())
+        .unwrap_or_default()
 }
 
 fn entries(opts: &InstallOptions) -> Vec<String> {
@@ -29,6 +44,12 @@ fn entries(opts: &InstallOptions) -> Vec<String> {
 }
 
 pub(super) fn plan_config(opts: &InstallOptions) -> String {
+    if opts.tls.is_some() {
+        return format!(
+            "leave {} alone (--tls), but for an insecure-registries entry an earlier HTTP run added",
+            opts.daemon_config.display()
+        );
+    }
     format!(
         "add {} to insecure-registries in {}",
         entries(opts).join(", "),
@@ -40,6 +61,36 @@ pub(super) async fn check_config(run: &mut InstallRun<'_>) -> anyhow::Result<Che
     let path = &run.opts.daemon_config;
     let entries = entries(run.opts);
     let current = daemon_config::read(path)?;
+    if run.opts.tls.is_some() {
+        let removal = daemon_config::remove(path, current.as_deref(), &ours(run))?;
+        let Some(new_text) = removal.new_text else {
+            return Ok(Check::Done(format!(
+                "--tls: {} is not touched",
+                path.display()
+            )));
+        };
+        let preview = diff(
+            current.as_deref().unwrap_or(""),
+            &new_text,
+            &path.display().to_string(),
+            "without harbor-lab's insecure entry",
+        );
+        let plan = format!(
+            "take {} (added by an earlier HTTP run) out of insecure-registries in {}",
+            removal.added.join(", "),
+            path.display()
+        );
+        run.daemon = Some(Pending {
+            existed: true,
+            new_text: Some(new_text),
+            added: removal.added,
+            removing: true,
+        });
+        return Ok(Check::Needed {
+            plan,
+            preview: Some(preview),
+        });
+    }
     let merge = daemon_config::merge(path, current.as_deref(), &entries)?;
     let Some(new_text) = merge.new_text else {
         // Listed because a run of ours wrote them and was stopped before its
@@ -56,6 +107,7 @@ pub(super) async fn check_config(run: &mut InstallRun<'_>) -> anyhow::Result<Che
                 existed: true,
                 new_text: None,
                 added: rec.pending.clone(),
+                removing: false,
             });
             return Ok(Check::needed(plan));
         }
@@ -76,6 +128,7 @@ pub(super) async fn check_config(run: &mut InstallRun<'_>) -> anyhow::Result<Che
         existed: current.is_some(),
         new_text: Some(new_text),
         added: merge.added,
+        removing: false,
     });
     Ok(Check::Needed {
         plan,
@@ -99,6 +152,18 @@ pub(super) async fn apply_config(run: &mut InstallRun<'_>) -> anyhow::Result<Out
             p.added.join(", ")
         )));
     };
+    if p.removing {
+        write_through(&path, new_text.as_bytes(), 0o644)
+            .with_context(|| format!("writing {}", path.display()))?;
+        if let Some(rec) = run.state.daemon_config.as_mut() {
+            rec.added.retain(|e| !p.added.contains(e));
+        }
+        return Ok(Outcome::done(format!(
+            "took {} out of insecure-registries in {} (TLS needs no insecure entry)",
+            p.added.join(", "),
+            path.display()
+        )));
+    }
     if !prompt::confirm(
         run.ui,
         &format!(
@@ -150,7 +215,9 @@ pub(super) async fn apply_config(run: &mut InstallRun<'_>) -> anyhow::Result<Out
 }
 
 pub(super) fn plan_reload(opts: &InstallOptions) -> String {
-    if opts.daemon_reload {
+    if opts.tls.is_some() && opts.daemon_reload {
+        "reload dockerd only if an insecure entry of ours was taken out".into()
+    } else if opts.daemon_reload {
         "reload dockerd (SIGHUP, no restart) and confirm through docker info".into()
     } else {
         "leave dockerd alone (--no-daemon-reload)".into()
@@ -162,6 +229,23 @@ pub(super) async fn check_reload(run: &mut InstallRun<'_>) -> anyhow::Result<Che
         return Ok(Check::Done("--no-daemon-reload".into()));
     }
     let entries = entries(run.opts);
+    if run.opts.tls.is_some() {
+        // The engine must not list our HTTP entries any more.
+        let listed = match crate::docker::engine::connect(run.ctx).await {
+            Ok(docker) => !daemon_config::confirm_gone(&docker, &entries, Duration::ZERO).await,
+            Err(_) => false,
+        };
+        if !listed {
+            return Ok(Check::Done(format!(
+                "--tls: the engine lists none of {}",
+                entries.join(", ")
+            )));
+        }
+        return Ok(Check::needed(format!(
+            "reload dockerd so that it drops {}",
+            entries.join(", ")
+        )));
+    }
     if let Ok(docker) = crate::docker::engine::connect(run.ctx).await
         && daemon_config::engine_lists_insecure(&docker, &entries)
             .await
@@ -191,6 +275,19 @@ pub(super) async fn apply_reload(run: &mut InstallRun<'_>) -> anyhow::Result<Out
         .into());
     };
     daemon_config::sighup(pid)?;
+    if run.opts.tls.is_some() {
+        if !daemon_config::confirm_gone(&docker, &entries, Duration::from_secs(10)).await {
+            return Err(UserError::environment(format!(
+                "dockerd (pid {pid}) still lists {} as insecure after a reload; restart Docker and run again",
+                entries.join(", ")
+            ))
+            .into());
+        }
+        return Ok(Outcome::done(format!(
+            "dockerd (pid {pid}) reloaded; docker info no longer lists {}",
+            entries.join(", ")
+        )));
+    }
     if daemon_config::confirm(&docker, &entries, Duration::from_secs(10)).await {
         return Ok(Outcome::done(format!(
             "dockerd (pid {pid}) reloaded {} without a restart",

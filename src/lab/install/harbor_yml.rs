@@ -204,6 +204,7 @@ fn render_for(
         http_port: opts.host.port,
         admin_password: password.expose().to_string(),
         data_volume: opts.data_volume.display().to_string(),
+        https: opts.tls.as_ref().map(|t| t.https(&opts.workdir)),
     };
     let rendered = render::render(shipped, &opts.overlay.text, &opts.overlay.name, &settings)?;
     render::validate(&rendered, version, opts.host.allow_loopback)?;

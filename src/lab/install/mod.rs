@@ -9,6 +9,7 @@
 mod daemon;
 mod download;
 mod harbor_yml;
+pub mod tls;
 
 use std::path::PathBuf;
 
@@ -42,6 +43,7 @@ pub fn steps<'a>() -> Vec<Step<InstallRun<'a>>> {
         step!("host", plan_host, check_host, step::nothing_to_apply),
         step!("download", download::plan, download::check, download::apply),
         step!("extract", plan_extract, check_extract, apply_extract),
+        step!("tls", tls::plan_tls, tls::check_tls, tls::apply_tls),
         step!(
             "harbor-yml",
             harbor_yml::plan,
@@ -59,6 +61,12 @@ pub fn steps<'a>() -> Vec<Step<InstallRun<'a>>> {
             daemon::plan_reload,
             daemon::check_reload,
             daemon::apply_reload
+        ),
+        step!(
+            "docker-trust",
+            tls::plan_trust,
+            tls::check_trust,
+            tls::apply_trust
         ),
         step!(
             "install",
@@ -79,6 +87,10 @@ pub struct InstallReport {
     pub workdir: PathBuf,
     pub admin_password_file: PathBuf,
     pub daemon_config: PathBuf,
+    /// `--tls`: Harbor's HTTPS port (None: plain HTTP).
+    pub https_port: Option<u16>,
+    /// The CA certificate clients must trust for Harbor (`--tls`).
+    pub ca_certificate: Option<PathBuf>,
     pub dry_run: bool,
     pub steps: Vec<StepReport>,
     /// Harbor's admin password, handed to `up`'s demo (never serialised).
@@ -111,6 +123,8 @@ pub struct InstallRun<'a> {
     pub healthy_before: bool,
     harbor_yml: Option<harbor_yml::Pending>,
     daemon: Option<daemon::Pending>,
+    /// `--tls`: the pair, checked or planned before the run started.
+    pub tls: Option<tls::Prepared>,
     _lock: Option<Lock>,
 }
 
@@ -146,11 +160,16 @@ impl<'a> InstallRun<'a> {
         ctx: &'a Context,
         ui: &'a Reporter,
         opts: &'a InstallOptions,
+        tls: Option<tls::Prepared>,
     ) -> anyhow::Result<InstallRun<'a>> {
         let wd = &opts.workdir;
         let state = wd.load()?;
-        let client = crate::http::client(crate::http::Profile::Transfer)
-            .context("setting up the HTTP client")?;
+        let client = crate::http::trusting(
+            crate::http::builder(crate::http::Profile::Transfer),
+            tls.as_ref().and_then(tls::Prepared::ca_pem),
+        )
+        .and_then(|b| b.build())
+        .context("setting up the HTTP client")?;
         let report = InstallReport {
             harbor_url: opts.host.url.clone(),
             hostname: opts.host.host.clone(),
@@ -159,6 +178,11 @@ impl<'a> InstallRun<'a> {
             workdir: wd.root().to_path_buf(),
             admin_password_file: wd.admin_password_file(),
             daemon_config: opts.daemon_config.clone(),
+            https_port: opts.host.https_port,
+            ca_certificate: tls
+                .as_ref()
+                .and_then(|p| p.ca.as_ref())
+                .map(|c| c.0.clone()),
             dry_run: opts.dry_run,
             steps: Vec::new(),
             admin_password: None,
@@ -176,6 +200,7 @@ impl<'a> InstallRun<'a> {
             healthy_before: false,
             harbor_yml: None,
             daemon: None,
+            tls,
             _lock: None,
         })
     }
@@ -200,7 +225,12 @@ pub async fn install(
     ui: &Reporter,
     opts: &InstallOptions,
 ) -> anyhow::Result<InstallReport> {
-    let mut run = InstallRun::start(ctx, ui, opts)?;
+    // --tls: a given pair is checked, the lab's planned, before anything is written.
+    let prepared = match &opts.tls {
+        Some(t) => Some(tls::prepare(ctx, t, &opts.workdir, &opts.host.host)?),
+        None => None,
+    };
+    let mut run = InstallRun::start(ctx, ui, opts, prepared)?;
     step::execute(&mut run, &steps()).await?;
     if !opts.dry_run {
         run.prepare_to_write()?;
@@ -339,11 +369,17 @@ pub fn health_fingerprint(url: &str) -> String {
 
 fn install_fingerprint(run: &InstallRun<'_>) -> String {
     let yml = std::fs::read_to_string(run.opts.workdir.harbor_yml()).unwrap_or_default();
-    install_fingerprint_of(
+    let of_yml = install_fingerprint_of(
         &sha256_digest(yml.as_bytes()),
         &install_flags(run),
         &run.version,
-    )
+    );
+    // --tls: the served certificate counts too (prepare copies it into nginx's
+    // config), so a renewed one runs install.sh again.
+    match &run.tls {
+        Some(p) => fingerprint(&[&of_yml, &p.served_sha256()]),
+        None => of_yml,
+    }
 }
 
 async fn check_install_sh(run: &mut InstallRun<'_>) -> anyhow::Result<Check> {

@@ -4,9 +4,16 @@
 //!
 //! harbor-double --listen HOST:PORT --upstream http://127.0.0.1:5055
 //!               --admin-password-file F [--namespace NS] [--version v2.7.1]
+//!               [--tls-cert F --tls-key F [--redirect-from HOST:PORT]]
+//!
+//! With --tls-cert/--tls-key it serves HTTPS on --listen, as Harbor's nginx
+//! does with an `https` block, and --redirect-from is the http port that
+//! answers 308 to https.
 //!
 //! Every repository is stored upstream under NS/ so that doubles sharing one
 //! registry never see each other's images.
+
+mod tls;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -394,7 +401,11 @@ async fn ping() -> Response {
 async fn systeminfo(State(app): State<App>, headers: HeaderMap) -> Response {
     let mut v = json!({"auth_mode": "db_auth", "self_registration": false, "harbor_version": format!("{}-6015b3ef", app.version)});
     if app.basic_ok(&headers) == Some(true) {
-        let host = app.public_url.trim_start_matches("http://").to_string();
+        let host = app
+            .public_url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .to_string();
         v["external_url"] = json!(app.public_url);
         v["registry_url"] = json!(host);
         v["has_ca_root"] = json!(false);
@@ -1040,7 +1051,19 @@ async fn main() -> anyhow::Result<()> {
         .layer(axum::middleware::from_fn(add_headers))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    eprintln!("harbor-double listening on {listen}");
-    axum::serve(listener, router).await?;
+    let (Some(cert), Some(key)) = (arg(&args, "--tls-cert"), arg(&args, "--tls-key")) else {
+        eprintln!("harbor-double listening on {listen}");
+        axum::serve(listener, router).await?;
+        return Ok(());
+    };
+    let acceptor = tls::acceptor(&cert, &key)?;
+    let https_port = listener.local_addr()?.port();
+    if let Some(from) = arg(&args, "--redirect-from") {
+        let plain = tokio::net::TcpListener::bind(&from).await?;
+        eprintln!("harbor-double redirecting {from} to https port {https_port}");
+        tokio::spawn(async move { axum::serve(plain, tls::redirect_router(https_port)).await });
+    }
+    eprintln!("harbor-double listening on {listen} (TLS)");
+    axum::serve(tls::TlsListener::new(listener, acceptor)?, router).await?;
     Ok(())
 }
