@@ -14,6 +14,8 @@ fn main() -> std::process::ExitCode {
         url: url.clone(),
         dest: dest.into(),
         md5: Some(md5.clone()),
+        // The bench measures a GiB: no installer ceiling here.
+        max_bytes: u64::MAX,
     };
     let ui = harbor_lab::ui::Reporter::silent();
     let result = rt.block_on(async {

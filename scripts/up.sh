@@ -2,7 +2,8 @@
 # up.sh: set up a fresh Debian/Ubuntu machine and run `harbor-lab up`.
 #   1. install the Debian packages (docker.io, docker-compose, ...)
 #   2. start Docker when it is not running (systemd if present, else dockerd directly)
-#   3. build harbor-lab (release) and run `harbor-lab up` with your arguments
+#   3. build harbor-lab (release), install its man page and shell completions
+#      (scripts/install-docs.sh), and run `harbor-lab up` with your arguments
 # Example: sudo scripts/up.sh --yes
 #          sudo scripts/up.sh --installer-file harbor-offline-installer-v2.15.1.tgz --image-file busybox.tar
 set -euo pipefail
@@ -20,4 +21,6 @@ if ! docker version >/dev/null 2>&1; then
   docker version >/dev/null 2>&1 || { echo "up.sh: Docker did not start" >&2; exit 3; }
 fi
 cargo build --release -q
-exec "${CARGO_TARGET_DIR:-target}/release/harbor-lab" up "$@"
+bin="${CARGO_TARGET_DIR:-target}/release/harbor-lab"
+scripts/install-docs.sh "$bin"   # `man harbor-lab`, and tab completion in bash, zsh, fish
+exec "$bin" up "$@"

@@ -64,6 +64,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Everything: preflight, install, keys and the demo, after one confirmation.
     Up(UpArgs),
+    /// Print a shell completion script (scripts/up.sh installs them).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff; scripts/up.sh installs it as harbor-lab(1)).
+    Man,
     /// Freshness with TUF: signed tag-to-digest metadata that catches rollback, freeze and moved tags.
     #[command(subcommand)]
     Tuf(TufCommand),
@@ -172,6 +176,20 @@ pub enum TufClientAction {
 }
 
 #[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct StoryArgs {
     /// The image the demo pushes (pulled unless --image-file is given).
     #[arg(long, value_name = "IMAGE", default_value = "busybox:latest")]
@@ -241,12 +259,24 @@ pub struct WorkdirArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct DaemonArgs {
-    /// The Docker daemon's config file.
-    #[arg(long, value_name = "PATH", default_value = "/etc/docker/daemon.json")]
-    pub daemon_config: PathBuf,
+    /// The Docker daemon's config file [default: /etc/docker/daemon.json].
+    #[arg(long, value_name = "PATH")]
+    pub daemon_config: Option<PathBuf>,
     /// Change the file but do not signal dockerd to reload it.
     #[arg(long)]
     pub no_daemon_reload: bool,
+}
+
+impl DaemonArgs {
+    /// Where dockerd reads its config unless --daemon-config says otherwise.
+    pub const DEFAULT: &'static str = "/etc/docker/daemon.json";
+
+    /// --daemon-config, else the default.
+    pub fn path(&self) -> PathBuf {
+        self.daemon_config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(Self::DEFAULT))
+    }
 }
 
 #[derive(Debug, Args, Clone)]
@@ -352,14 +382,14 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct DownArgs {
-    #[command(flatten)]
-    pub workdir: WorkdirArgs,
     /// Also remove Harbor's data volume and the workdir (asks first).
     #[arg(long)]
     pub purge: bool,
-    /// Do not signal dockerd after restoring its config.
-    #[arg(long)]
-    pub no_daemon_reload: bool,
+    /// The flags `up` took are accepted as they were typed (--workdir,
+    /// --daemon-config, --no-daemon-reload count; a --daemon-config other than
+    /// the one the lab changed is refused).
+    #[command(flatten)]
+    pub up: UpArgs,
 }
 
 #[derive(Debug, Subcommand)]

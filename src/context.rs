@@ -6,13 +6,15 @@
 //! themselves: they are facts about the machine, not the process.)
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 #[derive(Debug, Clone)]
 pub struct Context {
-    env: BTreeMap<String, String>,
+    /// Values are kept as the OS gave them: a secret need not be UTF-8.
+    env: BTreeMap<String, OsString>,
     cwd: PathBuf,
     home: Option<PathBuf>,
     /// Is standard input a terminal (so a prompt can be answered)?
@@ -27,8 +29,8 @@ pub struct Context {
 impl Context {
     /// Snapshot the real process state.
     pub fn from_os() -> Self {
-        let env: BTreeMap<String, String> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        let env: BTreeMap<String, OsString> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
             .collect();
         let home = env.get("HOME").map(PathBuf::from);
         Context {
@@ -49,7 +51,7 @@ impl Context {
         Context {
             env: env
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.to_string(), OsString::from(v)))
                 .collect(),
             cwd: root.to_path_buf(),
             home: Some(root.to_path_buf()),
@@ -60,14 +62,31 @@ impl Context {
         }
     }
 
-    /// An environment variable, if set (set-but-empty is `Some("")`).
+    /// An environment variable, if set and UTF-8 (set-but-empty is `Some("")`).
     pub fn var(&self, key: &str) -> Option<&str> {
-        self.env.get(key).map(String::as_str)
+        self.env.get(key).and_then(|v| v.to_str())
+    }
+
+    /// An environment variable as the OS gave it, UTF-8 or not (secrets are bytes).
+    pub fn var_os(&self, key: &str) -> Option<&OsStr> {
+        self.env.get(key).map(OsString::as_os_str)
     }
 
     /// All environment variables (for passing a cleaned environment to children).
-    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &OsStr)> {
+        self.env.iter().map(|(k, v)| (k.as_str(), v.as_os_str()))
+    }
+
+    /// A fault-injection point for tests: when `HARBOR_LAB_FAULT` names
+    /// `point`, the process is killed here with SIGKILL (as a power cut or
+    /// `kill -9` would stop it), so tests can prove what a re-run recovers.
+    pub fn fault_point(&self, point: &str) {
+        if self.var("HARBOR_LAB_FAULT") == Some(point) {
+            // SAFETY: kill(2) on our own pid with a plain signal number.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
     }
 
     pub fn now(&self) -> SystemTime {
@@ -89,7 +108,7 @@ impl Context {
 
     /// `NO_COLOR` set to anything non-empty turns colour off (no-color.org).
     pub fn no_color(&self) -> bool {
-        self.var("NO_COLOR").is_some_and(|v| !v.is_empty())
+        self.var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
     }
 
     /// Docker's client configuration directory: `$DOCKER_CONFIG`, else `~/.docker`.

@@ -9,6 +9,8 @@
 //! | 2  | bad input: a flag, a file or a password the user gave is wrong |
 //! | 3  | environment: Docker, a port, a tool, a terminal or a permission is missing |
 //! | 4  | remote: a registry, Harbor or a download server failed or refused |
+//! | 5  | status: Harbor is not installed from this workdir (or was taken down) |
+//! | 6  | status: Harbor is installed but does not answer healthy |
 //! | 10 | verify: the image has no signatures (as cosign) |
 //! | 11 | verify: the image (tag or digest) does not exist (as cosign) |
 //! | 12 | verify: signatures exist but none is valid (as cosign) |
@@ -17,6 +19,7 @@
 //! | 15 | verify --tuf: rollback: metadata older than what the client trusts |
 //! | 16 | verify --tuf: freeze: the metadata has expired |
 //! | 17 | verify --tuf: the TUF metadata is invalid (signature, threshold, hash, length, mix-and-match) |
+//! | 130 | interrupted (Ctrl-C); running the same command again resumes |
 
 /// The process exit code of a command (README's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,6 +31,8 @@ pub enum Exit {
     Usage = 2,
     Environment = 3,
     Remote = 4,
+    NotInstalled = 5,
+    NotAnswering = 6,
     NoSignatures = 10,
     ImageNotFound = 11,
     NoValidSignature = 12,
@@ -36,6 +41,7 @@ pub enum Exit {
     Rollback = 15,
     Freeze = 16,
     TufInvalid = 17,
+    Interrupted = 130,
 }
 
 impl Exit {

@@ -110,6 +110,7 @@ impl ExitCoded for DownloadError {
     fn exit(&self) -> Exit {
         match self {
             DownloadError::Io { .. } => Exit::Usage,
+            DownloadError::DiskFull { .. } => Exit::Environment,
             _ => Exit::Remote,
         }
     }

@@ -61,6 +61,33 @@ pub struct DaemonConfigRecord {
     /// The untouched original, or None when the file did not exist.
     pub backup: Option<PathBuf>,
     pub added: Vec<String>,
+    /// Entries about to be added: journalled before the file is written, so a
+    /// run killed between the write and the journal still knows they are ours.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
+}
+
+impl DaemonConfigRecord {
+    /// The write the pending entries were journalled for happened: they are added.
+    pub fn commit_pending(&mut self) {
+        for p in std::mem::take(&mut self.pending) {
+            if !self.added.contains(&p) {
+                self.added.push(p);
+            }
+        }
+    }
+
+    /// Every entry this lab put (or was about to put) in the file.
+    pub fn ours(&self) -> Vec<String> {
+        let mut all = self.added.clone();
+        all.extend(
+            self.pending
+                .iter()
+                .filter(|p| !self.added.contains(p))
+                .cloned(),
+        );
+        all
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

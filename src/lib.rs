@@ -17,6 +17,7 @@ pub mod http;
 pub mod installer;
 pub mod journal;
 pub mod lab;
+pub mod labs;
 pub mod net;
 pub mod registry;
 pub mod tls;
@@ -48,27 +49,48 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
-            Command::Keys(KeysCommand::Generate(args)) => commands::keys::generate(ctx, ui, &args),
-            Command::Keys(KeysCommand::PublicKey(args)) => {
-                commands::keys::public_key(ctx, ui, &args)
+        let command = async {
+            match cli.command {
+                Command::Keys(KeysCommand::Generate(args)) => {
+                    commands::keys::generate(ctx, ui, &args)
+                }
+                Command::Keys(KeysCommand::PublicKey(args)) => {
+                    commands::keys::public_key(ctx, ui, &args)
+                }
+                Command::Sign(args) => commands::sign::run(ctx, ui, &args).await,
+                Command::Verify(args) => commands::verify::run(ctx, ui, &args).await,
+                Command::Preflight(args) => commands::preflight::command(ctx, ui, &args).await,
+                Command::Install(args) => commands::install::command(ctx, ui, &args).await,
+                Command::Status(args) => commands::status::command(ctx, &args).await,
+                Command::Down(args) => commands::down::command(ctx, ui, &args).await,
+                Command::Demo(args) => commands::demo::command(ctx, ui, &args).await,
+                Command::Up(args) => commands::up::command(ctx, ui, &args).await,
+                Command::Completions(args) => commands::docs::completions(&args),
+                Command::Man => commands::docs::man(),
+                Command::Tuf(cmd) => commands::tuf::command(ctx, ui, cmd).await,
             }
-            Command::Sign(args) => commands::sign::run(ctx, ui, &args).await,
-            Command::Verify(args) => commands::verify::run(ctx, ui, &args).await,
-            Command::Preflight(args) => commands::preflight::command(ctx, ui, &args).await,
-            Command::Install(args) => commands::install::command(ctx, ui, &args).await,
-            Command::Status(args) => commands::status::command(ctx, &args).await,
-            Command::Down(args) => commands::down::command(ctx, ui, &args).await,
-            Command::Demo(args) => commands::demo::command(ctx, ui, &args).await,
-            Command::Up(args) => commands::up::command(ctx, ui, &args).await,
-            Command::Tuf(cmd) => commands::tuf::command(ctx, ui, cmd).await,
+        };
+        tokio::select! {
+            result = command => Some(result),
+            _ = tokio::signal::ctrl_c() => None,
         }
     });
     match result {
-        Ok(report) => ui::render::render(ui, report.as_ref()),
-        Err(err) => {
-            ui.error(&format!("{err:#}"));
-            exit::classify(&err).code()
+        Some(Ok(report)) => ui::render::render(ui, report.as_ref()),
+        Some(Err(err)) => {
+            let message = format!("{err:#}");
+            ui.error(&message);
+            let exit = exit::classify(&err);
+            ui::render::failure(ui, exit, &message);
+            exit.code()
+        }
+        None => {
+            // Every step checks the world before acting, so a re-run resumes.
+            let message = "interrupted; run the same command again to resume";
+            ui.error(message);
+            ui::render::failure(ui, error::Exit::Interrupted, message);
+            runtime.shutdown_background();
+            error::Exit::Interrupted.code()
         }
     }
 }

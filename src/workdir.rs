@@ -146,7 +146,7 @@ impl Workdir {
     /// The journal, or an empty one when there is none yet.
     pub fn load(&self) -> Result<State, UserError> {
         let path = self.state_file();
-        match std::fs::read(&path) {
+        match crate::fsutil::read_limited(&path, crate::fsutil::CONFIG_FILE_MAX) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 UserError::usage(format!(
                     "{} is damaged ({e}); move it aside to start the journal afresh",

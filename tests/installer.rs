@@ -268,6 +268,138 @@ async fn checksum_mismatch_deletes_the_download() {
     nothing_escaped(&lab);
 }
 
+/// What the download cache holds for the fixture's version.
+fn cache_entries(lab: &Lab) -> Vec<String> {
+    std::fs::read_dir(lab.path().join("cache/downloads").join(TAG))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_or_oversized_download_is_cut_off_and_leaves_nothing() {
+    let asset = format!("/{TAG}/harbor-online-installer-{TAG}.tgz");
+    for special in [
+        Special::Endless(asset.clone()),
+        Special::HugeLength(asset.clone()),
+    ] {
+        let lab = Lab::new();
+        let server = file_server_with(
+            release_files(TAG, fixture_installer(), None),
+            Some(special.clone()),
+        )
+        .await;
+        let cfg = lab.private_daemon_config("{}\n");
+        let mut cmd = lab.install(
+            &format!("http://{}", server.addr),
+            free_port(),
+            &cfg,
+            &["--no-daemon-reload"],
+        );
+        let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+            .await
+            .unwrap();
+        assert_eq!(out.code, 4, "{special:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("{}{asset}", server.addr))
+                && out.stderr.contains("more than 104857600 bytes"),
+            "{special:?}: {}",
+            out.stderr
+        );
+        // Not retried: one request for the tarball.
+        let asked = server
+            .requests()
+            .iter()
+            .filter(|r| r.contains(&asset))
+            .count();
+        assert_eq!(asked, 1, "{special:?}: {:?}", server.requests());
+        assert!(
+            cache_entries(&lab).is_empty(),
+            "{special:?}: {:?}",
+            cache_entries(&lab)
+        );
+        assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "{}\n");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_is_an_environment_error_naming_the_file() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    // The partial file is /dev/full: every write fails with ENOSPC.
+    let dir = lab.path().join("cache/downloads").join(TAG);
+    std::fs::create_dir_all(&dir).unwrap();
+    let partial = dir.join(format!("harbor-online-installer-{TAG}.tgz.partial"));
+    std::os::unix::fs::symlink("/dev/full", &partial).unwrap();
+    let cfg = lab.private_daemon_config("{}\n");
+    let mut cmd = lab.install(
+        &format!("http://{}", server.addr),
+        free_port(),
+        &cfg,
+        &["--no-daemon-reload"],
+    );
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&partial.display().to_string()) && out.stderr.contains("is full"),
+        "{}",
+        out.stderr
+    );
+    assert!(cache_entries(&lab).is_empty(), "{:?}", cache_entries(&lab));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_downloads_into_one_cache_take_turns() {
+    // The server holds the first response halfway until the tarball is asked
+    // for again (or 5 s pass), so two downloads that do not take turns overlap.
+    let tarball = fixture_installer();
+    let asset = format!("/{TAG}/harbor-online-installer-{TAG}.tgz");
+    let server = file_server_with(
+        release_files(TAG, tarball.clone(), None),
+        Some(Special::HoldFirst(asset.clone())),
+    )
+    .await;
+    let cache = tempfile::tempdir().unwrap();
+    let spec = harbor_lab::installer::download::Spec {
+        url: format!("http://{}{asset}", server.addr),
+        dest: cache.path().join(TAG).join(&asset[TAG.len() + 2..]),
+        md5: Some(md5_hex(&tarball)),
+        max_bytes: 100 << 20,
+    };
+    let client = harbor_lab::http::client(harbor_lab::http::Profile::Transfer).unwrap();
+    let ui = harbor_lab::ui::Reporter::silent();
+    let first = harbor_lab::installer::download::download(&client, &ui, &spec, 1);
+    let second = async {
+        // Start once the first one is receiving.
+        while !server.requests().iter().any(|r| r.contains(&asset)) {
+            tokio::task::yield_now().await;
+        }
+        harbor_lab::installer::download::download(&client, &ui, &spec, 1).await
+    };
+    let (a, b) = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        futures_util::future::join(first, second),
+    )
+    .await
+    .expect("both downloads finish");
+    let (a, b) = (a.expect("first download"), b.expect("second download"));
+    assert_eq!(a.md5, md5_hex(&tarball));
+    assert_eq!(b.md5, md5_hex(&tarball));
+    assert!(b.cached, "the second waited and found the verified file");
+    assert_eq!(std::fs::read(&spec.dest).unwrap(), tarball);
+    assert_eq!(
+        std::fs::read_dir(spec.dest.parent().unwrap())
+            .unwrap()
+            .count(),
+        1
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_daemon_json_is_never_touched() {
     let lab = Lab::new();
@@ -319,6 +451,26 @@ async fn loopback_hostname_needs_the_override() {
         out.stderr
     );
     assert!(!lab.workdir().join("harbor").exists());
+    // A refused command writes nothing: no workdir, no lock.
+    assert!(
+        !lab.workdir().exists(),
+        "a refused install created the workdir"
+    );
+    // Nor does one refused for its --data-volume, or by preflight (a port in use).
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    for (port, extra) in [
+        (free_port(), vec!["--data-volume", "/tmp/with space"]),
+        (busy_port, vec![]),
+    ] {
+        let mut c = lab.install("http://127.0.0.1:9", port, &cfg, &extra);
+        let out = run(&mut c);
+        assert_ne!(out.code, 0, "{extra:?}: {}", out.stderr);
+        assert!(
+            !lab.workdir().exists(),
+            "{extra:?}: the workdir was created"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -804,6 +956,66 @@ async fn install_is_healthy_idempotent_and_down_restores_daemon_json() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlinked_daemon_json_is_written_through_and_down_keeps_the_link() {
+    use std::os::unix::fs::MetadataExt;
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    // As config management leaves it: a link to a 0600 file owned by someone else.
+    std::fs::create_dir(lab.path().join("managed")).unwrap();
+    let target = lab.path().join("managed/daemon.json");
+    let original = b"{\n  \"log-level\": \"warn\"\n}\n";
+    std::fs::write(&target, original).unwrap();
+    std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&target, Some(4242), Some(4243)).unwrap();
+    let link = lab.path().join("daemon.json");
+    std::os::unix::fs::symlink("managed/daemon.json", &link).unwrap();
+    let check_target = |when: &str| {
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{when}: the link was replaced"
+        );
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new("managed/daemon.json")
+        );
+        let m = std::fs::metadata(&target).unwrap();
+        assert_eq!(
+            (m.mode() & 0o7777, m.uid(), m.gid()),
+            (0o600, 4242, 4243),
+            "{when}"
+        );
+    };
+    let port = free_port();
+    let out = tokio::task::spawn_blocking({
+        let mut c = lab.install(
+            &format!("http://{}", server.addr),
+            port,
+            &link,
+            &["--no-daemon-reload"],
+        );
+        move || run(&mut c)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    check_target("after install");
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}")) && text.contains("log-level"),
+        "{text}"
+    );
+    let out = run(harbor_lab(lab.path())
+        .args(["down", "--no-daemon-reload", "--workdir"])
+        .arg(lab.workdir()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    check_target("after down");
+    assert_eq!(std::fs::read(&target).unwrap(), original);
+}
+
 trait CatchUnwindSafe: std::future::Future + Sized {
     fn catch_unwind_safe(self) -> futures_util::future::CatchUnwind<Self>
     where
@@ -930,6 +1142,234 @@ async fn edited_config_failures_and_purge() {
     );
 }
 
+/// The entries `install` adds for the fixture Harbor on `port`.
+fn entry(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+fn down(lab: &Lab) -> Run {
+    run(lab
+        .plain()
+        .args(["down", "--no-daemon-reload", "--workdir"])
+        .arg(lab.workdir()))
+}
+
+const ORIGINAL: &str = "{\n    \"log-level\": \"warn\"\n}\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_after_the_daemon_json_write_leaves_the_entry_known_as_ours() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let base = format!("http://{}", server.addr);
+    let cfg = lab.private_daemon_config(ORIGINAL);
+    let port = free_port();
+    // Killed (SIGKILL) right after daemon.json was written.
+    let mut c = lab.install(&base, port, &cfg, &["--no-daemon-reload"]);
+    c.env("HARBOR_LAB_FAULT", "daemon-config-written");
+    let killed = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(
+        killed.code, -1,
+        "not killed at the fault point: {}",
+        killed.stderr
+    );
+    assert!(
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .contains(&entry(port))
+    );
+    // The re-run knows the entry is its own, and down takes it out.
+    let mut c = lab.install(&base, port, &cfg, &["--no-daemon-reload"]);
+    let again = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("recorded now"), "{}", again.stderr);
+    let out = down(&lab);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), ORIGINAL);
+    assert!(!lab.path().join("daemon.json.harbor-lab.bak").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_labs_sharing_daemon_json_each_take_out_only_their_own_entry() {
+    let (a, b) = (Lab::new(), Lab::new());
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let base = format!("http://{}", server.addr);
+    let cfg = a.private_daemon_config(ORIGINAL);
+    let backup = a.path().join("daemon.json.harbor-lab.bak");
+    let (pa, pb) = (free_port(), free_port());
+    for (lab, port) in [(&a, pa), (&b, pb)] {
+        let mut c = lab.install(&base, port, &cfg, &["--no-daemon-reload"]);
+        let out = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+            .await
+            .unwrap();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let out = down(&a);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        text.contains(&entry(pb)) && !text.contains(&entry(pa)),
+        "down of A must leave B's entry: {text}"
+    );
+    assert!(backup.exists(), "the backup went while B's entry is there");
+    let out = down(&b);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), ORIGINAL);
+    assert!(!backup.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn down_keeps_edits_made_after_the_install_and_says_so() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let cfg = lab.private_daemon_config(ORIGINAL);
+    let port = free_port();
+    let mut c = lab.install(
+        &format!("http://{}", server.addr),
+        port,
+        &cfg,
+        &["--no-daemon-reload"],
+    );
+    let out = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // An admin adds a mirror after the install.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["registry-mirrors"] = serde_json::json!(["https://mirror.example.invalid"]);
+    std::fs::write(&cfg, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let out = down(&lab);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(
+        after["registry-mirrors"],
+        serde_json::json!(["https://mirror.example.invalid"]),
+        "the admin's edit was lost"
+    );
+    assert_eq!(after["log-level"], "warn");
+    assert!(after.get("insecure-registries").is_none(), "{after}");
+    assert!(
+        out.stderr.contains("changed after the install") && out.stderr.contains(&entry(port)),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preflight_refuses_a_port_held_by_another_labs_harbor_and_names_it() {
+    let (a, b) = (Lab::new(), Lab::new());
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let base = format!("http://{}", server.addr);
+    let port = free_port();
+    let cfg_a = a.private_daemon_config(ORIGINAL);
+    let mut c = a.install(&base, port, &cfg_a, &["--no-daemon-reload"]);
+    let out = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // B on A's port: refused before anything is written, naming A's workdir.
+    let cfg_b = b.private_daemon_config(ORIGINAL);
+    for sub in ["preflight", "install"] {
+        let mut c = b.install(&base, port, &cfg_b, &["--no-daemon-reload"]);
+        if sub == "preflight" {
+            c = b.plain();
+            c.env("HARBOR_LAB_CACHE", b.path().join("cache"))
+                .args([
+                    "preflight",
+                    "--hostname",
+                    "127.0.0.1",
+                    "--allow-loopback-hostname",
+                ])
+                .args(["--http-port", &port.to_string(), "--workdir"])
+                .arg(b.workdir())
+                .arg("--daemon-config")
+                .arg(&cfg_b);
+        }
+        // Both labs share the machine's register of labs (in the cache).
+        c.env("HARBOR_LAB_CACHE", a.path().join("cache"));
+        let out = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+            .await
+            .unwrap();
+        assert_eq!(out.code, 3, "{sub}: {}", out.stderr);
+        let other = a.workdir().display().to_string();
+        assert!(
+            out.stderr.contains(&format!("another lab, in {other}"))
+                && out
+                    .stderr
+                    .contains(&format!("harbor-lab down --workdir {other}")),
+            "{sub}: {}",
+            out.stderr
+        );
+        assert_eq!(std::fs::read_to_string(&cfg_b).unwrap(), ORIGINAL, "{sub}");
+        assert!(!b.workdir().exists(), "{sub}: the workdir was created");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn down_takes_ups_flags_refuses_another_daemon_json_and_tells_if_harbor_still_answers() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let base = format!("http://{}", server.addr);
+    let cfg = lab.private_daemon_config(ORIGINAL);
+    let port = free_port();
+    let mut c = lab.install(&base, port, &cfg, &["--no-daemon-reload"]);
+    let out = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The up line retyped with another daemon.json: refused, naming both files.
+    let other = lab.path().join("other-daemon.json");
+    let mut c = lab.plain();
+    c.arg("down");
+    fixture_install_args(&mut c, &base, port, &lab.workdir(), &other);
+    c.args([
+        "--no-daemon-reload",
+        "--image",
+        "busybox:latest",
+        "--yes",
+        "--json",
+    ]);
+    let out = run_within(&mut c, 60);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&other.display().to_string())
+            && out.stderr.contains(&cfg.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    assert_ne!(std::fs::read_to_string(&cfg).unwrap(), ORIGINAL, "touched");
+    // The same line as the install: accepted.
+    let mut c = lab.plain();
+    c.arg("down");
+    fixture_install_args(&mut c, &base, port, &lab.workdir(), &cfg);
+    c.args([
+        "--no-daemon-reload",
+        "--image",
+        "busybox:latest",
+        "--yes",
+        "--json",
+    ]);
+    let out = run_within(&mut c, 60);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), ORIGINAL);
+    // The fixture's Harbor (the double) is not a compose service: down says it
+    // still answers instead of claiming it stopped it.
+    assert!(
+        out.stderr
+            .contains(&format!("http://127.0.0.1:{port} still answers")),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("stopped Harbor"), "{}", out.stderr);
+}
+
 /// A Harbor that answers on the port but is not healthy is not "Harbor's own
 /// port" for preflight either: preflight and install agree (one
 /// `Health::is_healthy`), where preflight used to pass and install then
@@ -995,4 +1435,70 @@ async fn preflight_and_install_agree_on_an_unhealthy_harbor() {
     );
     assert_eq!(std::fs::read_to_string(cfg.as_path()).unwrap(), "{}\n");
     drop(harbor);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_is_a_check_with_its_table_on_stdout() {
+    let lab = Lab::new();
+    let server = file_server(release_files(TAG, fixture_installer(), None), None).await;
+    let cfg = lab.private_daemon_config(ORIGINAL);
+    let port = free_port();
+    let status = || run(lab.plain().args(["status", "--workdir"]).arg(lab.workdir()));
+    let row = |out: &Run, id: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no {id} row: {}", out.stdout))
+            .to_string()
+    };
+    // Not installed: exit 5, every row pending, the table on stdout.
+    let out = status();
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    for id in ["extract", "install", "health", "keys", "demo"] {
+        assert!(row(&out, id).contains("pending"), "{}", out.stdout);
+    }
+    // Installed and healthy: exit 0.
+    let mut c = lab.install(
+        &format!("http://{}", server.addr),
+        port,
+        &cfg,
+        &["--no-daemon-reload"],
+    );
+    let inst = tokio::task::spawn_blocking(move || run_within(&mut c, 120))
+        .await
+        .unwrap();
+    assert_eq!(inst.code, 0, "{}", inst.stderr);
+    let out = status();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(row(&out, "health").contains("done"), "{}", out.stdout);
+    assert!(row(&out, "keys").contains("pending"), "{}", out.stdout);
+    // Installed, but Harbor does not answer: exit 6.
+    lab.kill_double();
+    let out = status();
+    assert_eq!(out.code, 6, "{}", out.stdout);
+    // After down, the rows say so, and it is "not installed" again.
+    let out = down(&lab);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = status();
+    assert_eq!(out.code, 5, "{}", out.stdout);
+    assert!(
+        row(&out, "install").contains("taken down"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        row(&out, "daemon-config").contains("taken out"),
+        "{}",
+        out.stdout
+    );
+    let json = run(lab
+        .plain()
+        .args(["status", "--json", "--workdir"])
+        .arg(lab.workdir()));
+    assert_eq!(json.code, 5);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        (v["ok"].clone(), v["installed"].clone()),
+        (false.into(), false.into())
+    );
 }

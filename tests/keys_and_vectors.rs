@@ -235,6 +235,107 @@ fn password_sources_and_no_terminal() {
 }
 
 #[test]
+fn oversized_key_and_password_files_are_refused_naming_them() {
+    let home = tempfile::tempdir().unwrap();
+    let public = vectors().join("keys/cosign-made-empty-password-n65536.pub");
+    std::fs::copy(&public, home.path().join("ok.pub")).unwrap();
+    const PUBLIC_VECTOR: &str = "ok.pub";
+    // A megabyte "key": refused by size, before any parsing.
+    let big = home.path().join("big.key");
+    std::fs::write(&big, vec![b'A'; 1 << 20]).unwrap();
+    let out = run_within(
+        harbor_lab(home.path())
+            .args(["sign", "--key"])
+            .arg(&big)
+            .arg("127.0.0.1:1/x:1")
+            .env("COSIGN_PASSWORD", ""),
+        30,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--key")
+            && out.stderr.contains("big.key")
+            && out.stderr.contains("larger than 65536 bytes"),
+        "{}",
+        out.stderr
+    );
+    // Endless files: a bounded read, one message naming the flag and the file.
+    for args in [
+        vec!["keys", "public-key", "--key", "/dev/zero"],
+        vec!["verify", "--key", "/dev/zero", "127.0.0.1:1/x:1"],
+        vec![
+            "keys",
+            "generate",
+            "--output-key-prefix",
+            "z",
+            "--password-file",
+            "/dev/zero",
+        ],
+        vec![
+            "verify",
+            "--key",
+            PUBLIC_VECTOR,
+            "--registry-username",
+            "u",
+            "--registry-password-file",
+            "/dev/zero",
+            "127.0.0.1:1/x:1",
+        ],
+    ] {
+        let out = run_within(
+            harbor_lab(home.path())
+                .args(&args)
+                .env("COSIGN_PASSWORD", ""),
+            30,
+        );
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("/dev/zero"), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("larger than 65536 bytes"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert!(!home.path().join("z.key").exists());
+}
+
+#[test]
+fn a_non_utf8_cosign_password_is_used_as_bytes_like_cosign() {
+    use std::os::unix::ffi::OsStrExt;
+    let home = tempfile::tempdir().unwrap();
+    let password = std::ffi::OsStr::from_bytes(b"caf\xe9-\xff");
+    let out = run(harbor_lab(home.path())
+        .args(["keys", "generate", "--output-key-prefix", "latin1"])
+        .env("COSIGN_PASSWORD", password));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let key = home.path().join("latin1.key");
+    keys::decrypt_private_key(&read(&key), b"caf\xe9-\xff").unwrap();
+    // The real cosign, given the same bytes, opens it and finds our public key.
+    let theirs = run(cosign(home.path())
+        .args(["public-key", "--key"])
+        .arg(&key)
+        .env("COSIGN_PASSWORD", password));
+    assert_eq!(theirs.code, 0, "{}", theirs.stderr);
+    assert_eq!(
+        keys::parse_public_key(theirs.stdout.as_bytes()).unwrap(),
+        keys::parse_public_key(&read(&home.path().join("latin1.pub"))).unwrap()
+    );
+    // And we open a key cosign made with a non-UTF-8 password.
+    let made = run(cosign(home.path())
+        .args(["generate-key-pair", "--output-key-prefix", "theirs"])
+        .env("COSIGN_PASSWORD", password));
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let ours = run(harbor_lab(home.path())
+        .args(["keys", "public-key", "--key", "theirs.key"])
+        .env("COSIGN_PASSWORD", password));
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    assert_eq!(
+        keys::parse_public_key(ours.stdout.as_bytes()).unwrap(),
+        keys::parse_public_key(&read(&home.path().join("theirs.pub"))).unwrap()
+    );
+}
+
+#[test]
 fn structure_vectors_are_reproduced_byte_for_byte() {
     use harbor_lab::registry::{Reference, sha256_digest};
     let notes = vectors().join("upstream/just-notes/cosign/cosign-traffic.md.extracted");
@@ -613,4 +714,38 @@ async fn missing_image_manifest_is_image_not_found() {
     .await
     .unwrap();
     assert_eq!(out.code, 11, "{}", out.stderr);
+}
+
+#[test]
+fn json_is_one_document_with_ok_version_and_the_error_on_failure() {
+    let home = tempfile::tempdir().unwrap();
+    let public = vectors().join("keys/sigstore-label-password-hello.key");
+    let ok = run(harbor_lab(home.path())
+        .args(["--json", "keys", "public-key", "--key"])
+        .arg(&public)
+        .env("COSIGN_PASSWORD", "hello"));
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let v: serde_json::Value = serde_json::from_str(&ok.stdout).unwrap();
+    assert_eq!(
+        (v["ok"].clone(), v["version"].clone()),
+        (true.into(), env!("CARGO_PKG_VERSION").into())
+    );
+    let bad = run(harbor_lab(home.path())
+        .args(["--json", "keys", "public-key", "--key", "missing.key"])
+        .env("COSIGN_PASSWORD", "x"));
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    // Exactly one document, on failure too.
+    let mut docs = serde_json::Deserializer::from_str(&bad.stdout).into_iter::<serde_json::Value>();
+    let v = docs.next().expect("a document on failure").unwrap();
+    assert!(docs.next().is_none(), "{}", bad.stdout);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["error"]["code"], 2);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing.key"),
+        "{v}"
+    );
 }

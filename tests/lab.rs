@@ -33,6 +33,39 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
     assert_eq!(report["registry"], format!("127.0.0.1:{port}"));
     let public = PathBuf::from(report["public_key"].as_str().unwrap());
     assert!(public.exists());
+    // The --json contract: ok and version at the top, the generated key
+    // password's file named, no internal fields.
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        report["key_password_file"],
+        lab.workdir().join("cosign.password").display().to_string()
+    );
+    assert!(!out.stdout.contains("fingerprint"), "{}", out.stdout);
+    // The summary says what to do next and where the logs are (the human
+    // summary: a run without --json; everything is done, so it is quick).
+    let mut c = lab.cmd("up");
+    lab.install_args(&mut c, &base, port);
+    lab.story_args(&mut c);
+    c.arg("--yes");
+    let human = run(&mut c);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    for next in [
+        format!("docker login 127.0.0.1:{port} -u admin --password-stdin < "),
+        format!("harbor-lab status --workdir {}", lab.workdir().display()),
+        format!("harbor-lab down --workdir {}", lab.workdir().display()),
+        format!(
+            "{} (install.sh)",
+            lab.workdir().join("install.log").display()
+        ),
+        "/var/log/harbor (Harbor's containers)".to_string(),
+    ] {
+        assert!(
+            human.stderr.contains(&next),
+            "{next:?} missing: {}",
+            human.stderr
+        );
+    }
     // Secrets never appear in the report.
     let admin = std::fs::read_to_string(lab.workdir().join("admin-password")).unwrap();
     let keypw = std::fs::read_to_string(lab.workdir().join("cosign.password")).unwrap();
@@ -472,6 +505,22 @@ async fn demo_pulls_or_loads_its_image_and_reports_json() {
     // The same image, so the same digest, now in another project.
     assert_eq!(r2["digest"], r["digest"]);
     assert_eq!(r2["verified"], true);
+    // The demo ends with its result lines, even with --quiet.
+    let quiet = run(lab
+        .cmd("demo")
+        .arg("--workdir")
+        .arg(lab.workdir())
+        .args(["--image", &source, "--image-file"])
+        .arg(&saved)
+        .args(["--project", "loaded", "--quiet"]));
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    assert!(
+        quiet.stderr.contains("Signed by cosign in Harbor: yes")
+            && quiet.stderr.contains("tamper caught: yes")
+            && quiet.stderr.contains("harbor-lab verify --key"),
+        "{}",
+        quiet.stderr
+    );
 
     // What the user gave is wrong: exit 2, and the message names the flag.
     let garbage = lab.path().join("garbage.tar");
@@ -495,4 +544,162 @@ async fn demo_pulls_or_loads_its_image_and_reports_json() {
         assert_eq!(out.code, 2, "{flag}: {}", out.stderr);
         assert!(out.stderr.contains(flag), "{flag}: {}", out.stderr);
     }
+}
+
+fn docker_cli(args: &[&str]) -> String {
+    let out = Command::new("/usr/bin/docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn image_id(name: &str) -> String {
+    docker_cli(&["image", "inspect", "-f", "{{.Id}}", name])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_file_never_replaces_the_users_image_and_keeps_its_cmd() {
+    let lab = std::sync::Arc::new(Lab::new().with_story());
+    let server = fixture_release().await;
+    let base = format!("http://{}", server.addr);
+    let port = free_port();
+    let mut c = lab.cmd("install");
+    lab.install_args(&mut c, &base, port);
+    c.arg("--yes");
+    let out = run(&mut c);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // A `docker save` archive of an image with a CMD, tagged with the name the
+    // user's own image has; then the user's image (another one) takes that name.
+    let user = format!("{}:latest", unique("users-image"));
+    let rootfs = lab.path().join("rootfs.tar");
+    std::fs::write(&rootfs, rootfs_tar(&unique("file"))).unwrap();
+    let rootfs_s = rootfs.display().to_string();
+    docker_cli(&[
+        "import",
+        "--change",
+        r#"CMD ["/bin/busybox", "echo", "from the file"]"#,
+        &rootfs_s,
+        &user,
+    ]);
+    let saved = lab.path().join("saved.tar");
+    docker_cli(&["save", "-o", &saved.display().to_string(), &user]);
+    let mine = lab.path().join("mine.tar");
+    std::fs::write(&mine, rootfs_tar(&unique("mine"))).unwrap();
+    docker_cli(&["import", &mine.display().to_string(), &user]);
+    let users_id = image_id(&user);
+
+    for (file, project) in [(&saved, "saved"), (&rootfs, "rootfs")] {
+        let out = run(lab
+            .cmd("demo")
+            .arg("--workdir")
+            .arg(lab.workdir())
+            .args(["--image", &user, "--project", project, "--image-file"])
+            .arg(file));
+        assert_eq!(out.code, 0, "{project}: {}", out.stderr);
+        assert_eq!(
+            image_id(&user),
+            users_id,
+            "{project}: the user's {user} was replaced"
+        );
+    }
+    // The loaded archive kept its CMD on the way to Harbor.
+    let name = user.split(':').next().unwrap();
+    let pushed = format!("127.0.0.1:{port}/saved/{name}:latest");
+    assert_eq!(
+        docker_cli(&["image", "inspect", "-f", "{{json .Config.Cmd}}", &pushed]),
+        r#"["/bin/busybox","echo","from the file"]"#
+    );
+    for image in [
+        user.clone(),
+        pushed,
+        format!("harbor-lab-demo/{name}:latest"),
+        format!("127.0.0.1:{port}/rootfs/{name}:latest"),
+    ] {
+        let _ = Command::new("/usr/bin/docker")
+            .args(["rmi", "-f", &image])
+            .output();
+    }
+}
+
+#[test]
+fn ctrl_c_says_how_to_resume_and_exits_130_with_one_json_document() {
+    // A "Harbor" that accepts the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let lab = Lab::new();
+    let pw = lab.path().join("pw");
+    std::fs::write(&pw, "x\n").unwrap();
+    let child = lab
+        .plain()
+        .args([
+            "--json",
+            "demo",
+            "--harbor-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .arg("--harbor-password-file")
+        .arg(&pw)
+        .arg("--workdir")
+        .arg(lab.workdir())
+        .env("COSIGN_PASSWORD", "x")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it is waiting on Harbor, interrupt it as Ctrl-C would.
+    let (_conn, _) = silent.accept().unwrap();
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the interrupted run ends")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted; run the same command again to resume"),
+        "{stderr}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["error"]["code"], 130);
+}
+
+#[test]
+fn the_plan_shows_the_detected_host_ip() {
+    let lab = Lab::new();
+    lab.private_daemon_config("{}\n");
+    // No --hostname; no terminal and no --yes: the plan, then a refusal, before
+    // any traffic.
+    let out = run(lab
+        .plain()
+        .args([
+            "up",
+            "--download-base",
+            "http://127.0.0.1:9",
+            "--http-port",
+            "8089",
+        ])
+        .arg("--workdir")
+        .arg(lab.workdir())
+        .arg("--daemon-config")
+        .arg(lab.path().join("daemon.json")));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let ip = harbor_lab::net::detect_host_ip().unwrap();
+    assert!(
+        out.stderr.contains(&format!("http://{ip}:8089")),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("first IPv4 address"), "{}", out.stderr);
 }

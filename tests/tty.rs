@@ -116,12 +116,14 @@ fn up_asks_once_and_no_means_nothing_changes() {
         "daemon.json",
     ];
     let (code, text) = on_terminal(d, &args, &["n"]);
-    assert_eq!(code, 2, "{text}");
+    // "No" is an answer, not an error: exit 0, "nothing done", no red error.
+    assert_eq!(code, 0, "{text}");
     assert!(
         text.contains("harbor-lab up will:") && text.contains("Proceed?"),
         "{text}"
     );
-    assert!(text.contains("cancelled; nothing was changed"), "{text}");
+    assert!(text.contains("nothing done"), "{text}");
+    assert!(!text.contains("error:"), "{text}");
     assert!(!d.join("work").exists());
     assert_eq!(
         std::fs::read_to_string(d.join("daemon.json")).unwrap(),
@@ -208,4 +210,47 @@ fn up_on_a_terminal_asks_for_the_key_password_once() {
     );
     assert!(!d.join("work/cosign.password").exists());
     assert_eq!(with_password.code, 0, "{}", with_password.stderr);
+}
+
+/// Outcomes are coloured with their meaning on a terminal (red: not signed,
+/// verification failed, refused; green: signed, verified, allowed), and
+/// NO_COLOR turns every colour off.
+#[test]
+fn outcomes_are_red_or_green_on_a_terminal_and_plain_with_no_color() {
+    let lab = Lab::new().with_installer_file().with_story();
+    let d = lab.path();
+    let port = free_port().to_string();
+    let mut env = lab.double_env();
+    env.push(("COSIGN_PASSWORD", "colour-pw".into()));
+    let mut owned = Lab::terminal_args("up", &port);
+    owned.extend(["--image", &lab.image, "--image-file", "image.tar", "--yes"].map(String::from));
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let mut coloured = env.clone();
+    coloured.push(("NO_COLOR", String::new()));
+    let (code, text) = on_terminal_env(d, &args, &[], &coloured);
+    let mut again: Vec<&str> = args.clone();
+    again.push("--fresh");
+    let (plain_code, plain) = on_terminal_env(d, &again, &[], &env);
+    assert_eq!(code, 0, "{text}");
+    for (colour, what) in [
+        ("31", "show-unsigned: Harbor reports"),
+        ("32", "show-signed: Harbor reports"),
+        ("32", "verify: "),
+        ("31", "tamper: "),
+        ("31", "policy-unsigned: Harbor refused"),
+        ("32", "policy-signed: "),
+    ] {
+        assert!(
+            text.contains(&format!("\x1b[{colour}m{what}")),
+            "{what} is not in colour {colour}: {text:?}"
+        );
+    }
+    assert_eq!(plain_code, 0, "{plain}");
+    assert!(plain.contains("show-unsigned: Harbor reports"), "{plain}");
+    for colour in ["\x1b[31m", "\x1b[32m", "\x1b[1;32m"] {
+        assert!(
+            !plain.contains(colour),
+            "NO_COLOR=1 still coloured: {plain:?}"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use crate::lab::keys::{KeyPair, ensure_lab_keys};
 use crate::lab::report::{Status, StepReport};
 use crate::lab::secrets;
 use crate::ui::Reporter;
-use crate::ui::render::{Report, to_json};
+use crate::ui::render::Report;
 use crate::workdir::Workdir;
 
 pub async fn command(ctx: &Context, ui: &Reporter, args: &DemoArgs) -> super::Done {
@@ -36,7 +36,14 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &DemoArgs) -> super::Do
 
 impl Report for DemoReport {
     fn json(&self) -> serde_json::Value {
-        to_json(self)
+        self.public_json()
+    }
+    /// The result lines: shown even with --quiet.
+    fn human(&self, ui: &Reporter) {
+        ui.result_line("");
+        for l in self.summary_lines() {
+            ui.result_line(&l);
+        }
     }
     fn exit(&self) -> Result<Exit, UserError> {
         self.verdict().map(|()| Exit::Ok)

@@ -3,6 +3,7 @@
 //! returns a report that `lib::run` renders once. Errors get context here.
 
 pub mod demo;
+pub mod docs;
 pub mod down;
 pub mod install;
 pub mod keys;
@@ -43,9 +44,11 @@ pub fn registry_client(ctx: &Context, args: &RegistryArgs) -> anyhow::Result<Cli
     let ca_cert_pem = match &args.registry_cacert {
         Some(p) => {
             let full = ctx.resolve(p);
-            Some(std::fs::read(&full).map_err(|e| {
-                UserError::usage(format!("--registry-cacert {}: {e}", full.display()))
-            })?)
+            Some(
+                crate::fsutil::read_limited(&full, crate::fsutil::SMALL_FILE_MAX).map_err(|e| {
+                    UserError::usage(format!("--registry-cacert {}: {e}", full.display()))
+                })?,
+            )
         }
         None => None,
     };

@@ -27,7 +27,7 @@ pub fn install(ctx: &Context, args: &InstallArgs) -> anyhow::Result<InstallOptio
     check_data_volume(&data_volume)?;
     let tls = tls(ctx, &args.tls);
     let host = host(&args.host, tls.as_ref())?;
-    let daemon_config = ctx.resolve(&args.daemon.daemon_config);
+    let daemon_config = ctx.resolve(&args.daemon.path());
     // A daemon config we could not merge into fails now, before any step writes.
     let text = daemon_config::read(&daemon_config)?;
     daemon_config::merge(
@@ -85,7 +85,7 @@ pub fn preflight(
     Ok(PreflightOptions {
         host: host(&args.host, tls.as_ref())?,
         data_volume: workdir.default_data_volume(),
-        daemon_config: ctx.resolve(&args.daemon.daemon_config),
+        daemon_config: ctx.resolve(&args.daemon.path()),
         workdir,
         tls,
     })

@@ -3,7 +3,6 @@
 
 use crate::cli::UpArgs;
 use crate::context::Context;
-use crate::error::UserError;
 use crate::lab::{install, up};
 use crate::ui::{Reporter, prompt};
 
@@ -26,7 +25,10 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> super::Done
         }));
     }
     if !prompt::confirm(ui, "Proceed?", "pass --yes to run the plan without asking")? {
-        return Err(UserError::usage("cancelled; nothing was changed").into());
+        return Ok(Box::new(up::UpDeclined {
+            cancelled: true,
+            plan,
+        }));
     }
     // One confirmation for the whole plan.
     ui.assume_yes();

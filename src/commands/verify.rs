@@ -78,9 +78,10 @@ impl Report for VerifyReport {
 pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> super::Done {
     let images = Reference::parse_unique(&args.images)?;
     let key_path = ctx.resolve(&args.key);
-    let pem = std::fs::read(&key_path).map_err(|e| {
-        UserError::usage(format!("--key {}: cannot read it: {e}", key_path.display()))
-    })?;
+    let pem =
+        crate::fsutil::read_limited(&key_path, crate::fsutil::SMALL_FILE_MAX).map_err(|e| {
+            UserError::usage(format!("--key {}: cannot read it: {e}", key_path.display()))
+        })?;
     let key =
         keys::parse_public_key(&pem).with_context(|| format!("--key {}", key_path.display()))?;
     let client = std::sync::Arc::new(super::registry_client(ctx, &args.registry)?);

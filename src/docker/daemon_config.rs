@@ -77,6 +77,80 @@ fn edit_list(
     })
 }
 
+/// What `down` writes back, decided from the file as it is now, the
+/// pre-install copy and the entries this lab added.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restore {
+    /// The file without this lab's entries (None: remove the file).
+    pub text: Option<String>,
+    /// `text` is the pre-install file itself (byte for byte), so the backup
+    /// can go. False when the file holds changes made after the install (the
+    /// user's, or another lab's entries): those are kept, and so is the backup.
+    pub exact: bool,
+    /// What dockerd must load first to forget our entries (see [`reload_text_for`]).
+    pub reload_text: String,
+}
+
+/// Take this lab's `ours` entries out of `current` (None: the file is gone),
+/// keeping everything else. When what is left is the `original` (None: there
+/// was no file), the original comes back byte for byte, or the file goes.
+pub fn restore_plan(
+    path: &Path,
+    current: Option<&str>,
+    original: Option<&str>,
+    ours: &[String],
+) -> Result<Restore, DaemonConfigError> {
+    let parse = |t: &str| -> Result<Value, DaemonConfigError> {
+        if t.trim().is_empty() {
+            return Ok(Value::Object(Default::default()));
+        }
+        serde_json::from_str(t).map_err(|e| DaemonConfigError::InvalidJson {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })
+    };
+    let Some(current) = current else {
+        return Ok(Restore {
+            text: None,
+            exact: false,
+            reload_text: reload_text_for(original),
+        });
+    };
+    let mut doc = parse(current)?;
+    let original_doc = original.map(|o| parse(o).ok()).unwrap_or(None);
+    let original_has_list = original_doc
+        .as_ref()
+        .is_some_and(|o| o.get("insecure-registries").is_some());
+    if let Some(obj) = doc.as_object_mut() {
+        let emptied = match obj
+            .get_mut("insecure-registries")
+            .and_then(Value::as_array_mut)
+        {
+            Some(list) => {
+                list.retain(|v| !v.as_str().is_some_and(|s| ours.iter().any(|o| o == s)));
+                list.is_empty()
+            }
+            None => false,
+        };
+        if emptied && !original_has_list {
+            obj.remove("insecure-registries");
+        }
+    }
+    let mut unmerged = serde_json::to_string_pretty(&doc).expect("JSON serialises");
+    unmerged.push('\n');
+    let empty = Value::Object(Default::default());
+    let (text, exact) = match (original, &original_doc) {
+        (Some(bytes), Some(o)) if *o == doc => (Some(bytes.to_string()), true),
+        (None, _) if doc == empty => (None, true),
+        _ => (Some(unmerged.clone()), false),
+    };
+    Ok(Restore {
+        text,
+        exact,
+        reload_text: reload_text_for(Some(&unmerged)),
+    })
+}
+
 /// Merge `entries` into the config text (None = the file does not exist).
 pub fn merge(
     path: &Path,
@@ -154,7 +228,7 @@ pub async fn confirm_gone(docker: &bollard::Docker, entries: &[String], wait: Du
 
 /// Read the config file: None when it does not exist.
 pub fn read(path: &Path) -> Result<Option<String>, DaemonConfigError> {
-    match std::fs::read(path) {
+    match crate::fsutil::read_limited(path, crate::fsutil::CONFIG_FILE_MAX) {
         Ok(b) => String::from_utf8(b)
             .map(Some)
             .map_err(|_| DaemonConfigError::InvalidJson {
@@ -304,6 +378,41 @@ mod tests {
                 .new_text
                 .is_some()
         );
+    }
+
+    #[test]
+    fn restore_takes_out_only_our_entries_and_is_exact_only_when_nothing_else_changed() {
+        let ours = registry_entries("10.0.0.5", 8080);
+        let original = "{\"log-level\":\"warn\"}";
+        let ours_in = merge(&p(), Some(original), &ours)
+            .unwrap()
+            .new_text
+            .unwrap();
+        // As we left it: the original, byte for byte.
+        let r = restore_plan(&p(), Some(&ours_in), Some(original), &ours).unwrap();
+        assert_eq!((r.text.as_deref(), r.exact), (Some(original), true));
+        assert!(
+            r.reload_text.contains("\"insecure-registries\": []"),
+            "{}",
+            r.reload_text
+        );
+        // Another lab's entry (or an admin's mirror) came later: kept, not exact.
+        let theirs = merge(&p(), Some(&ours_in), &registry_entries("10.0.0.5", 9090))
+            .unwrap()
+            .new_text
+            .unwrap();
+        let r = restore_plan(&p(), Some(&theirs), Some(original), &ours).unwrap();
+        let v: Value = serde_json::from_str(r.text.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            v["insecure-registries"],
+            serde_json::json!(["10.0.0.5:9090"])
+        );
+        assert_eq!(v["log-level"], "warn");
+        assert!(!r.exact);
+        // No file before us and nothing else in it now: the file goes.
+        let made = merge(&p(), None, &ours).unwrap().new_text.unwrap();
+        let r = restore_plan(&p(), Some(&made), None, &ours).unwrap();
+        assert_eq!((r.text, r.exact), (None, true));
     }
 
     #[test]

@@ -219,30 +219,81 @@ pub fn split_image(image: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Load an image file: a `docker save` archive (it has `manifest.json`) is
-/// loaded; anything else is imported as a root filesystem named `name:tag`.
+/// Load an image file as `name:tag` and nothing else: a `docker save` archive
+/// (it has `manifest.json`) is loaded with its own tags taken out, so that no
+/// image of the user's is re-tagged, and keeps its config (CMD, env); anything
+/// else is imported as a root filesystem.
 pub async fn load_image_file(
     docker: &Docker,
     data: Bytes,
     name: &str,
     tag: &str,
 ) -> Result<(), DockerError> {
-    if is_docker_save(&data) {
-        let mut stream = docker.import_image(
-            bollard::query_parameters::ImportImageOptionsBuilder::default().build(),
-            bollard::body_full(data),
-            None,
-        );
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| engine("load", e))?;
-            if let Some(e) = info.error_detail.and_then(|d| d.message) {
-                return Err(engine("load", e));
-            }
-        }
-        Ok(())
-    } else {
-        import_rootfs(docker, data, name, tag).await.map(|_| ())
+    if !is_docker_save(&data) {
+        return import_rootfs(docker, data, name, tag).await.map(|_| ());
     }
+    let untagged = untag_archive(&data).map_err(|e| engine("load", e))?;
+    let mut stream = docker.import_image(
+        bollard::query_parameters::ImportImageOptionsBuilder::default().build(),
+        bollard::body_full(untagged.into()),
+        None,
+    );
+    let mut id = None;
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| engine("load", e))?;
+        if let Some(e) = info.error_detail.and_then(|d| d.message) {
+            return Err(engine("load", e));
+        }
+        if let Some(s) = info.stream.as_deref()
+            && let Some(rest) = s.trim().strip_prefix("Loaded image ID: ")
+        {
+            id = Some(rest.to_string());
+        }
+    }
+    let id = id.ok_or_else(|| engine("load", "the engine named no loaded image"))?;
+    self::tag(docker, &id, name, tag).await
+}
+
+/// The same `docker save` archive (gzip or not) with every image's `RepoTags`
+/// emptied and the legacy `repositories` file left out: `docker load` then
+/// names nothing, and the caller tags the image ID.
+fn untag_archive(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let reader: Box<dyn Read + '_> = if data.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(data))
+    } else {
+        Box::new(data)
+    };
+    let mut ar = tar::Archive::new(reader);
+    let mut out = tar::Builder::new(Vec::new());
+    for entry in ar.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let name = path.to_string_lossy();
+        let name = name.trim_start_matches("./");
+        if name == "repositories" {
+            continue;
+        }
+        let mut header = entry.header().clone();
+        if name == "manifest.json" {
+            let mut text = Vec::new();
+            entry.by_ref().take(16 << 20).read_to_end(&mut text)?;
+            let mut manifest: serde_json::Value = serde_json::from_slice(&text)
+                .map_err(|e| std::io::Error::other(format!("manifest.json: {e}")))?;
+            if let Some(images) = manifest.as_array_mut() {
+                for image in images.iter_mut().filter_map(|i| i.as_object_mut()) {
+                    image.insert("RepoTags".into(), serde_json::Value::Null);
+                }
+            }
+            let text = serde_json::to_vec(&manifest).map_err(std::io::Error::other)?;
+            header.set_size(text.len() as u64);
+            header.set_cksum();
+            out.append_data(&mut header, &path, text.as_slice())?;
+        } else {
+            out.append_data(&mut header, &path, &mut entry)?;
+        }
+    }
+    out.into_inner()
 }
 
 fn is_docker_save(data: &[u8]) -> bool {

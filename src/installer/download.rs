@@ -37,14 +37,31 @@ pub enum DownloadError {
     Unreachable { url: String, detail: String },
     #[error("{path}: {detail}")]
     Io { path: PathBuf, detail: String },
+    #[error(
+        "{url} sends more than {limit} bytes, more than any Harbor installer of this kind; \
+         nothing was kept. Check --download-base (a proxy or mirror may be sending something else)"
+    )]
+    TooLarge { url: String, limit: u64 },
+    #[error(
+        "the disk holding {path} is full; the partial download was removed. Free some space \
+         (or point HARBOR_LAB_CACHE at a larger disk) and run again"
+    )]
+    DiskFull { path: PathBuf },
     #[error("{url} lists no checksum for {asset}")]
     NoChecksum { url: String, asset: String },
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> DownloadError + '_ {
-    move |e| DownloadError::Io {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
+    move |e| {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            return DownloadError::DiskFull {
+                path: path.to_path_buf(),
+            };
+        }
+        DownloadError::Io {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }
     }
 }
 
@@ -54,6 +71,9 @@ pub struct Spec {
     pub url: String,
     pub dest: PathBuf,
     pub md5: Option<String>,
+    /// The most bytes the file may have: a server that announces or sends more
+    /// is cut off (an endless body must not fill the disk).
+    pub max_bytes: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -190,6 +210,9 @@ pub async fn download(
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     }
+    // One download per cache entry at a time: a second run waits for the first
+    // and then finds the verified file (they would otherwise share `.partial`).
+    let _lock = lock_entry(ui, dest).await?;
     if dest.exists() {
         let mut h = Hashes::new();
         let bytes = hash_file(dest, &mut h).map_err(io_err(dest))?;
@@ -223,6 +246,41 @@ pub async fn download(
         }
     }
     unreachable!("the loop returns on its last attempt")
+}
+
+/// Lock the directory that holds `dest` (flock on the directory itself, so no
+/// lock file is left in the cache), waiting with a line saying so while another
+/// run holds it. The lock goes with the returned handle.
+async fn lock_entry(ui: &Reporter, dest: &Path) -> Result<std::fs::File, DownloadError> {
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let handle = std::fs::File::open(&dir).map_err(io_err(&dir))?;
+    match handle.try_lock() {
+        Ok(()) => return Ok(handle),
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&dir)(e)),
+    }
+    ui.status(
+        "Waiting",
+        &format!(
+            "for another harbor-lab run downloading into {}",
+            dir.display()
+        ),
+    );
+    tokio::task::spawn_blocking(move || handle.lock().map(|()| handle))
+        .await
+        .map_err(|e| io_err(&dir)(std::io::Error::other(e)))?
+        .map_err(io_err(&dir))
+}
+
+fn too_large(spec: &Spec, partial: &Path) -> DownloadError {
+    let _ = std::fs::remove_file(partial);
+    DownloadError::TooLarge {
+        url: spec.url.clone(),
+        limit: spec.max_bytes,
+    }
 }
 
 /// One attempt, resuming from what an earlier attempt left in `.partial`.
@@ -259,15 +317,18 @@ async fn fetch_once(
     };
     let offset = if resume { existing } else { 0 };
     let total = resp.content_length().map(|l| l + offset);
-    let bar = ui.bar(
+    if total.is_some_and(|t| t > spec.max_bytes) {
+        return Err(too_large(spec, &partial));
+    }
+    let bar = ui.bar_from(
         total,
         spec.dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .as_deref()
             .unwrap_or("download"),
+        offset,
     );
-    bar.set_position(offset);
 
     // Two threads: one hashes (first what a resumed file already holds), one
     // writes. MD5 is sequential and the slowest part, so it gets a core of its own.
@@ -324,9 +385,16 @@ async fn fetch_once(
 
     let mut stream = resp.bytes_stream();
     let mut net_error = None;
+    let mut received = offset;
+    let mut over_limit = false;
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(c) => {
+                received += c.len() as u64;
+                if received > spec.max_bytes {
+                    over_limit = true;
+                    break;
+                }
                 bar.inc(c.len() as u64);
                 // Bytes clones share the buffer; both threads see the same chunk.
                 if hash_tx.send(c.clone()).is_err() || write_tx.send(c).is_err() {
@@ -342,9 +410,21 @@ async fn fetch_once(
     drop(hash_tx);
     drop(write_tx);
     let panicked = |_| io_err(&partial)(std::io::Error::other("a download thread panicked"));
-    let written = writer.join().map_err(panicked)?.map_err(io_err(&partial))?;
-    let hashes = hasher.join().map_err(panicked)?.map_err(io_err(&partial))?;
+    let written = writer.join().map_err(panicked)?.map_err(|e| {
+        let e = io_err(&partial)(e);
+        if matches!(e, DownloadError::DiskFull { .. }) {
+            // Keeping it would keep the disk full; what is left cannot finish anyway.
+            let _ = std::fs::remove_file(&partial);
+        }
+        e
+    });
+    let hashes = hasher.join().map_err(panicked)?.map_err(io_err(&partial));
     bar.finish_and_clear();
+    let written = written?;
+    let hashes = hashes?;
+    if over_limit {
+        return Err(too_large(spec, &partial));
+    }
     if let Some(e) = net_error {
         return Err(e);
     }

@@ -29,10 +29,11 @@ fn check(name: &str, result: &str, detail: String, fix: &str) -> Check {
 /// What preflight needs to know.
 pub struct Inputs<'a> {
     pub http_port: u16,
+    /// Whose Harbor, if any, answers on the port: this lab's (a re-run) may
+    /// hold it; another lab's may not.
+    pub port_owner: crate::labs::PortOwner,
     /// `--tls`: Harbor's HTTPS port.
     pub https_port: Option<u16>,
-    /// Harbor already answers on the port (a re-run): the port is ours.
-    pub harbor_answers: bool,
     pub data_volume: &'a Path,
     pub daemon_config: &'a Path,
     /// Oldest Docker engine accepted (`versions::MIN_DOCKER`, the same for
@@ -126,7 +127,29 @@ pub async fn run(ctx: &Context, inputs: &Inputs<'_>) -> Vec<Check> {
     for (port, what, flag) in ports {
         let addr = if port == 1514 { "127.0.0.1" } else { "0.0.0.0" };
         let free = TcpListener::bind((addr, port)).is_ok();
-        if free || inputs.harbor_answers {
+        if !free && let crate::labs::PortOwner::OtherHarbor(other) = &inputs.port_owner {
+            let (detail, fix) = match other {
+                Some(w) => (
+                    format!(
+                        "port {port} ({what}) is held by the Harbor of another lab, in {}",
+                        w.display()
+                    ),
+                    format!(
+                        "run `harbor-lab down --workdir {}` there, or pick another port with --http-port",
+                        w.display()
+                    ),
+                ),
+                None => (
+                    format!(
+                        "port {port} ({what}) is held by a Harbor this workdir did not install"
+                    ),
+                    "stop that Harbor, or pick another port with --http-port".to_string(),
+                ),
+            };
+            out.push(check(&format!("port-{port}"), "fail", detail, &fix));
+            continue;
+        }
+        if free || inputs.port_owner == crate::labs::PortOwner::ThisLab {
             let detail = if free {
                 format!("port {port} is free")
             } else {

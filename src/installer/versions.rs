@@ -46,6 +46,13 @@ impl Version {
         format!("harbor-offline-installer-{self}.tgz")
     }
 
+    /// The most bytes an installer tarball may have: every online installer is
+    /// well under 100 MiB and every offline one under 2 GiB, so a download past
+    /// these is not Harbor (an endless or wrong body).
+    pub fn max_installer_bytes(&self, offline: bool) -> u64 {
+        if offline { 2 << 30 } else { 100 << 20 }
+    }
+
     /// Harbor counts a sigstore bundle referrer (cosign 3's default) as a
     /// cosign signature from v2.15.0; before, it is a plain subject accessory
     /// ("not signed", and the cosign policy refuses the pull).

@@ -13,7 +13,7 @@ use super::step::{self, Check, Outcome, Pipeline, Step};
 use crate::context::Context;
 use crate::docker::daemon_config;
 use crate::error::UserError;
-use crate::fsutil::write_atomic;
+use crate::fsutil::write_through;
 use crate::journal::{DaemonConfigRecord, State};
 use crate::step;
 use crate::ui::render::{Report, to_json};
@@ -27,6 +27,9 @@ pub struct DownOptions {
     pub purge: bool,
     /// Signal dockerd after restoring its config.
     pub daemon_reload: bool,
+    /// `--daemon-config` as retyped from `up` (resolved): it must be the file
+    /// this lab changed.
+    pub daemon_config: Option<PathBuf>,
 }
 
 /// The down steps, in order (`purge` only with --purge).
@@ -97,11 +100,25 @@ pub async fn down(ctx: &Context, ui: &Reporter, opts: &DownOptions) -> anyhow::R
         .into());
     }
     let lock = wd.lock()?;
+    let state = wd.load()?;
+    // `up`'s line retyped: a daemon config other than the one this lab changed
+    // is a mistake to stop at, before anything is touched.
+    if let (Some(given), Some(rec)) = (&opts.daemon_config, &state.daemon_config)
+        && *given != rec.path
+    {
+        return Err(UserError::usage(format!(
+            "--daemon-config {} is not the file this lab changed ({}); leave the flag out, or pass --daemon-config {}",
+            given.display(),
+            rec.path.display(),
+            rec.path.display()
+        ))
+        .into());
+    }
     let mut run = DownRun {
         ctx,
         ui,
         opts,
-        state: wd.load()?,
+        state,
         report: DownReport {
             workdir: wd.root().to_path_buf(),
             done: Vec::new(),
@@ -117,6 +134,9 @@ pub async fn down(ctx: &Context, ui: &Reporter, opts: &DownOptions) -> anyhow::R
         .steps
         .retain(|k, _| k != "install" && k != "health");
     run.save()?;
+    if let Some(h) = &run.state.harbor {
+        crate::labs::unregister(ctx, h.http_port, wd.root());
+    }
     result?;
     step::execute(&mut run, &steps[2..]).await?;
     Ok(run.report)
@@ -133,6 +153,14 @@ async fn check_containers(run: &mut DownRun<'_>) -> anyhow::Result<Check> {
     let compose_file = run.opts.workdir.compose_file();
     if compose_file.is_file() {
         return Ok(Check::needed("compose down"));
+    }
+    // Nothing to stop here; but a Harbor that answers is not "stopped".
+    if let Some(url) = harbor_url(run)
+        && still_answers(&url, 0).await
+    {
+        run.ui.warn(&format!(
+            "{url} still answers: that Harbor was not started by this workdir's compose file; stop it where it was started"
+        ));
     }
     Ok(Check::Done(format!(
         "there is no {} (install.sh did not get that far)",
@@ -176,7 +204,42 @@ async fn apply_containers(run: &mut DownRun<'_>) -> anyhow::Result<Outcome> {
         ))
         .into());
     }
-    Ok(done(run, "stopped Harbor's containers".into()))
+    match harbor_url(run) {
+        Some(url) if still_answers(&url, 20).await => Ok(Outcome::done(format!(
+            "compose down ran, but {url} still answers; stop the Harbor that serves it"
+        ))),
+        Some(url) => Ok(done(
+            run,
+            format!("stopped Harbor's containers; {url} no longer answers"),
+        )),
+        None => Ok(done(run, "stopped Harbor's containers".into())),
+    }
+}
+
+/// The URL this workdir's Harbor was installed at.
+fn harbor_url(run: &DownRun<'_>) -> Option<String> {
+    run.state
+        .harbor
+        .as_ref()
+        .map(|h| h.url.clone())
+        .filter(|u| !u.is_empty())
+}
+
+/// Does Harbor at `url` still answer (any health document) after `wait_secs`?
+async fn still_answers(url: &str, wait_secs: u64) -> bool {
+    let Ok(client) = crate::http::client(crate::http::Profile::Api) else {
+        return false;
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait_secs);
+    loop {
+        if crate::harbor::health::check(&client, url).await.is_err() {
+            return false;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 fn done(run: &mut DownRun<'_>, what: String) -> Outcome {
@@ -221,25 +284,33 @@ async fn check_daemon(run: &mut DownRun<'_>) -> anyhow::Result<Check> {
     }
 }
 
-/// Make dockerd forget our entries (its reload ignores absent keys, so the
-/// original's list is written explicitly first), then put the original bytes back.
+/// Take this lab's entries out of the daemon config and make dockerd forget
+/// them (its reload ignores absent keys, so the list is written explicitly
+/// first). The pre-install bytes come back only when nothing else changed
+/// since; later edits (an admin's, another lab's entries) are kept, and so is
+/// the backup then.
 async fn apply_daemon(run: &mut DownRun<'_>) -> anyhow::Result<Outcome> {
     let rec = run
         .state
         .daemon_config
         .clone()
         .context("no daemon config to restore")?;
+    let ours = rec.ours();
     let original = match &rec.backup {
-        Some(b) => {
-            Some(std::fs::read(b).with_context(|| format!("reading the backup {}", b.display()))?)
-        }
-        None => None,
+        Some(b) if b.exists() => Some(
+            crate::fsutil::read_limited_text(b, crate::fsutil::CONFIG_FILE_MAX)
+                .with_context(|| format!("reading the backup {}", b.display()))?,
+        ),
+        _ => None,
     };
+    let current = daemon_config::read(&rec.path)?;
+    let plan =
+        daemon_config::restore_plan(&rec.path, current.as_deref(), original.as_deref(), &ours)?;
     let mut lines = Vec::new();
-    if run.opts.daemon_reload {
-        lines.extend(reload_without(run, &rec, original.as_deref()).await?);
+    if run.opts.daemon_reload && current.is_some() {
+        lines.extend(reload_without(run, &rec, &ours, &plan.reload_text).await?);
     }
-    lines.push(restore(&rec, original.as_deref())?);
+    lines.push(restore(run, &rec, &ours, current.is_some(), &plan)?);
     run.state.daemon_config = None;
     let detail = lines.join("; ");
     run.report.done.extend(lines);
@@ -249,7 +320,8 @@ async fn apply_daemon(run: &mut DownRun<'_>) -> anyhow::Result<Outcome> {
 async fn reload_without(
     run: &DownRun<'_>,
     rec: &DaemonConfigRecord,
-    original: Option<&[u8]>,
+    ours: &[String],
+    reload_text: &str,
 ) -> anyhow::Result<Option<String>> {
     let Some(pid) = daemon_config::dockerd_for(&rec.path) else {
         run.ui.warn(&format!(
@@ -258,46 +330,78 @@ async fn reload_without(
         ));
         return Ok(None);
     };
-    let original_text = original.map(|b| String::from_utf8_lossy(b).into_owned());
-    let reload = daemon_config::reload_text_for(original_text.as_deref());
-    write_atomic(&rec.path, reload.as_bytes(), 0o644)
+    write_through(&rec.path, reload_text.as_bytes(), 0o644)
         .with_context(|| format!("writing {}", rec.path.display()))?;
     daemon_config::sighup(pid)?;
     let docker = crate::docker::engine::connect(run.ctx).await?;
-    if !daemon_config::confirm_gone(&docker, &rec.added, std::time::Duration::from_secs(10)).await {
+    if !daemon_config::confirm_gone(&docker, ours, std::time::Duration::from_secs(10)).await {
         run.ui.warn(&format!(
             "dockerd still lists {}; restart Docker to drop them",
-            rec.added.join(", ")
+            ours.join(", ")
         ));
     }
     Ok(Some(format!(
         "dockerd (pid {pid}) reloaded without {}",
-        rec.added.join(", ")
+        ours.join(", ")
     )))
 }
 
-/// The original bytes (and mode) back, or the file removed when we created it.
-fn restore(rec: &DaemonConfigRecord, original: Option<&[u8]>) -> anyhow::Result<String> {
-    match (&rec.backup, original) {
-        (Some(b), Some(bytes)) => {
-            let meta = std::fs::metadata(b).with_context(|| format!("reading {}", b.display()))?;
-            let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777;
-            write_atomic(&rec.path, bytes, mode)
+/// Write what `restore_plan` decided, through a symlink to its target (the
+/// target keeps its mode and owner; the link stays the user's).
+fn restore(
+    run: &DownRun<'_>,
+    rec: &DaemonConfigRecord,
+    ours: &[String],
+    exists: bool,
+    plan: &daemon_config::Restore,
+) -> anyhow::Result<String> {
+    if !exists {
+        run.ui.warn(&format!(
+            "{} is gone; there was nothing of ours to take out",
+            rec.path.display()
+        ));
+        return Ok(format!("{} was already gone", rec.path.display()));
+    }
+    match (&plan.text, plan.exact, &rec.backup) {
+        (Some(text), true, Some(b)) => {
+            write_through(&rec.path, text.as_bytes(), 0o644)
                 .with_context(|| format!("restoring {}", rec.path.display()))?;
             std::fs::remove_file(b).with_context(|| format!("removing {}", b.display()))?;
             Ok(format!(
-                "restored {} from {}",
+                "restored {} byte for byte from {}",
                 rec.path.display(),
                 b.display()
             ))
         }
-        _ => {
-            if rec.path.exists() {
-                std::fs::remove_file(&rec.path)
-                    .with_context(|| format!("removing {}", rec.path.display()))?;
+        (None, _, _) => {
+            let file = crate::fsutil::final_target(&rec.path)
+                .with_context(|| format!("following {}", rec.path.display()))?;
+            if file.exists() {
+                std::fs::remove_file(&file)
+                    .with_context(|| format!("removing {}", file.display()))?;
             }
             Ok(format!(
                 "removed {} (harbor-lab created it)",
+                rec.path.display()
+            ))
+        }
+        (Some(text), _, backup) => {
+            write_through(&rec.path, text.as_bytes(), 0o644)
+                .with_context(|| format!("writing {}", rec.path.display()))?;
+            let kept = backup
+                .as_ref()
+                .filter(|b| b.exists())
+                .map(|b| format!("; the pre-install copy stays in {}", b.display()))
+                .unwrap_or_default();
+            run.ui.warn(&format!(
+                "{} changed after the install (another lab's entries or your edits): \
+                 removed only {} and kept everything else{kept}",
+                rec.path.display(),
+                ours.join(", ")
+            ));
+            Ok(format!(
+                "removed {} from {}",
+                ours.join(", "),
                 rec.path.display()
             ))
         }
@@ -333,7 +437,8 @@ async fn apply_purge(run: &mut DownRun<'_>) -> anyhow::Result<Outcome> {
         &format!("Delete {what} (Harbor's data, keys, secrets and the lab CA)?"),
         "pass --yes to purge",
     )? {
-        return Err(UserError::usage("purge cancelled; nothing was deleted").into());
+        // A "no" is an answer: Harbor is down, the data stays.
+        return Ok(Outcome::skipped(format!("nothing deleted ({what} kept)")));
     }
     if let Some(d) = data
         && d.exists()

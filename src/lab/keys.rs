@@ -55,11 +55,8 @@ impl KeyPair {
             }
         }
         let key = keys::generate();
-        let private = keys::encrypt_private_key(
-            &key,
-            password.expose().as_bytes(),
-            keys::SIGSTORE_PRIVATE_LABEL,
-        )?;
+        let private =
+            keys::encrypt_private_key(&key, password.as_bytes(), keys::SIGSTORE_PRIVATE_LABEL)?;
         let public = keys::public_key_pem(key.verifying_key())?;
         write_atomic(&self.private, private.as_bytes(), 0o600)
             .with_context(|| format!("writing {}", self.private.display()))?;
@@ -119,12 +116,12 @@ pub fn load_signing_key(
     path: &Path,
     password_file: Option<&Path>,
 ) -> anyhow::Result<p256::ecdsa::SigningKey> {
-    let text = std::fs::read(path)
+    let text = crate::fsutil::read_limited(path, crate::fsutil::SMALL_FILE_MAX)
         .map_err(|e| UserError::usage(format!("--key {}: cannot read it: {e}", path.display())))?;
     let encrypted =
         keys::parse_private_key(&text).with_context(|| format!("--key {}", path.display()))?;
     let password = secrets::key_password(ctx, ui, password_file, "private key", false)?;
     encrypted
-        .decrypt(password.expose().as_bytes())
+        .decrypt(password.as_bytes())
         .with_context(|| format!("--key {}", path.display()))
 }

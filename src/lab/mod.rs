@@ -70,7 +70,12 @@ mod tests {
         let text = include_str!("../../tests/fixtures/state-da58c46.json");
         let raw: serde_json::Value = serde_json::from_str(text).unwrap();
         let report: DemoReport = serde_json::from_value(raw["demo"].clone()).unwrap();
+        // The journal keeps it whole; the --json report leaves the
+        // fingerprint out (an internal field).
         assert_eq!(serde_json::to_value(&report).unwrap(), raw["demo"]);
+        let mut reported = raw["demo"].clone();
+        reported.as_object_mut().unwrap().remove("fingerprint");
+        assert_eq!(report.public_json(), reported);
         assert_eq!(serde_json::to_value(&demo).unwrap(), raw["demo"]);
     }
 }

@@ -160,20 +160,21 @@ pub struct StoryOptions {
 /// The preflight checks' inputs.
 #[derive(Debug, Clone)]
 pub struct PreflightOptions {
+    /// Whose Harbor may hold the port: this workdir's only.
+    pub workdir: Workdir,
     pub host: HostOptions,
     pub data_volume: PathBuf,
     pub daemon_config: PathBuf,
-    pub workdir: Workdir,
     pub tls: Option<TlsOptions>,
 }
 
 impl InstallOptions {
     pub fn preflight(&self) -> PreflightOptions {
         PreflightOptions {
+            workdir: self.workdir.clone(),
             host: self.host.clone(),
             data_volume: self.data_volume.clone(),
             daemon_config: self.daemon_config.clone(),
-            workdir: self.workdir.clone(),
             tls: self.tls.clone(),
         }
     }
@@ -188,7 +189,7 @@ impl Overlay {
                 name: "harbor.yml.tmpl (built in)".to_string(),
             });
         };
-        let text = std::fs::read_to_string(p)
+        let text = crate::fsutil::read_limited_text(p, crate::fsutil::CONFIG_FILE_MAX)
             .map_err(|e| UserError::usage(format!("--lab-template {}: {e}", p.display())))?;
         Ok(Overlay {
             text,

@@ -15,11 +15,28 @@ pub struct PreflightReport {
     pub checks: Vec<Check>,
 }
 
-/// Is a healthy Harbor already on the port (a re-run: the port is its own)?
+/// Is a healthy Harbor already on the port?
 pub async fn harbor_is_up(client: &reqwest::Client, url: &str) -> bool {
     health::check(client, url)
         .await
         .is_ok_and(|h| h.is_healthy())
+}
+
+/// Whose Harbor is on the port: this workdir's (a re-run: its journal or the
+/// register of labs says so), another lab's, or none.
+pub async fn port_owner(
+    ctx: &Context,
+    client: &reqwest::Client,
+    opts: &PreflightOptions,
+) -> crate::labs::PortOwner {
+    let up = harbor_is_up(client, &opts.host.url).await || recorded_harbor_is_up(opts).await;
+    let ours = opts
+        .workdir
+        .load()
+        .ok()
+        .and_then(|s| s.harbor)
+        .is_some_and(|h| h.http_port == opts.host.port && h.hostname == opts.host.host);
+    crate::labs::owner(ctx, opts.host.port, up, opts.workdir.root(), ours)
 }
 
 /// Is Harbor up at the URL this workdir recorded, when that differs from
@@ -63,8 +80,7 @@ pub async fn run(
         &preflight::Inputs {
             http_port: opts.host.port,
             https_port: opts.host.https_port,
-            harbor_answers: harbor_is_up(client, &opts.host.url).await
-                || recorded_harbor_is_up(opts).await,
+            port_owner: port_owner(ctx, client, opts).await,
             data_volume: &opts.data_volume,
             daemon_config: &opts.daemon_config,
             min_docker: crate::installer::versions::MIN_DOCKER,

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::ui::Reporter;
+use crate::ui::{Reporter, Tone};
 
 /// The state of one step. Serialised lowercase (`"done"`, `"skipped"`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,6 +48,9 @@ pub struct StepReport {
     pub id: String,
     pub status: Status,
     pub detail: String,
+    /// What the outcome means to the user, for its colour (not reported).
+    #[serde(skip)]
+    pub tone: Tone,
 }
 
 impl StepReport {
@@ -56,11 +59,23 @@ impl StepReport {
             id: id.to_string(),
             status,
             detail: detail.into(),
+            tone: Tone::Plain,
         }
     }
 
-    /// The status line on stderr: `    Skipping download: ... is cached`.
+    pub fn with_tone(mut self, tone: Tone) -> StepReport {
+        self.tone = tone;
+        self
+    }
+
+    /// The status line on stderr: `    Skipping download: ... is cached`,
+    /// coloured by its tone (red: not signed, verification failed, refused;
+    /// green: signed, verified, allowed).
     pub fn print(&self, ui: &Reporter) {
-        ui.status(self.status.verb(), &format!("{}: {}", self.id, self.detail));
+        ui.status_toned(
+            self.status.verb(),
+            &format!("{}: {}", self.id, self.detail),
+            self.tone,
+        );
     }
 }

@@ -11,16 +11,27 @@ use crate::context::Context;
 use crate::error::UserError;
 use crate::ui::{Reporter, prompt};
 
-/// A password. Its `Debug` never shows it.
+/// A password. Its `Debug` never shows it. It is bytes, as cosign takes a
+/// key password: `COSIGN_PASSWORD` need not be UTF-8 (files and prompts are).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Vec<u8>);
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
+        Secret(s.into().into_bytes())
     }
 
-    pub fn expose(&self) -> &str {
+    pub fn from_bytes(b: impl Into<Vec<u8>>) -> Secret {
+        Secret(b.into())
+    }
+
+    /// As text (for Harbor's password and harbor.yml, which are text).
+    pub fn expose(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
+    }
+
+    /// The bytes, as a key password is used.
+    pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 }
@@ -35,7 +46,7 @@ impl std::fmt::Debug for Secret {
 /// part of it). `flag` names where the path came from, for the error.
 pub fn read_file(ctx: &Context, path: &Path, flag: &str) -> anyhow::Result<Secret> {
     let full = ctx.resolve(path);
-    let text = std::fs::read_to_string(&full)
+    let text = crate::fsutil::read_limited_text(&full, crate::fsutil::SMALL_FILE_MAX)
         .map_err(|e| UserError::usage(format!("{flag} {}: cannot read it: {e}", full.display())))?;
     Ok(Secret::new(text.lines().next().unwrap_or("")))
 }
@@ -43,7 +54,7 @@ pub fn read_file(ctx: &Context, path: &Path, flag: &str) -> anyhow::Result<Secre
 /// A secret kept in the workdir: the first line of `path`, when it exists and
 /// is not empty.
 pub fn read_kept(path: &Path) -> Option<Secret> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = crate::fsutil::read_limited_text(path, crate::fsutil::SMALL_FILE_MAX).ok()?;
     text.lines()
         .next()
         .filter(|l| !l.is_empty())
@@ -55,7 +66,9 @@ pub fn keep(path: &Path, secret: &Secret) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    crate::fsutil::write_atomic(path, format!("{}\n", secret.0).as_bytes(), 0o600)
+    let mut line = secret.0.clone();
+    line.push(b'\n');
+    crate::fsutil::write_atomic(path, &line, 0o600)
         .with_context(|| format!("writing {}", path.display()))
 }
 
@@ -79,20 +92,24 @@ pub fn random_password() -> Secret {
             .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
             .collect();
         if s.bytes().any(|b| b.is_ascii_alphabetic()) && s.bytes().any(|b| b.is_ascii_digit()) {
-            return Secret(s);
+            return Secret::new(s);
         }
     }
 }
 
 /// The key password the user gave, without asking: `--password-file`, else
-/// `COSIGN_PASSWORD` (set but empty means the empty password, as in cosign).
+/// `COSIGN_PASSWORD` (set but empty means the empty password, as in cosign;
+/// its bytes are used as they are, UTF-8 or not, as cosign does).
 pub fn given_key_password(
     ctx: &Context,
     password_file: Option<&Path>,
 ) -> anyhow::Result<Option<Secret>> {
+    use std::os::unix::ffi::OsStrExt;
     match password_file {
         Some(f) => read_file(ctx, f, "--password-file").map(Some),
-        None => Ok(ctx.var("COSIGN_PASSWORD").map(Secret::new)),
+        None => Ok(ctx
+            .var_os("COSIGN_PASSWORD")
+            .map(|p| Secret::from_bytes(p.as_bytes()))),
     }
 }
 
@@ -108,7 +125,7 @@ pub fn key_password(
     if let Some(p) = given_key_password(ctx, password_file)? {
         return Ok(p);
     }
-    Ok(Secret(prompt::password(
+    Ok(Secret::new(prompt::password(
         ui,
         what,
         confirm,
@@ -134,7 +151,7 @@ pub fn lab_key_password(
         return Ok(p);
     }
     if ui.interactive || !creating {
-        return Ok(Secret(prompt::password(
+        return Ok(Secret::new(prompt::password(
             ui,
             "the lab's private key",
             creating,
@@ -164,7 +181,7 @@ mod tests {
             assert_eq!(p.expose().len(), 24);
             assert!(p.expose().bytes().all(|b| b.is_ascii_alphanumeric()));
             assert_eq!(
-                crate::installer::render::yaml_scalar(p.expose()),
+                crate::installer::render::yaml_scalar(&p.expose()),
                 p.expose()
             );
         }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::report::{Status, StepReport};
 use crate::digest::sha256_digest;
 use crate::docker::{certs_d, daemon_config};
+use crate::error::{Exit, UserError};
 use crate::journal::{State, TlsRecord};
 use crate::ui::Reporter;
 use crate::ui::render::{Report, to_json};
@@ -20,6 +21,10 @@ pub struct StatusReport {
     pub harbor_url: String,
     /// Harbor sends a health document (healthy or not).
     pub harbor_answers: bool,
+    /// Installed from this workdir (and not taken down since).
+    pub installed: bool,
+    /// Installed and answering healthy.
+    pub healthy: bool,
     /// `--tls`: the CA certificate clients must trust (null without).
     pub ca_certificate: Option<PathBuf>,
     /// `--tls`: the served certificate and its expiry.
@@ -40,12 +45,23 @@ impl Report for StatusReport {
     fn json(&self) -> serde_json::Value {
         to_json(self)
     }
+    /// The table is the command's output: stdout, one row per step.
     fn human(&self, ui: &Reporter) {
+        let mut table = String::new();
         for s in &self.steps {
             let status = serde_json::to_value(s.status).unwrap_or_default();
             let status = status.as_str().unwrap_or("");
-            ui.result_line(&format!("{:>14}  {:<8} {}", s.id, status, s.detail));
+            table.push_str(&format!("{:>14}  {:<8} {}\n", s.id, status, s.detail));
         }
+        ui.stdout(&table);
+    }
+    /// A check for scripts: 0 only when Harbor is installed and healthy.
+    fn exit(&self) -> Result<Exit, UserError> {
+        Ok(match (self.installed, self.healthy) {
+            (false, _) => Exit::NotInstalled,
+            (true, false) => Exit::NotAnswering,
+            (true, true) => Exit::Ok,
+        })
     }
 }
 
@@ -56,19 +72,36 @@ pub async fn status(
     now: SystemTime,
 ) -> anyhow::Result<StatusReport> {
     let state = wd.load()?;
-    let mut steps = vec![extract(wd), harbor_yml(wd, &state), daemon(&state)];
+    // `down` keeps the Harbor record but forgets the install: taken down.
+    let installed = state.steps.contains_key("install");
+    let taken_down = state.harbor.is_some() && !installed;
+    let mut steps = vec![
+        extract(wd),
+        harbor_yml(wd, &state),
+        daemon(&state, taken_down),
+    ];
     if let Some(t) = &state.tls {
         steps.extend(tls_steps(t, now));
     }
-    steps.push(StepReport::new(
-        "install",
-        if state.steps.contains_key("install") {
-            Status::Done
-        } else {
-            Status::Pending
-        },
-        wd.install_log().display().to_string(),
-    ));
+    steps.push(if installed {
+        StepReport::new(
+            "install",
+            Status::Done,
+            wd.install_log().display().to_string(),
+        )
+    } else if taken_down {
+        StepReport::new(
+            "install",
+            Status::Pending,
+            "taken down by `harbor-lab down`; `harbor-lab install` (or up) brings it back",
+        )
+    } else {
+        StepReport::new(
+            "install",
+            Status::Pending,
+            wd.install_log().display().to_string(),
+        )
+    });
     // A --tls Harbor: its health over https with the lab CA.
     let ca = state
         .tls
@@ -85,12 +118,18 @@ pub async fn status(
         ),
         None => None,
     };
-    let (url, answers, health) = health(&state, trusting.as_ref().unwrap_or(client)).await;
+    let (url, answers, health) =
+        health(&state, trusting.as_ref().unwrap_or(client), taken_down).await;
+    let healthy = health.status == Status::Done;
     steps.push(health);
+    steps.push(keys(wd));
+    steps.push(demo(&state));
     Ok(StatusReport {
         workdir: wd.root().to_path_buf(),
         harbor_url: url,
         harbor_answers: answers,
+        installed,
+        healthy: installed && healthy,
         ca_certificate: state.tls.as_ref().and_then(|t| t.ca_certificate.clone()),
         tls: state.tls.as_ref().map(|t| TlsStatus {
             https_port: t.https_port,
@@ -102,6 +141,55 @@ pub async fn status(
         }),
         steps,
     })
+}
+
+/// The lab's key pair.
+fn keys(wd: &Workdir) -> StepReport {
+    let pair = crate::lab::keys::KeyPair::at_prefix(&wd.key_prefix());
+    match (pair.private.is_file(), pair.public.is_file()) {
+        (true, true) => StepReport::new(
+            "keys",
+            Status::Done,
+            format!("{} / {}", pair.private.display(), pair.public.display()),
+        ),
+        (false, false) => StepReport::new(
+            "keys",
+            Status::Pending,
+            format!("no key pair at {}.key yet", wd.key_prefix().display()),
+        ),
+        _ => StepReport::new(
+            "keys",
+            Status::Drifted,
+            format!(
+                "only one of {} and {} is there",
+                pair.private.display(),
+                pair.public.display()
+            ),
+        ),
+    }
+}
+
+/// What the last demo showed.
+fn demo(state: &State) -> StepReport {
+    match &state.demo {
+        Some(d) if d.steps.iter().all(|s| s.ok) => StepReport::new(
+            "demo",
+            Status::Done,
+            format!(
+                "{} {}: signed, verified, tamper caught, unsigned pull refused",
+                d.image, d.digest
+            ),
+        ),
+        Some(d) => StepReport::new(
+            "demo",
+            Status::Drifted,
+            format!(
+                "{}: the last demo did not show everything (run `harbor-lab demo`)",
+                d.image
+            ),
+        ),
+        None => StepReport::new("demo", Status::Pending, "not run yet"),
+    }
 }
 
 fn extract(wd: &Workdir) -> StepReport {
@@ -173,13 +261,20 @@ fn tls_steps(t: &TlsRecord, now: SystemTime) -> Vec<StepReport> {
     out
 }
 
-fn daemon(state: &State) -> StepReport {
+fn daemon(state: &State, taken_down: bool) -> StepReport {
     let tls = state.tls.is_some();
     let Some(rec) = state
         .daemon_config
         .as_ref()
         .filter(|r| !(tls && r.added.is_empty()))
     else {
+        if taken_down {
+            return StepReport::new(
+                "daemon-config",
+                Status::Pending,
+                "this lab's entries were taken out by `harbor-lab down`",
+            );
+        }
         if tls {
             return StepReport::new(
                 "daemon-config",
@@ -212,7 +307,11 @@ fn daemon(state: &State) -> StepReport {
 }
 
 /// Harbor's URL, whether it answers, and the health step.
-async fn health(state: &State, client: &reqwest::Client) -> (String, bool, StepReport) {
+async fn health(
+    state: &State,
+    client: &reqwest::Client,
+    taken_down: bool,
+) -> (String, bool, StepReport) {
     let Some(h) = state.harbor.as_ref().filter(|h| !h.url.is_empty()) else {
         return (
             String::new(),
@@ -227,6 +326,11 @@ async fn health(state: &State, client: &reqwest::Client) -> (String, bool, StepR
     let health = crate::harbor::health::check(client, &h.url).await;
     let answers = health.is_ok();
     let step = match health {
+        Err(_) if taken_down => StepReport::new(
+            "health",
+            Status::Pending,
+            format!("{} was taken down and does not answer", h.url),
+        ),
         Ok(health) if health.is_healthy() => {
             StepReport::new("health", Status::Done, format!("{} is healthy", h.url))
         }

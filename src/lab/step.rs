@@ -42,6 +42,8 @@ impl Check {
 pub struct Outcome {
     pub status: Status,
     pub detail: String,
+    /// What it means to the user, for its colour.
+    pub tone: crate::ui::Tone,
 }
 
 impl Outcome {
@@ -49,12 +51,14 @@ impl Outcome {
         Outcome {
             status: Status::Done,
             detail: detail.into(),
+            tone: Default::default(),
         }
     }
     pub fn skipped(detail: impl Into<String>) -> Outcome {
         Outcome {
             status: Status::Skipped,
             detail: detail.into(),
+            tone: Default::default(),
         }
     }
     /// A demo verdict: `Ok` when the story showed what it should.
@@ -62,7 +66,14 @@ impl Outcome {
         Outcome {
             status: if ok { Status::Ok } else { Status::Failed },
             detail: detail.into(),
+            tone: Default::default(),
         }
+    }
+    /// The same outcome, coloured: `Good` for signed / verified / allowed,
+    /// `Bad` for not signed / verification failed / refused.
+    pub fn toned(mut self, tone: crate::ui::Tone) -> Outcome {
+        self.tone = tone;
+        self
     }
 }
 
@@ -76,6 +87,12 @@ pub trait Pipeline {
     fn save(&mut self) -> anyhow::Result<()>;
     /// Keep a step's report.
     fn record(&mut self, report: StepReport);
+    /// Called before the first `apply` of a run: the moment a step is about
+    /// to write (a run refused by a check before it writes nothing, not even
+    /// its workdir or lock).
+    fn prepare_to_write(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// Context for an error of step `id` (the demo says "demo step <id>").
     fn error_context(&self, id: &'static str) -> Option<String> {
         let _ = id;
@@ -147,9 +164,10 @@ async fn execute_one<R: Pipeline>(run: &mut R, step: &Step<R>) -> anyhow::Result
             StepReport::new(step.id, Status::Planned, plan)
         }
         Check::Needed { .. } => {
+            run.prepare_to_write()?;
             let outcome = (step.apply)(run).await?;
             run.save()?;
-            StepReport::new(step.id, outcome.status, outcome.detail)
+            StepReport::new(step.id, outcome.status, outcome.detail).with_tone(outcome.tone)
         }
     };
     report.print(run.ui());

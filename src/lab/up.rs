@@ -38,13 +38,21 @@ pub struct UpReport {
     pub ca_certificate: Option<PathBuf>,
     pub private_key: PathBuf,
     pub public_key: PathBuf,
+    /// The generated key password (`cosign.password`), when there is one.
+    pub key_password_file: Option<PathBuf>,
+    pub install_log: PathBuf,
+    /// Where Harbor's containers log (harbor.yml's `log.local.location`).
+    pub harbor_log_dir: PathBuf,
+    pub workdir: PathBuf,
     pub install: InstallReport,
     pub demo: DemoReport,
 }
 
 impl Report for UpReport {
     fn json(&self) -> serde_json::Value {
-        to_json(self)
+        let mut doc = to_json(self);
+        doc["demo"] = self.demo.public_json();
+        doc
     }
     fn human(&self, ui: &Reporter) {
         let demo = &self.demo;
@@ -65,14 +73,72 @@ impl Report for UpReport {
             self.private_key.display(),
             self.public_key.display()
         ));
+        if let Some(p) = &self.key_password_file {
+            ui.result_line(&format!("Key password:    {}", p.display()));
+        }
         ui.result_line(&format!(
             "Verified:        {} {} (signed by cosign in Harbor: {}; tamper caught: {}; unsigned pull refused: {})",
             demo.image, demo.digest, demo.signed_after, demo.tamper_detected, demo.unsigned_pull_blocked
+        ));
+        // What to do next, as commands to paste.
+        let w = self.workdir.display();
+        ui.result_line("");
+        ui.result_line("Next:");
+        ui.result_line(&format!(
+            "  docker login {} -u admin --password-stdin < {}",
+            self.registry,
+            self.admin_password_file.display()
+        ));
+        ui.result_line(&format!(
+            "  open {} in a browser (user admin)",
+            self.harbor_url
+        ));
+        ui.result_line(&format!(
+            "  harbor-lab status --workdir {w}     is Harbor installed and healthy?"
+        ));
+        ui.result_line(&format!(
+            "  harbor-lab down --workdir {w}       stop Harbor, take the daemon.json entries out"
+        ));
+        ui.result_line(&format!(
+            "Logs:            {} (install.sh), {} (Harbor's containers)",
+            self.install_log.display(),
+            self.harbor_log_dir.display()
         ));
     }
     fn exit(&self) -> Result<Exit, UserError> {
         self.demo.verdict().map(|()| Exit::Ok)
     }
+}
+
+/// A "no" at the confirmation: an answer, not a failure (exit 0).
+#[derive(Debug, Serialize)]
+pub struct UpDeclined {
+    pub cancelled: bool,
+    pub plan: Vec<String>,
+}
+
+impl Report for UpDeclined {
+    fn json(&self) -> serde_json::Value {
+        to_json(self)
+    }
+    fn human(&self, ui: &Reporter) {
+        ui.result_line("nothing done");
+    }
+}
+
+/// Where Harbor's containers log: `log.local.location` of the harbor.yml in
+/// place, else Harbor's default.
+fn harbor_log_dir(wd: &crate::workdir::Workdir) -> PathBuf {
+    let default = PathBuf::from("/var/log/harbor");
+    let Ok(text) =
+        crate::fsutil::read_limited_text(&wd.harbor_yml(), crate::fsutil::CONFIG_FILE_MAX)
+    else {
+        return default;
+    };
+    serde_norway::from_str::<serde_norway::Value>(&text)
+        .ok()
+        .and_then(|v| v["log"]["local"]["location"].as_str().map(PathBuf::from))
+        .unwrap_or(default)
 }
 
 /// `up --dry-run`: the plan and what install would do.
@@ -140,6 +206,10 @@ pub async fn up(
         ca_certificate: installed.ca_certificate.clone(),
         private_key: demo.private_key.clone(),
         public_key: demo.public_key.clone(),
+        key_password_file: Some(wd.cosign_password_file()).filter(|p| p.is_file()),
+        install_log: wd.install_log(),
+        harbor_log_dir: harbor_log_dir(wd),
+        workdir: wd.root().to_path_buf(),
         install: installed,
         demo,
     })

@@ -23,18 +23,42 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
-/// Print `report` (JSON or human) and return the exit code.
+/// Print `report` (JSON or human) and return the exit code. The JSON
+/// document carries `ok` (the command ends with exit 0), `version`, and, when
+/// the command ends in an error, `error: {code, message}`.
 pub fn render(ui: &Reporter, report: &dyn Report) -> u8 {
+    let exit = report.exit();
     if ui.json {
-        ui.json_out(&report.json());
+        let mut doc = report.json();
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("ok".into(), matches!(exit, Ok(Exit::Ok)).into());
+            if let Err(e) = &exit {
+                obj.insert(
+                    "error".into(),
+                    serde_json::json!({"code": e.exit.code(), "message": e.message}),
+                );
+            }
+        }
+        ui.json_out(&doc);
     } else {
         report.human(ui);
     }
-    match report.exit() {
+    match exit {
         Ok(exit) => exit.code(),
         Err(e) => {
             ui.error(&e.message);
             e.exit.code()
         }
+    }
+}
+
+/// With `--json`, the document of a command that failed before it had a
+/// report: `{"ok": false, "version", "error": {"code", "message"}}`.
+pub fn failure(ui: &Reporter, exit: Exit, message: &str) {
+    if ui.json {
+        ui.json_out(&serde_json::json!({
+            "ok": false,
+            "error": {"code": exit.code(), "message": message},
+        }));
     }
 }

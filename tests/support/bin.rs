@@ -96,6 +96,29 @@ pub fn run(cmd: &mut Command) -> Run {
     )
 }
 
+/// Run a command with no stdin, killing it (and failing the test) when it has
+/// not finished within `secs` seconds.
+pub fn run_within(cmd: &mut Command, secs: u64) -> Run {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(out) => Run::from(out.unwrap()),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{cmd:?} did not finish within {secs} s");
+        }
+    }
+}
+
 /// Our binary, with a clean environment for secrets and a private HOME.
 pub fn harbor_lab(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_harbor-lab"));

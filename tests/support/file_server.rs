@@ -1,5 +1,6 @@
-//! A loopback file server for installer releases: honours Range, can cut the
-//! first response for one path halfway, and records what it was asked.
+//! A loopback file server for installer releases: honours Range, records what
+//! it was asked, and misbehaves for one path on demand (cut, endless, huge,
+//! held).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,18 +28,42 @@ impl FileServer {
 }
 
 pub async fn file_server(files: HashMap<String, Vec<u8>>, cut_first: Option<String>) -> FileServer {
+    file_server_with(files, cut_first.map(Special::CutFirst)).await
+}
+
+/// How the file server misbehaves for one path.
+#[derive(Clone, Debug)]
+pub enum Special {
+    /// The first response is cut halfway (the connection drops).
+    CutFirst(String),
+    /// A 200 with a chunked body that does not end (bounded at 192 MiB so a
+    /// broken client cannot make the test run forever).
+    Endless(String),
+    /// A 200 announcing 10 GiB, then a few bytes.
+    HugeLength(String),
+    /// The first response sends half, then waits until the path is asked for
+    /// again (at most 5 s), then sends the rest: two clients overlap for sure.
+    HoldFirst(String),
+}
+
+pub async fn file_server_with(
+    files: HashMap<String, Vec<u8>>,
+    special: Option<Special>,
+) -> FileServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let files = Arc::new(files);
-    let cut = Arc::new(std::sync::Mutex::new(cut_first));
+    let special = Arc::new(std::sync::Mutex::new(special));
+    let again = Arc::new(tokio::sync::Notify::new());
     let log2 = log.clone();
     let task = tokio::spawn(async move {
         loop {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
-            let (files, log, cut) = (files.clone(), log2.clone(), cut.clone());
+            let (files, log, special, again) =
+                (files.clone(), log2.clone(), special.clone(), again.clone());
             tokio::spawn(async move {
                 let Some(head) = read_head(&mut sock).await else {
                     return;
@@ -53,6 +78,42 @@ pub async fn file_server(files: HashMap<String, Vec<u8>>, cut_first: Option<Stri
                     Some(r) => format!("GET {path} range={r}"),
                     None => format!("GET {path}"),
                 });
+                again.notify_waiters();
+                // The special behaviour for this path, once (Endless and
+                // HugeLength every time).
+                let mine = {
+                    let mut s = special.lock().unwrap();
+                    match s.clone() {
+                        Some(Special::Endless(p) | Special::HugeLength(p)) if p == path => {
+                            s.clone()
+                        }
+                        Some(Special::CutFirst(p) | Special::HoldFirst(p)) if p == path => s.take(),
+                        _ => None,
+                    }
+                };
+                match mine {
+                    Some(Special::Endless(_)) => {
+                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").await;
+                        let block = vec![b'x'; 64 * 1024];
+                        let framed = [
+                            format!("{:x}\r\n", block.len()).into_bytes(),
+                            block,
+                            b"\r\n".to_vec(),
+                        ]
+                        .concat();
+                        for _ in 0..3072 {
+                            if sock.write_all(&framed).await.is_err() {
+                                return;
+                            }
+                        }
+                        return;
+                    }
+                    Some(Special::HugeLength(_)) => {
+                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10737418240\r\nConnection: close\r\n\r\nxxxx").await;
+                        return;
+                    }
+                    _ => {}
+                }
                 let Some(body) = files.get(&path) else {
                     let _ = sock.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
                     return;
@@ -73,21 +134,27 @@ pub async fn file_server(files: HashMap<String, Vec<u8>>, cut_first: Option<Stri
                     part.len()
                 );
                 let _ = sock.write_all(h.as_bytes()).await;
-                let cut_now = {
-                    let mut c = cut.lock().unwrap();
-                    if c.as_deref() == Some(path.as_str()) {
-                        *c = None;
-                        true
-                    } else {
-                        false
+                match mine {
+                    Some(Special::CutFirst(_)) => {
+                        let _ = sock.write_all(&part[..part.len() / 2]).await;
+                        // Drop the connection halfway.
+                        return;
                     }
-                };
-                if cut_now {
-                    let _ = sock.write_all(&part[..part.len() / 2]).await;
-                    // Drop the connection halfway.
-                    return;
+                    Some(Special::HoldFirst(_)) => {
+                        let half = part.len() / 2;
+                        let _ = sock.write_all(&part[..half]).await;
+                        let _ = sock.flush().await;
+                        let _ = tokio::time::timeout(
+                            std::time::Duration::from_secs(5),
+                            again.notified(),
+                        )
+                        .await;
+                        let _ = sock.write_all(&part[half..]).await;
+                    }
+                    _ => {
+                        let _ = sock.write_all(part).await;
+                    }
                 }
-                let _ = sock.write_all(part).await;
                 let _ = sock.shutdown().await;
             });
         }

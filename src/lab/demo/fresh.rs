@@ -50,7 +50,12 @@ pub(super) async fn apply_freshness(run: &mut DemoRun<'_>) -> anyhow::Result<Out
         format: run.format,
     };
     let found = run_act(&act, &loc, &mut |id, ok, detail| {
-        run.sub_step(id, ok, detail)
+        let tone = if ok {
+            crate::ui::Tone::Good
+        } else {
+            crate::ui::Tone::Bad
+        };
+        run.sub_step(id, ok, tone, detail)
     })
     .await?;
     let ok = found.rollback_caught && found.freeze_caught;

@@ -4,6 +4,9 @@
 use crate::registry::Reference;
 use crate::registry::reference::ReferenceError;
 
+/// Where images from `--image-file` live in the local engine.
+pub const FILE_IMAGE_PREFIX: &str = "harbor-lab-demo/";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoImage {
     /// `--image` as given, normalised.
@@ -36,6 +39,14 @@ impl DemoImage {
             source,
             target,
         })
+    }
+
+    /// The image comes from `--image-file`: the local engine gets it under a
+    /// name of the lab's own (`harbor-lab-demo/<name>:<tag>`), so no image of
+    /// the user's (`busybox:latest`, or whatever --image names) is replaced.
+    pub fn from_file(mut self) -> DemoImage {
+        self.local = format!("{FILE_IMAGE_PREFIX}{}:{}", self.name(), self.tag());
+        self
     }
 
     /// The repository's name inside its Harbor project.
@@ -73,5 +84,8 @@ mod tests {
         assert_eq!(d.local, "127.0.0.1:5055/pull/src:v1");
         assert_eq!(d.target.to_string(), "127.0.0.1:80/pulled/src:v1");
         assert!(DemoImage::new("busybox", "h", "Bad Project").is_err());
+        let d = DemoImage::new("busybox", "h", "p").unwrap().from_file();
+        assert_eq!(d.local, "harbor-lab-demo/busybox:latest");
+        assert_eq!(d.target.to_string(), "h/p/busybox:latest");
     }
 }

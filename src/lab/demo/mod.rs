@@ -103,6 +103,38 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
 }
 
 impl DemoReport {
+    /// The `--json` document: the report without the journal's internal
+    /// fields (its input fingerprint).
+    pub fn public_json(&self) -> serde_json::Value {
+        let mut doc = crate::ui::render::to_json(self);
+        if let Some(obj) = doc.as_object_mut() {
+            obj.remove("fingerprint");
+        }
+        doc
+    }
+
+    /// What the story showed, and what to try next, in a few lines.
+    pub fn summary_lines(&self) -> Vec<String> {
+        let yes_no = |b: bool| if b { "yes" } else { "NO" };
+        vec![
+            format!("Image:           {} {}", self.image, self.digest),
+            format!(
+                "Signed by cosign in Harbor: {}; verified with {}: {}; tamper caught: {}; unsigned pull refused: {}; signed pull allowed: {}",
+                yes_no(self.signed_after),
+                self.public_key.display(),
+                yes_no(self.verified),
+                yes_no(self.tamper_detected),
+                yes_no(self.unsigned_pull_blocked),
+                yes_no(self.signed_pull_allowed),
+            ),
+            format!(
+                "Next:            harbor-lab verify --key {} {}",
+                self.public_key.display(),
+                self.image
+            ),
+        ]
+    }
+
     /// Did the story show everything it should? Otherwise the error (exit 4)
     /// names the steps that did not.
     pub fn verdict(&self) -> Result<(), UserError> {
@@ -192,6 +224,11 @@ impl<'a> DemoRun<'a> {
         let host = registry_host(&target.harbor_url)?;
         let image = DemoImage::new(&story.image, &host, &story.project)
             .with_context(|| format!("--image {} in project {}", story.image, story.project))?;
+        let image = if story.image_file.is_some() {
+            image.from_file()
+        } else {
+            image
+        };
         let fp = demo_fingerprint(story, &image, &target.keys);
         let previous = state
             .demo
@@ -211,7 +248,7 @@ impl<'a> DemoRun<'a> {
         let harbor = Harbor::trusting(
             &target.harbor_url,
             &target.user,
-            password,
+            &password,
             ca_pem.as_deref(),
         )?;
         let registry = Client::new(RegistryOptions {
@@ -221,7 +258,7 @@ impl<'a> DemoRun<'a> {
             password: Some(password.to_string()),
             ..Default::default()
         })?;
-        let creds = Some(engine::credentials(&host, &target.user, password));
+        let creds = Some(engine::credentials(&host, &target.user, &password));
         let report = DemoReport {
             harbor_url: target.harbor_url.clone(),
             image: image.target.to_string(),
@@ -268,8 +305,9 @@ impl<'a> DemoRun<'a> {
     }
 
     /// A sub-step's verdict (the policy step reports its two pulls).
-    fn sub_step(&mut self, id: &str, ok: bool, detail: String) {
-        let r = StepReport::new(id, if ok { Status::Ok } else { Status::Failed }, detail);
+    fn sub_step(&mut self, id: &str, ok: bool, tone: crate::ui::Tone, detail: String) {
+        let r = StepReport::new(id, if ok { Status::Ok } else { Status::Failed }, detail)
+            .with_tone(tone);
         r.print(self.ui);
         self.record(r);
     }

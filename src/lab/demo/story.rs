@@ -18,6 +18,7 @@ use crate::lab::options::StoryOptions;
 use crate::lab::secrets;
 use crate::lab::step::{Check, Outcome};
 use crate::registry::{Client, Reference};
+use crate::ui::Tone;
 
 /// Steps that always run (their work is the showing).
 pub(super) async fn always(_: &mut DemoRun<'_>) -> anyhow::Result<Check> {
@@ -170,6 +171,11 @@ pub(super) async fn apply_show_unsigned(run: &mut DemoRun<'_>) -> anyhow::Result
         .previous
         .as_ref()
         .map_or(signed_now, |p| p.signed_before);
+    let tone = if run.report.signed_before {
+        Tone::Good
+    } else {
+        Tone::Bad
+    };
     Ok(Outcome::verdict(
         true,
         format!(
@@ -181,7 +187,8 @@ pub(super) async fn apply_show_unsigned(run: &mut DemoRun<'_>) -> anyhow::Result
                 "not signed"
             }
         ),
-    ))
+    )
+    .toned(tone))
 }
 
 pub(super) fn plan_sign(story: &StoryOptions) -> String {
@@ -243,9 +250,9 @@ pub(super) fn signing_key(run: &DemoRun<'_>) -> anyhow::Result<p256::ecdsa::Sign
             false,
         )?,
     };
-    let text =
-        std::fs::read(key).map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
-    crate::cosign::keys::decrypt_private_key(&text, password.expose().as_bytes())
+    let text = crate::fsutil::read_limited(key, crate::fsutil::SMALL_FILE_MAX)
+        .map_err(|e| UserError::usage(format!("{}: {e}", key.display())))?;
+    crate::cosign::keys::decrypt_private_key(&text, password.as_bytes())
         .with_context(|| key.display().to_string())
 }
 
@@ -278,7 +285,8 @@ pub(super) async fn apply_show_signed(run: &mut DemoRun<'_>) -> anyhow::Result<O
                 "still not signed".into()
             }
         ),
-    ))
+    )
+    .toned(if signed { Tone::Good } else { Tone::Bad }))
 }
 
 pub(super) fn plan_verify(_: &StoryOptions) -> String {
@@ -288,7 +296,7 @@ pub(super) fn plan_verify(_: &StoryOptions) -> String {
 /// Verify with the public key file, as a learner would (not the private key).
 pub(super) fn verifying_key(run: &DemoRun<'_>) -> anyhow::Result<p256::ecdsa::VerifyingKey> {
     let public = &run.target.keys.public;
-    let pem = std::fs::read(public)
+    let pem = crate::fsutil::read_limited(public, crate::fsutil::SMALL_FILE_MAX)
         .map_err(|e| UserError::usage(format!("{}: {e}", public.display())))?;
     crate::cosign::keys::parse_public_key(&pem).with_context(|| public.display().to_string())
 }
@@ -317,15 +325,14 @@ pub(super) async fn apply_verify(run: &mut DemoRun<'_>) -> anyhow::Result<Outcom
                     .line(&serde_json::to_string(&list).unwrap_or_default());
             }
             run.report.verified = true;
-            Ok(Outcome::verdict(
-                true,
-                format!("{image} verifies with {}", public.display()),
-            ))
+            Ok(
+                Outcome::verdict(true, format!("{image} verifies with {}", public.display()))
+                    .toned(Tone::Good),
+            )
         }
-        other => Ok(Outcome::verdict(
-            false,
-            format!("{image} does not verify: {other:?}"),
-        )),
+        other => Ok(
+            Outcome::verdict(false, format!("{image} does not verify: {other:?}")).toned(Tone::Bad),
+        ),
     }
 }
 
@@ -360,7 +367,8 @@ pub(super) async fn apply_tamper(run: &mut DemoRun<'_>) -> anyhow::Result<Outcom
     let (tampered, detail) = tamper(&run.registry, &vk, &image).await?;
     run.report.tamper_detected = tampered.is_some();
     run.report.tampered_digest = tampered.map(|t| t.digest).unwrap_or_default();
-    Ok(Outcome::verdict(run.report.tamper_detected, detail))
+    // Detected tampering is a failed verification: red, as cosign shows it.
+    Ok(Outcome::verdict(run.report.tamper_detected, detail).toned(Tone::Bad))
 }
 
 pub(super) fn plan_policy(story: &StoryOptions) -> String {
@@ -452,17 +460,20 @@ fn report_pulls(run: &mut DemoRun<'_>, blocked: Option<String>, signed: Result<(
             run.sub_step(
                 "policy-unsigned",
                 true,
+                Tone::Bad,
                 format!("Harbor refused the unsigned pull: {quoted:?}"),
             );
         }
         Some(other) => run.sub_step(
             "policy-unsigned",
             false,
+            Tone::Plain,
             format!("the unsigned pull failed, but not because of the policy: {other}"),
         ),
         None => run.sub_step(
             "policy-unsigned",
             false,
+            Tone::Bad,
             "Harbor let the unsigned image through".into(),
         ),
     }
@@ -470,11 +481,17 @@ fn report_pulls(run: &mut DemoRun<'_>, blocked: Option<String>, signed: Result<(
         Ok(()) => {
             run.report.signed_pull_allowed = true;
             let image = run.image.target.to_string();
-            run.sub_step("policy-signed", true, format!("the signed {image} pulls"));
+            run.sub_step(
+                "policy-signed",
+                true,
+                Tone::Good,
+                format!("the signed {image} pulls (allowed)"),
+            );
         }
         Err(e) => run.sub_step(
             "policy-signed",
             false,
+            Tone::Bad,
             format!("the signed pull failed: {e}"),
         ),
     }
@@ -496,11 +513,13 @@ async fn prepare_local_image(run: &DemoRun<'_>, docker: &bollard::Docker) -> any
     let local = &image.local;
     if let Some(f) = &run.story.image_file {
         let path = run.ctx.resolve(f);
-        let data = std::fs::read(&path)
+        // An image for the demo is megabytes; a GiB is surely the wrong file.
+        let data = crate::fsutil::read_limited(&path, 1 << 30)
             .map_err(|e| UserError::usage(format!("--image-file {}: {e}", path.display())))?;
-        let repo = image.source.docker_repository();
-        let tag = image.source.tag.as_deref().unwrap_or("latest");
-        engine::load_image_file(docker, Bytes::from(data), &repo, tag)
+        // `local` is the lab's own name for it (DemoImage::from_file): the
+        // user's image of the --image name is never replaced.
+        let (repo, tag) = local.rsplit_once(':').unwrap_or((local, "latest"));
+        engine::load_image_file(docker, Bytes::from(data), repo, tag)
             .await
             .map_err(|e| match e {
                 // The engine refused the file's contents: that is the file's fault.

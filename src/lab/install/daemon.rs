@@ -14,16 +14,17 @@ use super::InstallRun;
 use super::harbor_yml::diff;
 use crate::docker::daemon_config;
 use crate::error::UserError;
-use crate::fsutil::{backup_once, write_atomic};
+use crate::fsutil::{backup_once, write_through};
 use crate::journal::DaemonConfigRecord;
 use crate::lab::options::InstallOptions;
-use crate::lab::step::{Check, Outcome};
+use crate::lab::step::{Check, Outcome, Pipeline as _};
 use crate::ui::prompt;
 
-/// What the check merged, for `apply`.
+/// What the check merged, for `apply`. `new_text` None: the file already
+/// lists entries an interrupted run of ours wrote; `apply` only records them.
 pub(super) struct Pending {
     existed: bool,
-    new_text: String,
+    new_text: Option<String>,
     added: Vec<String>,
     /// --tls: `added` are being taken out, not added.
     removing: bool,
@@ -81,7 +82,7 @@ pub(super) async fn check_config(run: &mut InstallRun<'_>) -> anyhow::Result<Che
         );
         run.daemon = Some(Pending {
             existed: true,
-            new_text,
+            new_text: Some(new_text),
             added: removal.added,
             removing: true,
         });
@@ -92,6 +93,24 @@ pub(super) async fn check_config(run: &mut InstallRun<'_>) -> anyhow::Result<Che
     }
     let merge = daemon_config::merge(path, current.as_deref(), &entries)?;
     let Some(new_text) = merge.new_text else {
+        // Listed because a run of ours wrote them and was stopped before its
+        // journal said so (the intent was journalled first): ours after all.
+        if let Some(rec) = run.state.daemon_config.as_ref()
+            && !rec.pending.is_empty()
+        {
+            let plan = format!(
+                "record {} in {} as this lab's (written by an interrupted run)",
+                rec.pending.join(", "),
+                path.display()
+            );
+            run.daemon = Some(Pending {
+                existed: true,
+                new_text: None,
+                added: rec.pending.clone(),
+                removing: false,
+            });
+            return Ok(Check::needed(plan));
+        }
         return Ok(Check::Done(format!(
             "{} already lists {}",
             path.display(),
@@ -107,7 +126,7 @@ pub(super) async fn check_config(run: &mut InstallRun<'_>) -> anyhow::Result<Che
     let plan = format!("add {} to {}", merge.added.join(", "), path.display());
     run.daemon = Some(Pending {
         existed: current.is_some(),
-        new_text,
+        new_text: Some(new_text),
         added: merge.added,
         removing: false,
     });
@@ -123,8 +142,18 @@ pub(super) async fn apply_config(run: &mut InstallRun<'_>) -> anyhow::Result<Out
         .daemon
         .take()
         .context("the daemon-config check found nothing to add")?;
+    let Some(new_text) = p.new_text else {
+        if let Some(rec) = run.state.daemon_config.as_mut() {
+            rec.commit_pending();
+        }
+        return Ok(Outcome::done(format!(
+            "{} lists {} (written by an interrupted run; recorded now)",
+            path.display(),
+            p.added.join(", ")
+        )));
+    };
     if p.removing {
-        write_atomic(&path, p.new_text.as_bytes(), 0o644)
+        write_through(&path, new_text.as_bytes(), 0o644)
             .with_context(|| format!("writing {}", path.display()))?;
         if let Some(rec) = run.state.daemon_config.as_mut() {
             rec.added.retain(|e| !p.added.contains(e));
@@ -158,17 +187,25 @@ pub(super) async fn apply_config(run: &mut InstallRun<'_>) -> anyhow::Result<Out
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    write_atomic(&path, p.new_text.as_bytes(), 0o644)
+    // The intent goes to the journal first: whatever stops this run after
+    // the write, a re-run and `down` know these entries are ours.
+    let rec = run
+        .state
+        .daemon_config
+        .get_or_insert_with(|| DaemonConfigRecord {
+            path: path.clone(),
+            backup,
+            added: Vec::new(),
+            pending: Vec::new(),
+        });
+    rec.pending = p.added.clone();
+    run.save()?;
+    // Through a symlink to its target, keeping the target's mode and owner.
+    write_through(&path, new_text.as_bytes(), 0o644)
         .with_context(|| format!("writing {}", path.display()))?;
-    match run.state.daemon_config.as_mut() {
-        Some(rec) => rec.added.extend(p.added.clone()),
-        None => {
-            run.state.daemon_config = Some(DaemonConfigRecord {
-                path: path.clone(),
-                backup,
-                added: p.added.clone(),
-            })
-        }
+    run.ctx.fault_point("daemon-config-written");
+    if let Some(rec) = run.state.daemon_config.as_mut() {
+        rec.commit_pending();
     }
     Ok(Outcome::done(format!(
         "added {} to {}",

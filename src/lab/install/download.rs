@@ -141,6 +141,7 @@ pub(super) async fn apply(run: &mut InstallRun<'_>) -> anyhow::Result<Outcome> {
         url: r.url.clone(),
         dest: r.dest.clone(),
         md5: Some(expected),
+        max_bytes: run.opts.version.max_installer_bytes(offline),
     };
     let got = download::download(&run.client, run.ui, &spec, 4).await?;
     write_atomic(&r.stored, format!("{}\n", got.md5).as_bytes(), 0o644)

@@ -142,10 +142,20 @@ impl Pipeline for InstallRun<'_> {
     fn record(&mut self, report: StepReport) {
         self.report.steps.push(report);
     }
+    /// The workdir and its lock come now, when the first step is about to
+    /// write; the journal is read again under the lock.
+    fn prepare_to_write(&mut self) -> anyhow::Result<()> {
+        if self._lock.is_none() && !self.opts.dry_run {
+            self._lock = Some(self.opts.workdir.lock()?);
+            self.state = self.opts.workdir.load()?;
+        }
+        Ok(())
+    }
 }
 
 impl<'a> InstallRun<'a> {
-    /// Open the run: lock the workdir (not on a dry run) and read the journal.
+    /// Open the run and read the journal; the workdir is locked (and made)
+    /// only once a step is about to write (see `prepare_to_write`).
     pub fn start(
         ctx: &'a Context,
         ui: &'a Reporter,
@@ -153,7 +163,6 @@ impl<'a> InstallRun<'a> {
         tls: Option<tls::Prepared>,
     ) -> anyhow::Result<InstallRun<'a>> {
         let wd = &opts.workdir;
-        let lock = if opts.dry_run { None } else { Some(wd.lock()?) };
         let state = wd.load()?;
         let client = crate::http::trusting(
             crate::http::builder(crate::http::Profile::Transfer),
@@ -192,7 +201,7 @@ impl<'a> InstallRun<'a> {
             harbor_yml: None,
             daemon: None,
             tls,
-            _lock: lock,
+            _lock: None,
         })
     }
 
@@ -224,7 +233,9 @@ pub async fn install(
     let mut run = InstallRun::start(ctx, ui, opts, prepared)?;
     step::execute(&mut run, &steps()).await?;
     if !opts.dry_run {
+        run.prepare_to_write()?;
         record_harbor(&mut run)?;
+        crate::labs::register(ctx, opts.host.port, opts.workdir.root());
     }
     Ok(run.report)
 }
