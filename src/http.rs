@@ -64,18 +64,30 @@ fn base(profile: Profile) -> reqwest::ClientBuilder {
     }
 }
 
-/// `b`, also trusting the CA certificates in `ca_pem` (PEM, one or more):
-/// the lab CA of a `--tls` Harbor, or `--registry-cacert`.
-pub fn trusting(
-    mut b: reqwest::ClientBuilder,
+/// A client for `profile` that also trusts the CA certificates in `ca_pem`
+/// (PEM, one or more): the lab CA of a `--tls` Harbor, or `--registry-cacert`.
+/// The extra roots go into the same lazily built verifier as the system's
+/// (see [`Trust`]); reqwest's `add_root_certificate` would be ignored there.
+pub fn client_trusting(
+    profile: Profile,
     ca_pem: Option<&[u8]>,
-) -> Result<reqwest::ClientBuilder, reqwest::Error> {
-    if let Some(pem) = ca_pem {
-        for c in reqwest::Certificate::from_pem_bundle(pem)? {
-            b = b.add_root_certificate(c);
+) -> Result<reqwest::Client, ClientError> {
+    let b = match ca_pem {
+        Some(pem) => {
+            builder_trusting(profile, Trust::SystemAnd(pem)).map_err(ClientError::Certificate)?
         }
-    }
-    Ok(b)
+        None => builder(profile),
+    };
+    Ok(b.build()?)
+}
+
+/// Why [`client_trusting`] could not make a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    Certificate(String),
+    #[error(transparent)]
+    Build(#[from] reqwest::Error),
 }
 
 /// A client for `profile` (see [`builder`]).

@@ -16,11 +16,7 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &PreflightArgs) -> supe
             .map(|c| c.1),
         None => None,
     };
-    let client = crate::http::trusting(
-        crate::http::builder(crate::http::Profile::Transfer),
-        ca.as_deref(),
-    )?
-    .build()?;
+    let client = crate::http::client_trusting(crate::http::Profile::Transfer, ca.as_deref())?;
     Ok(Box::new(
         preflight::run(ctx, ui, &client, &opts, true).await,
     ))

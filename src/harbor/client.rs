@@ -125,12 +125,12 @@ impl Harbor {
         password: &str,
         ca_pem: Option<&[u8]>,
     ) -> Result<Harbor, HarborError> {
-        let http = crate::http::trusting(crate::http::builder(Profile::Api), ca_pem)
-            .and_then(|b| b.build())
-            .map_err(|e| HarborError::Connect {
+        let http = crate::http::client_trusting(Profile::Api, ca_pem).map_err(|e| {
+            HarborError::Connect {
                 url: base.to_string(),
                 detail: e.to_string(),
-            })?;
+            }
+        })?;
         Ok(Harbor {
             http,
             base: base.trim_end_matches('/').to_string(),

@@ -55,11 +55,7 @@ async fn recorded_harbor_is_up(opts: &PreflightOptions) -> bool {
         .tls
         .and_then(|t| t.ca_certificate)
         .and_then(|p| std::fs::read(p).ok());
-    let client = crate::http::trusting(
-        crate::http::builder(crate::http::Profile::Transfer),
-        ca.as_deref(),
-    )
-    .and_then(|b| b.build());
+    let client = crate::http::client_trusting(crate::http::Profile::Transfer, ca.as_deref());
     match client {
         Ok(c) => harbor_is_up(&c, &old.url).await,
         Err(_) => false,

@@ -109,13 +109,10 @@ pub async fn status(
         .and_then(|t| t.ca_certificate.as_ref())
         .and_then(|p| std::fs::read(p).ok());
     let trusting = match &ca {
-        Some(pem) => Some(
-            crate::http::trusting(
-                crate::http::builder(crate::http::Profile::Transfer),
-                Some(pem),
-            )?
-            .build()?,
-        ),
+        Some(pem) => Some(crate::http::client_trusting(
+            crate::http::Profile::Transfer,
+            Some(pem),
+        )?),
         None => None,
     };
     let (url, answers, health) =

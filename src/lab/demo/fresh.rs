@@ -29,8 +29,17 @@ pub(super) async fn apply_freshness(run: &mut DemoRun<'_>) -> anyhow::Result<Out
     let signing_key = super::story::signing_key(run)?;
     let verifying_key = super::story::verifying_key(run)?;
     let password = run.target.password.expose().to_string();
+    // A --tls lab: the metadata image is reached over https with the lab CA too.
+    let ca_cert_pem = match &run.target.ca_certificate {
+        Some(p) => Some(
+            std::fs::read(p)
+                .map_err(|e| UserError::usage(format!("{}: {e} (the lab CA)", p.display())))?,
+        ),
+        None => None,
+    };
     let registry = RegistryOptions {
         allow_insecure: run.target.harbor_url.starts_with("http://"),
+        ca_cert_pem,
         username: Some(run.target.user.clone()),
         password: Some(password),
         ..Default::default()

@@ -164,11 +164,10 @@ impl<'a> InstallRun<'a> {
     ) -> anyhow::Result<InstallRun<'a>> {
         let wd = &opts.workdir;
         let state = wd.load()?;
-        let client = crate::http::trusting(
-            crate::http::builder(crate::http::Profile::Transfer),
+        let client = crate::http::client_trusting(
+            crate::http::Profile::Transfer,
             tls.as_ref().and_then(tls::Prepared::ca_pem),
         )
-        .and_then(|b| b.build())
         .context("setting up the HTTP client")?;
         let report = InstallReport {
             harbor_url: opts.host.url.clone(),
