@@ -209,17 +209,16 @@ async fn check(
     Ok(Ok(fresh))
 }
 
-/// Push a variant of `image` (its config relabelled) to `tag`; its digest.
-async fn push_variant(
+/// `original`'s manifest with the same layers and a config that carries one
+/// more label (`key=value`), the new config blob already pushed: a new digest
+/// for the same content (the demo's tampered image, a second release).
+pub(crate) async fn relabelled(
     client: &Client,
     image: &Reference,
-    tag: &str,
-    label: &str,
-) -> anyhow::Result<crate::cosign::sign::Subject> {
-    let original = client
-        .get_manifest(image)
-        .await?
-        .ok_or_else(|| UserError::remote(format!("{image} disappeared")))?;
+    original: &crate::registry::Manifest,
+    key: &str,
+    value: &str,
+) -> anyhow::Result<serde_json::Value> {
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&original.bytes).context("the pushed manifest is not JSON")?;
     let config_digest = manifest["config"]["digest"]
@@ -235,14 +234,29 @@ async fn push_variant(
     if !cfg["config"]["Labels"].is_object() {
         cfg["config"]["Labels"] = serde_json::json!({});
     }
-    cfg["config"]["Labels"]["org.harbor-lab.release"] = serde_json::json!(label);
+    cfg["config"]["Labels"][key] = serde_json::json!(value);
     let new_config = Bytes::from(serde_json::to_vec(&cfg)?);
-    let new_digest = crate::registry::sha256_digest(&new_config);
+    let new_digest = crate::digest::sha256_digest(&new_config);
     client
         .put_blob(image, &new_digest, new_config.clone())
         .await?;
     manifest["config"]["digest"] = serde_json::json!(new_digest);
     manifest["config"]["size"] = serde_json::json!(new_config.len());
+    Ok(manifest)
+}
+
+/// Push a variant of `image` (its config relabelled) to `tag`; its digest.
+async fn push_variant(
+    client: &Client,
+    image: &Reference,
+    tag: &str,
+    label: &str,
+) -> anyhow::Result<crate::cosign::sign::Subject> {
+    let original = client
+        .get_manifest(image)
+        .await?
+        .ok_or_else(|| UserError::remote(format!("{image} disappeared")))?;
+    let manifest = relabelled(client, image, &original, "org.harbor-lab.release", label).await?;
     let media_type = manifest["mediaType"]
         .as_str()
         .unwrap_or(&original.media_type)

@@ -627,29 +627,14 @@ async fn push_tampered(
     image: &Reference,
     original: &crate::registry::Manifest,
 ) -> anyhow::Result<String> {
-    let mut manifest: serde_json::Value =
-        serde_json::from_slice(&original.bytes).context("the pushed manifest is not JSON")?;
-    let config_digest = manifest["config"]["digest"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let config = registry.get_blob(image, &config_digest, 16 << 20).await?;
-    let mut cfg: serde_json::Value =
-        serde_json::from_slice(&config).context("the image config is not JSON")?;
-    if !cfg["config"].is_object() {
-        cfg["config"] = serde_json::json!({});
-    }
-    if !cfg["config"]["Labels"].is_object() {
-        cfg["config"]["Labels"] = serde_json::json!({});
-    }
-    cfg["config"]["Labels"]["org.harbor-lab.tampered"] = serde_json::json!("true");
-    let new_config = Bytes::from(serde_json::to_vec(&cfg)?);
-    let new_config_digest = crate::digest::sha256_digest(&new_config);
-    registry
-        .put_blob(image, &new_config_digest, new_config.clone())
-        .await?;
-    manifest["config"]["digest"] = serde_json::json!(new_config_digest);
-    manifest["config"]["size"] = serde_json::json!(new_config.len());
+    let manifest = crate::lab::freshness::relabelled(
+        registry,
+        image,
+        original,
+        "org.harbor-lab.tampered",
+        "true",
+    )
+    .await?;
     Ok(registry
         .put_manifest(
             image,
