@@ -140,6 +140,9 @@ struct HostState {
     /// Scopes this invocation will need (see [`Client::plan`]), asked for
     /// together with the next token so that one token serves many images.
     planned: Vec<String>,
+    /// Does the registry have a usable referrers API? `None` until a first
+    /// answer said so; a registry that lacks it lacks it for every image.
+    referrers_api: Option<bool>,
 }
 
 impl HostState {
@@ -176,6 +179,9 @@ pub struct Client {
     settled: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
     /// One token request at a time, so concurrent images share its answer.
     token_fetch: tokio::sync::Mutex<()>,
+    /// One referrers-API probe at a time while a registry's support is
+    /// unknown, so N concurrent images learn it from one request.
+    referrers_probe: tokio::sync::Mutex<()>,
 }
 
 fn scope_for(repo: &str, push: bool) -> String {
@@ -207,6 +213,7 @@ impl Client {
             hosts: Mutex::new(HashMap::new()),
             settled: Mutex::new(HashMap::new()),
             token_fetch: tokio::sync::Mutex::new(()),
+            referrers_probe: tokio::sync::Mutex::new(()),
         })
     }
 

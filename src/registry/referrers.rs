@@ -192,7 +192,35 @@ impl Client {
     }
 
     /// The API's answer, all pages, or `None` when the registry has no usable API.
+    /// Whether it has one is learnt once per registry: while nobody knows, one
+    /// image asks and the others wait for its answer (distribution 2.8 has no
+    /// API, so a batch would otherwise pay one extra request per image).
     async fn referrers_api(
+        &self,
+        image: &Reference,
+        digest: &str,
+    ) -> Result<Option<ReferrersIndex>, RegistryError> {
+        let known = |s: &Self| s.with_host(&image.registry, |h| h.referrers_api);
+        let _probing = match known(self) {
+            Some(false) => return Ok(None),
+            Some(true) => None,
+            None => {
+                let guard = self.referrers_probe.lock().await;
+                match known(self) {
+                    Some(false) => return Ok(None),
+                    Some(true) => None,
+                    None => Some(guard),
+                }
+            }
+        };
+        let answer = self.referrers_pages(image, digest).await;
+        if let Ok(Some(_)) = answer {
+            self.with_host(&image.registry, |h| h.referrers_api = Some(true));
+        }
+        answer
+    }
+
+    async fn referrers_pages(
         &self,
         image: &Reference,
         digest: &str,
@@ -229,6 +257,13 @@ impl Client {
                         url: path,
                         reason: format!("a referrers page has Content-Type {content_type:?}"),
                     });
+                }
+                // What cosign takes for "no API" (the OCI spec forbids a 404
+                // from a registry that has one); an auth or server error
+                // says nothing about the API, so the next image asks again.
+                let status = resp.status();
+                if matches!(status.as_u16(), 200 | 400 | 404 | 406) {
+                    self.with_host(&image.registry, |h| h.referrers_api = Some(false));
                 }
                 return Ok(None);
             }
