@@ -9,9 +9,44 @@ use std::process::{Command, Stdio};
 
 use support::*;
 
-/// Run `args` on a pty in `dir`, typing each line after a pause (at most a minute).
+/// Run `args` on a pty in `dir`, typing each line once the command waits at a
+/// prompt (at most a minute in all).
 fn on_terminal(dir: &Path, args: &[&str], lines: &[&str]) -> (i32, String) {
     on_terminal_env(dir, args, lines, &[])
+}
+
+/// Is the command waiting for a line? Its output ends in an unfinished line
+/// that looks like a prompt ("…:", "… [y/n]", "…?"), and nothing has been
+/// written for a moment. Typing on a timer instead raced a loaded machine:
+/// a password typed before the prompt turned echo off was echoed.
+fn at_prompt(out: &[u8]) -> bool {
+    let text = without_escapes(&String::from_utf8_lossy(out));
+    let tail = text.rsplit('\n').next().unwrap_or_default();
+    let tail = tail
+        .rsplit('\r')
+        .find(|t| !t.trim().is_empty())
+        .unwrap_or_default();
+    let tail = tail.trim_end();
+    tail.ends_with(':') || tail.ends_with(']') || tail.ends_with('?')
+}
+
+/// `text` without its terminal control sequences (ESC [ … final byte), such
+/// as the cursor hiding a prompt ends with.
+fn without_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+        } else if chars.next() == Some('[') {
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 fn on_terminal_env(
@@ -20,6 +55,10 @@ fn on_terminal_env(
     lines: &[&str],
     env: &[(&str, String)],
 ) -> (i32, String) {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
     let mut cmdline = shell_words(env!("CARGO_BIN_EXE_harbor-lab"));
     for a in args {
         cmdline.push(' ');
@@ -39,18 +78,54 @@ fn on_terminal_env(
         .stderr(Stdio::piped())
         .spawn()
         .expect("util-linux `script` is installed");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let seen = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
     let mut stdin = child.stdin.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(55);
+    let mut typed_at = 0;
     for l in lines {
-        std::thread::sleep(std::time::Duration::from_millis(700));
-        stdin.write_all(format!("{l}\n").as_bytes()).unwrap();
+        // Wait for new output that ends at a prompt and then stays still.
+        let mut last = (usize::MAX, Instant::now());
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            let out = seen.lock().unwrap();
+            if out.len() != last.0 {
+                last = (out.len(), Instant::now());
+            } else if out.len() > typed_at
+                && at_prompt(&out[typed_at..])
+                && last.1.elapsed() >= Duration::from_millis(250)
+            {
+                break;
+            }
+        }
+        typed_at = seen.lock().unwrap().len();
+        if stdin.write_all(format!("{l}\n").as_bytes()).is_err() {
+            break;
+        }
         stdin.flush().unwrap();
     }
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(500));
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let text = String::from_utf8_lossy(&seen.lock().unwrap()).to_string() + &stderr;
+    (status.code().unwrap_or(-1), text)
 }
 
 fn shell_words(s: &str) -> String {
