@@ -378,7 +378,7 @@ async fn real_cosign_signs_and_verifies_through_the_double() {
         let err = harbor_lab::docker::engine::pull(
             &docker,
             &harbor_lab::ui::Reporter::silent(),
-            &other,
+            &harbor_lab::registry::Reference::parse(&other).unwrap(),
             Some(creds.clone()),
         )
         .await
@@ -391,7 +391,7 @@ async fn real_cosign_signs_and_verifies_through_the_double() {
         harbor_lab::docker::engine::pull(
             &docker,
             &harbor_lab::ui::Reporter::silent(),
-            &image,
+            &harbor_lab::registry::Reference::parse(&image).unwrap(),
             Some(creds),
         )
         .await
