@@ -679,8 +679,9 @@ fn the_plan_shows_the_detected_host_ip() {
 /// come from the old code, none is computed here). The test puts it back
 /// exactly where it was made (the fingerprints name its paths, port and
 /// image), puts what the old demo pushed back in the registry, starts the
-/// Harbor double the old install started, and runs this version's `up` with
-/// the old command line: every finished step is skipped, install.sh does not
+/// Harbor double the old install started and the release server it
+/// downloaded from, and runs this version's `up` with the old command line:
+/// every finished step is skipped, nothing is downloaded, install.sh does not
 /// run, nothing is pushed or signed again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_workdir_made_by_da58c46_resumes_with_every_finished_step_skipped() {
@@ -704,6 +705,21 @@ async fn a_workdir_made_by_da58c46_resumes_with_every_finished_step_skipped() {
     let read_json = |p: &str| -> Value {
         serde_json::from_slice(&std::fs::read(root.join(p)).unwrap()).unwrap()
     };
+    // The download record stamps the cached installer's size and mtime (ns).
+    let ns: u64 = std::fs::read_to_string(root.join("cache-mtime-ns"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(root.join("cache/downloads/v2.7.1/harbor-online-installer-v2.7.1.tgz"))
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns))
+        .unwrap();
+    // The release server the old up downloaded from, on its port again.
+    let release = dir_files(&root.join("release/v2.7.1"), "/v2.7.1");
+    let server = file_server_on("127.0.0.1:41330", release, None).await;
 
     // What the old demo pushed: the image at v1 and its `.sig`.
     let repo = Reference::parse(&format!("{}/{NS}/library/hl-compat:v1", registry())).unwrap();
@@ -780,7 +796,15 @@ async fn a_workdir_made_by_da58c46_resumes_with_every_finished_step_skipped() {
     // environment: had install.sh run, it would have started a double of its
     // own and written work/data/double.pid.
     let mut cmd = harbor_lab_with_double(root, NS);
-    cmd.args(Lab::terminal_args("up", &PORT.to_string()))
+    cmd.arg("up");
+    fixture_install_args(
+        &mut cmd,
+        &format!("http://{}", server.addr),
+        PORT,
+        Path::new("work"),
+        Path::new("daemon.json"),
+    );
+    cmd.args(["--no-daemon-reload", "--health-timeout", "30"])
         .args(["--image", "hl-compat:v1", "--image-file", "image.tar"])
         .args(["--yes", "--json"]);
     let out = run_blocking(cmd).await;
@@ -789,6 +813,8 @@ async fn a_workdir_made_by_da58c46_resumes_with_every_finished_step_skipped() {
 
     // Nothing done again: install's steps skipped, the demo's acts not redone.
     assert_nothing_done_again(&r);
+    // No download: the cached installer is trusted without a request.
+    assert_eq!(server.requests(), Vec::<String>::new());
     assert!(
         !root.join("work/data/double.pid").exists(),
         "install.sh ran again: {}",
@@ -806,7 +832,7 @@ async fn a_workdir_made_by_da58c46_resumes_with_every_finished_step_skipped() {
     // The old journal's records stand: the same fingerprints, and extract and
     // install not recorded again (health is re-checked, so it is re-stamped).
     let new = read_json("work/state.json");
-    for id in ["extract", "install"] {
+    for id in ["download", "extract", "install"] {
         assert_eq!(new["steps"][id], old["steps"][id], "{id}");
     }
     assert_eq!(

@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -697,17 +696,7 @@ async fn python_tuf_reads_our_repository_from_a_directory_over_http_and_from_the
         &oci,
     ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let files: HashMap<String, Vec<u8>> = std::fs::read_dir(&published)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                format!("/tuf/{}", e.file_name().to_string_lossy()),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    let server = file_server(files, None).await;
+    let server = file_server(dir_files(&published, "/tuf"), None).await;
     let http = format!("http://{}/tuf", server.addr);
     for url in [file_url(&md), http.clone(), oci.clone()] {
         let r = run(peer().args(["resolve", "--root"]).arg(&root).args([

@@ -30,7 +30,7 @@ mod tests {
     use crate::journal::State;
 
     /// tests/fixtures/state-da58c46.json is the journal the da58c46 binary wrote
-    /// for `up --installer-file installer.tgz --http-port 41329 --image
+    /// for `up --download-base http://127.0.0.1:41330 --http-port 41329 --image
     /// hl-compat:v1 --image-file image.tar --workdir work` in /tmp/compat-da58c46
     /// (tests/fixtures/compat-da58c46.sh; tests/lab.rs resumes that workdir).
     /// This version must compute the same step ids and fingerprints from the
