@@ -221,38 +221,31 @@ bench_lab_section() {
 }
 
 bench_tuf() {
-  echo "== tuf: setting up 100 signed, pinned images in $REG" >&2
-  local run; run="tufbench$(date +%s)"
-  mkdir -p "$WORK/tuf-rootfs/bin"
-  cp "$(command -v busybox)" "$WORK/tuf-rootfs/bin/"
-  echo "$run" > "$WORK/tuf-rootfs/id"
-  tar -C "$WORK/tuf-rootfs" -cf "$WORK/tuf-rootfs.tar" .
-  "$DOCKER" import "$WORK/tuf-rootfs.tar" "$REG/$run/base:v1" >/dev/null
-  local imgs=() i
-  for i in $(seq 1 100); do
-    imgs+=("$REG/$run/t$i:v1")
-    "$DOCKER" tag "$REG/$run/base:v1" "$REG/$run/t$i:v1"
-  done
-  for img in "${imgs[@]}"; do "$DOCKER" push -q "$img" >/dev/null 2>&1 || "$DOCKER" push "$img" >/dev/null; done
+  echo "== tuf: putting 100 signed, pinned images into $REG" >&2
+  local run imgs
+  run="tufbench$(date +%s)"
+  mapfile -t imgs < <(python3 scripts/bench-images.py "$REG" "$run" t 100)
   (cd "$WORK" && "$HL" -q keys generate --output-key-prefix tufkey --force)
   "$HL" -q sign --key "$WORK/tufkey.key" "${imgs[@]}"
   "$HL" -q tuf init --repo "$WORK/tufrepo" --force
   "$HL" -q tuf pin --repo "$WORK/tufrepo" --key "$WORK/tufkey.pub" "${imgs[@]}"
+  # The metadata from the repository's directory (--tuf-url defaults to it),
+  # with a trusted store of the bench's own; the first run makes it.
   local tuf=(--tuf "$WORK/tufrepo/metadata/1.root.json")
   export HARBOR_LAB_HOME="$WORK/tufstate"
   "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[0]}" >/dev/null
 
-  local so=() st=() t0 t1 ours theirs
+  local so=() st=() t0 t1 ours theirs i
   for i in $(seq 1 15); do
-    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[0]}" >/dev/null; t1=$(now); so+=("$(python3 -c "print($t1 - $t0)")")
-    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${imgs[0]}" >/dev/null; t1=$(now); st+=("$(python3 -c "print($t1 - $t0)")")
+    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[0]}" >/dev/null; t1=$(now); so+=("$(seconds "$t0" "$t1")")
+    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${imgs[0]}" >/dev/null; t1=$(now); st+=("$(seconds "$t0" "$t1")")
   done
   ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
   report "(j) verify 1 (median of 15): --tuf ${ours}s / plain ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 1.5)"
   so=(); st=()
   for i in $(seq 1 5); do
-    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[@]}" >/dev/null; t1=$(now); so+=("$(python3 -c "print($t1 - $t0)")")
-    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${imgs[@]}" >/dev/null; t1=$(now); st+=("$(python3 -c "print($t1 - $t0)")")
+    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[@]}" >/dev/null; t1=$(now); so+=("$(seconds "$t0" "$t1")")
+    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${imgs[@]}" >/dev/null; t1=$(now); st+=("$(seconds "$t0" "$t1")")
   done
   ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
   report "(j) verify 100 (median of 5): --tuf ${ours}s / plain ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 1.2)"

@@ -119,44 +119,13 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
     let again = blocking(move || l.up(&b, port)).await.unwrap();
     assert_eq!(again.code, 0, "{}", again.stderr);
     let r2: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
-    for s in r2["install"]["steps"].as_array().unwrap() {
-        // Nothing is done again: each step is skipped, or only checked.
-        let want = if ["preflight", "host"].contains(&s["id"].as_str().unwrap()) {
-            "checked"
-        } else {
-            "skipped"
-        };
-        assert_eq!(s["status"], want, "{s}");
-    }
-    let steps = r2["demo"]["steps"].as_array().unwrap();
-    let detail = |n: &str| {
-        steps.iter().find(|s| s["name"] == n).unwrap()["detail"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    for (step, want) in [("push", "already pushed"), ("sign", "already signed")] {
-        assert!(detail(step).contains(want), "{}", detail(step));
-    }
-    for step in ["tamper", "policy"] {
-        assert!(detail(step).starts_with("done before"), "{}", detail(step));
-    }
+    assert_nothing_done_again(&r2);
     assert!(
         !again.stderr.contains("Pushing signature"),
         "{}",
         again.stderr
     );
-    for k in [
-        "signed_before",
-        "signed_after",
-        "verified",
-        "tamper_detected",
-        "unsigned_pull_blocked",
-        "signed_pull_allowed",
-        "digest",
-    ] {
-        assert_eq!(r2["demo"][k], demo[k], "{k}");
-    }
+    assert_same_answers(&r2["demo"], demo);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -378,7 +347,7 @@ async fn real_cosign_signs_and_verifies_through_the_double() {
         let err = harbor_lab::docker::engine::pull(
             &docker,
             &harbor_lab::ui::Reporter::silent(),
-            &other,
+            &harbor_lab::registry::Reference::parse(&other).unwrap(),
             Some(creds.clone()),
         )
         .await
@@ -391,7 +360,7 @@ async fn real_cosign_signs_and_verifies_through_the_double() {
         harbor_lab::docker::engine::pull(
             &docker,
             &harbor_lab::ui::Reporter::silent(),
-            &image,
+            &harbor_lab::registry::Reference::parse(&image).unwrap(),
             Some(creds),
         )
         .await
@@ -702,4 +671,184 @@ fn the_plan_shows_the_detected_host_ip() {
         out.stderr
     );
     assert!(!out.stderr.contains("first IPv4 address"), "{}", out.stderr);
+}
+
+/// Issue 8: a workdir made by the harbor-lab of da58c46 resumes with this
+/// version. tests/fixtures/compat-da58c46.tgz is what that binary's `up` left
+/// (made once by tests/fixtures/compat-da58c46.sh: its journal's fingerprints
+/// come from the old code, none is computed here). The test puts it back
+/// exactly where it was made (the fingerprints name its paths, port and
+/// image), puts what the old demo pushed back in the registry, starts the
+/// Harbor double the old install started and the release server it
+/// downloaded from, and runs this version's `up` with the old command line:
+/// every finished step is skipped, nothing is downloaded, install.sh does not
+/// run, nothing is pushed or signed again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workdir_made_by_da58c46_resumes_with_every_finished_step_skipped() {
+    use harbor_lab::registry::Reference;
+    use serde_json::Value;
+    const ROOT: &str = "/tmp/compat-da58c46";
+    const PORT: u16 = 41329;
+    const NS: &str = "compat-da58c46";
+    // The directory and the port are fixed: one run at a time on a machine.
+    let guard = std::fs::File::create("/tmp/compat-da58c46.lock").unwrap();
+    guard.lock().unwrap();
+    let root = Path::new(ROOT);
+    let _ = std::fs::remove_dir_all(root);
+    let tgz = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compat-da58c46.tgz"),
+    )
+    .unwrap();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(tgz.as_slice()));
+    ar.set_preserve_permissions(true);
+    ar.unpack("/tmp").unwrap();
+    let read_json = |p: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(root.join(p)).unwrap()).unwrap()
+    };
+    // The download record stamps the cached installer's size and mtime (ns).
+    let ns: u64 = std::fs::read_to_string(root.join("cache-mtime-ns"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(root.join("cache/downloads/v2.7.1/harbor-online-installer-v2.7.1.tgz"))
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns))
+        .unwrap();
+    // The release server the old up downloaded from, on its port again.
+    let release = dir_files(&root.join("release/v2.7.1"), "/v2.7.1");
+    let server = file_server_on("127.0.0.1:41330", release, None).await;
+
+    // What the old demo pushed: the image at v1 and its `.sig`.
+    let repo = Reference::parse(&format!("{}/{NS}/library/hl-compat:v1", registry())).unwrap();
+    let c = client();
+    for e in std::fs::read_dir(root.join("registry/blobs")).unwrap() {
+        let e = e.unwrap();
+        let digest = e.file_name().to_string_lossy().replacen('-', ":", 1);
+        let data = std::fs::read(e.path()).unwrap();
+        c.put_blob(&repo, &digest, data.into()).await.unwrap();
+    }
+    let pushed = read_json("registry/index.json");
+    for m in pushed.as_array().unwrap() {
+        let bytes =
+            std::fs::read(root.join("registry").join(m["manifest"].as_str().unwrap())).unwrap();
+        let d = c
+            .put_manifest(
+                &repo.with_tag(m["tag"].as_str().unwrap()),
+                bytes.into(),
+                m["media_type"].as_str().unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(d, m["digest"].as_str().unwrap());
+    }
+
+    // Harbor as the old install left it running: the double on the journal's port.
+    drop(
+        std::net::TcpListener::bind(("127.0.0.1", PORT)).unwrap_or_else(|e| {
+            panic!("127.0.0.1:{PORT} must be free (the old journal names it): {e}")
+        }),
+    );
+    struct Double(std::process::Child);
+    impl Drop for Double {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _double = Double(
+        Command::new(harbor_double_bin())
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{PORT}"),
+                "--public-url",
+                &format!("http://127.0.0.1:{PORT}"),
+                "--upstream",
+                &format!("http://{}", registry()),
+                "--namespace",
+                NS,
+                "--version",
+                FIXTURE_TAG,
+                "--admin-password-file",
+            ])
+            .arg(root.join("work/data/admin-password"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let health = format!("http://127.0.0.1:{PORT}/api/v2.0/health");
+    let mut up = false;
+    for _ in 0..100 {
+        if reqwest::get(&health).await.is_ok_and(|r| r.status() == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the Harbor double did not answer at {health}");
+
+    let old = read_json("work/state.json");
+    let install_log = std::fs::read(root.join("work/install.log")).unwrap();
+    // The old command line, from the same directory. With the double's
+    // environment: had install.sh run, it would have started a double of its
+    // own and written work/data/double.pid.
+    let mut cmd = harbor_lab_with_double(root, NS);
+    cmd.arg("up");
+    fixture_install_args(
+        &mut cmd,
+        &format!("http://{}", server.addr),
+        PORT,
+        Path::new("work"),
+        Path::new("daemon.json"),
+    );
+    cmd.args(["--no-daemon-reload", "--health-timeout", "30"])
+        .args(["--image", "hl-compat:v1", "--image-file", "image.tar"])
+        .args(["--yes", "--json"]);
+    let out = run_blocking(cmd).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+
+    // Nothing done again: install's steps skipped, the demo's acts not redone.
+    assert_nothing_done_again(&r);
+    // No download: the cached installer is trusted without a request.
+    assert_eq!(server.requests(), Vec::<String>::new());
+    assert!(
+        !root.join("work/data/double.pid").exists(),
+        "install.sh ran again: {}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read(root.join("work/install.log")).unwrap(),
+        install_log
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("daemon.json.harbor-lab.bak")).unwrap(),
+        "{}\n",
+        "the user's daemon.json backup is the original"
+    );
+    // The old journal's records stand: the same fingerprints, and extract and
+    // install not recorded again (health is re-checked, so it is re-stamped).
+    let new = read_json("work/state.json");
+    for id in ["download", "extract", "install"] {
+        assert_eq!(new["steps"][id], old["steps"][id], "{id}");
+    }
+    assert_eq!(
+        new["steps"]["health"]["fingerprint"],
+        old["steps"]["health"]["fingerprint"]
+    );
+
+    // The demo's answers are the old journal's.
+    assert_same_answers(&r["demo"], &old["demo"]);
+    // No second signature: the `.sig` is the old one.
+    let sig = &pushed[1];
+    let m = c
+        .get_manifest(&repo.with_tag(sig["tag"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.digest, sig["digest"].as_str().unwrap());
+    let _ = std::fs::remove_dir_all(root);
 }

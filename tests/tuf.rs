@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -632,6 +631,19 @@ fn sign(home: &Path, prefix: &str, image: &str) {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
+/// `sign --format bundle`: a sigstore bundle referrer, as cosign 3 writes it.
+fn sign_bundle(home: &Path, prefix: &str, image: &str) {
+    let r = run(lab(home).args([
+        "sign",
+        "--key",
+        &format!("{prefix}.key"),
+        "--format",
+        "bundle",
+        image,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
 fn verify_tuf(home: &Path, image: &str, root: &Path, url: &str) -> Run {
     run(lab(home)
         .args(["verify", "--key", "cosign.pub", "--tuf"])
@@ -684,17 +696,7 @@ async fn python_tuf_reads_our_repository_from_a_directory_over_http_and_from_the
         &oci,
     ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let files: HashMap<String, Vec<u8>> = std::fs::read_dir(&published)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                format!("/tuf/{}", e.file_name().to_string_lossy()),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    let server = file_server(files, None).await;
+    let server = file_server(dir_files(&published, "/tuf"), None).await;
     let http = format!("http://{}/tuf", server.addr);
     for url in [file_url(&md), http.clone(), oci.clone()] {
         let r = run(peer().args(["resolve", "--root"]).arg(&root).args([
@@ -781,16 +783,70 @@ async fn pin_refuses_unsigned_and_foreign_images_and_verify_catches_moved_tags_r
         "{}",
         r.stderr
     );
+    // The same two refusals for the bundle format (sigstore bundles on OCI 1.1
+    // referrers, listed under the fallback tag): an image whose only referrer
+    // is not a signature (an SBOM) is unsigned, and a bundle by another key
+    // does not count.
+    let (sbom_only, sbom_digest) =
+        push_new_image(&registry(), &format!("{repo_name}/app"), "sbom-only").await;
+    push_referrer_with(
+        &sbom_only,
+        &sbom_digest,
+        br#"{"spdxVersion":"SPDX-2.3"}"#,
+        |m| {
+            m.artifact_type = Some("application/spdx+json".into());
+            m.config.artifact_type = None;
+            m.layers[0].media_type = "application/spdx+json".into();
+            m.annotations = None;
+        },
+    )
+    .await;
+    let r = run(lab(home).args([
+        "tuf",
+        "pin",
+        "--repo",
+        "repo",
+        "--key",
+        "cosign.pub",
+        &sbom_only,
+    ]));
+    assert_eq!(r.code, 10, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("refusing to pin") && r.stderr.contains("no cosign signature"),
+        "{}",
+        r.stderr
+    );
+    let (foreign_bundle, _) =
+        push_new_image(&registry(), &format!("{repo_name}/app"), "foreign-bundle").await;
+    sign_bundle(home, "other", &foreign_bundle);
+    let r = run(lab(home).args([
+        "tuf",
+        "pin",
+        "--repo",
+        "repo",
+        "--key",
+        "cosign.pub",
+        &foreign_bundle,
+    ]));
+    assert_eq!(r.code, 12, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("refusing to pin")
+            && r.stderr.contains("no signature verifies with the key"),
+        "{}",
+        r.stderr
+    );
     // A refused pin wrote nothing.
     assert_eq!(
         std::fs::read(home.join("repo/metadata/timestamp.json")).unwrap(),
         before
     );
 
-    // Moved tags, on images signed by us and by the real cosign.
+    // Moved tags, on images signed by us and by the real cosign 2.5 (the legacy
+    // `.sig` layout), and by us as sigstore bundles (`sign --format bundle`:
+    // OCI 1.1 referrers, under the fallback tag on this registry).
     let root = home.join("repo/metadata/1.root.json");
     let md = home.join("repo/metadata");
-    for signer in ["harbor-lab", "cosign"] {
+    for signer in ["harbor-lab", "cosign", "bundle"] {
         let (old, old_digest) =
             push_new_image(&registry(), &format!("{repo_name}/{signer}"), "prod").await;
         let old_ref = format!("{}@{old_digest}", old.rsplit_once(':').unwrap().0);
@@ -808,6 +864,8 @@ async fn pin_refuses_unsigned_and_foreign_images_and_verify_catches_moved_tags_r
                     ])
                     .env("COSIGN_PASSWORD", PW));
                 assert_eq!(r.code, 0, "{}", r.stderr);
+            } else if signer == "bundle" {
+                sign_bundle(home, "cosign", image);
             } else {
                 sign(home, "cosign", image);
             }
@@ -838,7 +896,14 @@ async fn pin_refuses_unsigned_and_foreign_images_and_verify_catches_moved_tags_r
             )
             .await
             .unwrap();
-        let r = run(cosign(home).args([
+        // The real cosign of that format accepts the rolled-back tag (cosign 3
+        // reads the bundle), and so does plain `verify` in that format.
+        let mut peer = if signer == "bundle" {
+            cosign3(home)
+        } else {
+            cosign(home)
+        };
+        let r = run(peer.args([
             "verify",
             "--key",
             "cosign.pub",
@@ -849,6 +914,17 @@ async fn pin_refuses_unsigned_and_foreign_images_and_verify_catches_moved_tags_r
         assert_eq!(
             r.code, 0,
             "cosign accepts the rolled-back tag: {}",
+            r.stderr
+        );
+        let format = if signer == "bundle" {
+            "bundle"
+        } else {
+            "legacy"
+        };
+        let r = run(lab(home).args(["verify", "--key", "cosign.pub", "--format", format, &new]));
+        assert_eq!(
+            r.code, 0,
+            "plain verify accepts the rolled-back tag: {}",
             r.stderr
         );
         let r = verify_tuf(home, &new, &root, &file_url(&md));

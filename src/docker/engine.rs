@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::context::Context;
+use crate::registry::Reference;
 use crate::ui::Reporter;
 
 #[derive(Debug, thiserror::Error)]
@@ -78,16 +79,26 @@ pub async fn import_rootfs(
     Ok(inspect.id.unwrap_or_default())
 }
 
-/// `docker tag source repo:tag`.
-pub async fn tag(docker: &Docker, source: &str, repo: &str, tag: &str) -> Result<(), DockerError> {
+/// `docker tag source image`: `source` is the engine's name or id of an image.
+pub async fn tag(docker: &Docker, source: &str, image: &Reference) -> Result<(), DockerError> {
     let opts = TagImageOptionsBuilder::default()
-        .repo(repo)
-        .tag(tag)
+        .repo(&image.docker_repository())
+        .tag(engine_tag(image))
         .build();
     docker
         .tag_image(source, Some(opts))
         .await
         .map_err(|e| engine("tag", e))
+}
+
+/// What the engine's APIs take as the tag: the digest when there is one
+/// (create/pull), else the tag (`latest` when none was given).
+fn engine_tag(image: &Reference) -> &str {
+    image
+        .digest
+        .as_deref()
+        .or(image.tag.as_deref())
+        .unwrap_or("latest")
 }
 
 /// Registry credentials for the engine.
@@ -100,30 +111,29 @@ pub fn credentials(registry: &str, username: &str, password: &str) -> DockerCred
     }
 }
 
-/// `docker push repo:tag`; returns the pushed manifest digest the engine reports.
+/// `docker push image`; returns the pushed manifest digest the engine reports.
 pub async fn push(
     docker: &Docker,
     ui: &Reporter,
-    repo: &str,
-    tag: &str,
+    image: &Reference,
     creds: Option<DockerCredentials>,
 ) -> Result<String, DockerError> {
-    push_manifest(docker, ui, repo, tag, creds)
+    push_manifest(docker, ui, image, creds)
         .await
         .map(|(digest, _)| digest)
 }
 
-/// `docker push repo:tag`; returns the pushed manifest's digest and, when the
-/// engine reports it, its size in bytes.
+/// `docker push image` (by its tag); returns the pushed manifest's digest and,
+/// when the engine reports it, its size in bytes.
 pub async fn push_manifest(
     docker: &Docker,
     ui: &Reporter,
-    repo: &str,
-    tag: &str,
+    image: &Reference,
     creds: Option<DockerCredentials>,
 ) -> Result<(String, Option<i64>), DockerError> {
+    let (repo, tag) = (image.docker_repository(), engine_tag(image));
     let opts = PushImageOptionsBuilder::default().tag(tag).build();
-    let mut stream = docker.push_image(repo, Some(opts), creds);
+    let mut stream = docker.push_image(&repo, Some(opts), creds);
     let mut digest = None;
     // One bar per layer, like the docker CLI. bollard's push messages carry no
     // layer id, so a layer is known by its size (distinct layers of the same
@@ -170,8 +180,8 @@ pub enum PullPolicy {
 }
 
 /// Is `image` present in the engine?
-pub async fn has_image(docker: &Docker, image: &str) -> bool {
-    docker.inspect_image(image).await.is_ok()
+pub async fn has_image(docker: &Docker, image: &Reference) -> bool {
+    docker.inspect_image(&image.docker_name()).await.is_ok()
 }
 
 /// `docker pull image`, one progress bar per layer. `Err` carries the
@@ -179,15 +189,14 @@ pub async fn has_image(docker: &Docker, image: &str) -> bool {
 pub async fn pull(
     docker: &Docker,
     ui: &Reporter,
-    image: &str,
+    image: &Reference,
     creds: Option<DockerCredentials>,
 ) -> Result<(), DockerError> {
-    let (repo, tag) = split_image(image);
-    let mut b = CreateImageOptionsBuilder::default().from_image(repo);
-    if let Some(t) = tag {
-        b = b.tag(t);
-    }
-    let mut stream = docker.create_image(Some(b.build()), None, creds);
+    let opts = CreateImageOptionsBuilder::default()
+        .from_image(&image.docker_repository())
+        .tag(engine_tag(image))
+        .build();
+    let mut stream = docker.create_image(Some(opts), None, creds);
     let mut bars: HashMap<String, indicatif::ProgressBar> = HashMap::new();
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| engine(&format!("pull {image}"), e))?;
@@ -206,31 +215,19 @@ pub async fn pull(
     Ok(())
 }
 
-/// Split `repo[:tag]` or `repo@digest` into what the engine's create API takes.
-pub fn split_image(image: &str) -> (&str, Option<&str>) {
-    if let Some((repo, digest)) = image.split_once('@') {
-        // The API takes the digest in the tag parameter.
-        return (repo, Some(digest));
-    }
-    let slash = image.rfind('/').map_or(0, |i| i + 1);
-    match image[slash..].rfind(':') {
-        Some(i) => (&image[..slash + i], Some(&image[slash + i + 1..])),
-        None => (image, None),
-    }
-}
-
-/// Load an image file as `name:tag` and nothing else: a `docker save` archive
+/// Load an image file as `image` and nothing else: a `docker save` archive
 /// (it has `manifest.json`) is loaded with its own tags taken out, so that no
 /// image of the user's is re-tagged, and keeps its config (CMD, env); anything
 /// else is imported as a root filesystem.
 pub async fn load_image_file(
     docker: &Docker,
     data: Bytes,
-    name: &str,
-    tag: &str,
+    image: &Reference,
 ) -> Result<(), DockerError> {
     if !is_docker_save(&data) {
-        return import_rootfs(docker, data, name, tag).await.map(|_| ());
+        return import_rootfs(docker, data, &image.docker_repository(), engine_tag(image))
+            .await
+            .map(|_| ());
     }
     let untagged = untag_archive(&data).map_err(|e| engine("load", e))?;
     let mut stream = docker.import_image(
@@ -251,7 +248,7 @@ pub async fn load_image_file(
         }
     }
     let id = id.ok_or_else(|| engine("load", "the engine named no loaded image"))?;
-    self::tag(docker, &id, name, tag).await
+    self::tag(docker, &id, image).await
 }
 
 /// The same `docker save` archive (gzip or not) with every image's `RepoTags`
@@ -334,14 +331,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn image_names_split_like_docker() {
-        assert_eq!(split_image("busybox"), ("busybox", None));
-        assert_eq!(split_image("h:5000/a/b:v1"), ("h:5000/a/b", Some("v1")));
-        assert_eq!(
-            split_image("h:5000/a/b@sha256:aa"),
-            ("h:5000/a/b", Some("sha256:aa"))
-        );
-        assert_eq!(split_image("h:5000/a/b"), ("h:5000/a/b", None));
+    fn the_engine_names_a_reference_as_docker_does() {
+        let r = |s: &str| Reference::parse(s).unwrap();
+        assert_eq!(r("busybox").docker_repository(), "busybox");
+        assert_eq!(engine_tag(&r("busybox")), "latest");
+        assert_eq!(r("h:5000/a/b:v1").docker_repository(), "h:5000/a/b");
+        assert_eq!(engine_tag(&r("h:5000/a/b:v1")), "v1");
+        let d = format!("sha256:{}", "a".repeat(64));
+        let pinned = r(&format!("h:5000/a/b:v1@{d}"));
+        assert_eq!(pinned.docker_repository(), "h:5000/a/b");
+        // The create (pull) API takes the digest in its tag parameter.
+        assert_eq!(engine_tag(&pinned), d);
+        assert_eq!(r("h:5000/a/b").docker_repository(), "h:5000/a/b");
+        assert_eq!(engine_tag(&r("h:5000/a/b")), "latest");
     }
 
     #[test]

@@ -30,8 +30,9 @@ mod tests {
     use crate::journal::State;
 
     /// tests/fixtures/state-da58c46.json is the journal the da58c46 binary wrote
-    /// for `up --installer-file installer.tgz --http-port 41329 --image
-    /// hl-compat:v1 --image-file image.tar --workdir work` in /tmp/compat-da58c46.
+    /// for `up --download-base http://127.0.0.1:41330 --http-port 41329 --image
+    /// hl-compat:v1 --image-file image.tar --workdir work` in /tmp/compat-da58c46
+    /// (tests/fixtures/compat-da58c46.sh; tests/lab.rs resumes that workdir).
     /// This version must compute the same step ids and fingerprints from the
     /// same inputs, or that workdir would not resume.
     #[test]
@@ -42,7 +43,7 @@ mod tests {
         // md5sum of that installer.tgz.
         assert_eq!(
             fp("extract"),
-            extract_fingerprint("c88aed4d1fbcfa26ceacc5898f4f7beb")
+            extract_fingerprint("93651003e8ca7608d9b6eaf265797965")
         );
         let harbor = state.harbor.clone().unwrap();
         let version = Version::parse(&harbor.version).unwrap();

@@ -27,6 +27,20 @@ impl FileServer {
     }
 }
 
+/// The files directly in `dir`, as the server's paths `<prefix>/<name>`.
+pub fn dir_files(dir: &std::path::Path, prefix: &str) -> HashMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                format!("{prefix}/{}", e.file_name().to_string_lossy()),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
 pub async fn file_server(files: HashMap<String, Vec<u8>>, cut_first: Option<String>) -> FileServer {
     file_server_with(files, cut_first.map(Special::CutFirst)).await
 }
@@ -50,7 +64,19 @@ pub async fn file_server_with(
     files: HashMap<String, Vec<u8>>,
     special: Option<Special>,
 ) -> FileServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    file_server_on("127.0.0.1:0", files, special).await
+}
+
+/// [`file_server_with`] on a given loopback address (a journal that names a
+/// URL needs its port again).
+pub async fn file_server_on(
+    addr: &str,
+    files: HashMap<String, Vec<u8>>,
+    special: Option<Special>,
+) -> FileServer {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .unwrap_or_else(|e| panic!("{addr} must be free: {e}"));
     let addr = listener.local_addr().unwrap().to_string();
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let files = Arc::new(files);

@@ -57,7 +57,8 @@ pub async fn push_new_image_as(
     .await
     .expect("docker import");
     let ui = harbor_lab::ui::Reporter::silent();
-    let digest = harbor_lab::docker::engine::push(&docker, &ui, &name, tag, creds)
+    let pushed = harbor_lab::registry::Reference::parse(&format!("{name}:{tag}")).unwrap();
+    let digest = harbor_lab::docker::engine::push(&docker, &ui, &pushed, creds)
         .await
         .expect("docker push");
     (format!("{name}:{tag}"), digest)

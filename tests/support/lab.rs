@@ -229,3 +229,48 @@ pub fn fixture_install_args(
         .arg("--daemon-config")
         .arg(daemon_config);
 }
+
+/// A second `up --json` report (`r`) did nothing again: every install step is
+/// skipped (preflight and host only checked), nothing is pushed or signed
+/// again, and the tamper and policy acts are taken from the journal.
+pub fn assert_nothing_done_again(r: &serde_json::Value) {
+    for s in r["install"]["steps"].as_array().unwrap() {
+        let want = if ["preflight", "host"].contains(&s["id"].as_str().unwrap()) {
+            "checked"
+        } else {
+            "skipped"
+        };
+        assert_eq!(s["status"], want, "{s}");
+    }
+    let steps = r["demo"]["steps"].as_array().unwrap();
+    let detail = |n: &str| {
+        steps.iter().find(|s| s["name"] == n).unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for (step, want) in [("push", "already pushed"), ("sign", "already signed")] {
+        assert!(detail(step).contains(want), "{}", detail(step));
+    }
+    for step in ["tamper", "policy"] {
+        assert!(detail(step).starts_with("done before"), "{}", detail(step));
+    }
+}
+
+/// A demo report (`again`) gives the same answers as an earlier one (`before`):
+/// the image's digest, the tampered digest, the policy's message and every verdict.
+pub fn assert_same_answers(again: &serde_json::Value, before: &serde_json::Value) {
+    for k in [
+        "digest",
+        "tampered_digest",
+        "signed_before",
+        "signed_after",
+        "verified",
+        "tamper_detected",
+        "unsigned_pull_blocked",
+        "signed_pull_allowed",
+        "policy_message",
+    ] {
+        assert_eq!(again[k], before[k], "{k}");
+    }
+}

@@ -4,7 +4,8 @@
 //! - `double`: the Harbor API double and the environment that starts it;
 //! - `fixtures`: rootfs images through dockerd, the fixture installer, tarballs;
 //! - `fake_registry`: a scriptable registry for answers a real one never gives;
-//! - `file_server`: a Range-honouring release server that can cut a download.
+//! - `file_server`: a Range-honouring release server that can cut a download;
+//! - `referrers`: OCI 1.1 referrers pushed by hand (the fallback tag's index).
 #![allow(dead_code, unused_imports)]
 
 pub mod bin;
@@ -13,6 +14,7 @@ pub mod fake_registry;
 pub mod file_server;
 pub mod fixtures;
 pub mod lab;
+pub mod referrers;
 
 pub use bin::*;
 pub use double::*;
@@ -20,3 +22,4 @@ pub use fake_registry::*;
 pub use file_server::*;
 pub use fixtures::*;
 pub use lab::*;
+pub use referrers::*;

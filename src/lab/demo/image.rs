@@ -11,8 +11,9 @@ pub const FILE_IMAGE_PREFIX: &str = "harbor-lab-demo/";
 pub struct DemoImage {
     /// `--image` as given, normalised.
     pub source: Reference,
-    /// The engine's name for it (`busybox:latest`, `host:port/repo:tag`).
-    pub local: String,
+    /// The engine's name for it (`busybox:latest`, `host:port/repo:tag` as
+    /// [`Reference::docker_name`] spells it).
+    pub local: Reference,
     /// In Harbor: `<host>/<project>/<last path component>:<tag>`.
     pub target: Reference,
 }
@@ -35,7 +36,7 @@ impl DemoImage {
             .with_registry(harbor_host)?
             .with_repository(&format!("{project}/{name}"))?;
         Ok(DemoImage {
-            local: source.docker_name(),
+            local: source.clone(),
             source,
             target,
         })
@@ -45,7 +46,12 @@ impl DemoImage {
     /// name of the lab's own (`harbor-lab-demo/<name>:<tag>`), so no image of
     /// the user's (`busybox:latest`, or whatever --image names) is replaced.
     pub fn from_file(mut self) -> DemoImage {
-        self.local = format!("{FILE_IMAGE_PREFIX}{}:{}", self.name(), self.tag());
+        self.local = Reference {
+            registry: crate::registry::reference::DEFAULT_REGISTRY.to_string(),
+            repository: format!("{FILE_IMAGE_PREFIX}{}", self.name()),
+            tag: Some(self.tag().to_string()),
+            digest: None,
+        };
         self
     }
 
@@ -69,23 +75,23 @@ mod tests {
     #[test]
     fn hub_local_and_registry_images() {
         let d = DemoImage::new("busybox", "127.0.0.1:8080", "library").unwrap();
-        assert_eq!(d.local, "busybox:latest");
+        assert_eq!(d.local.docker_name(), "busybox:latest");
         assert_eq!(
             d.target.to_string(),
             "127.0.0.1:8080/library/busybox:latest"
         );
         assert_eq!(d.name(), "busybox");
         let d = DemoImage::new("myuser/app:1", "h", "p").unwrap();
-        assert_eq!(d.local, "myuser/app:1");
+        assert_eq!(d.local.docker_name(), "myuser/app:1");
         assert_eq!(d.target.to_string(), "h/p/app:1");
         let d = DemoImage::new("localhost/x:v2", "h:1", "p").unwrap();
-        assert_eq!(d.local, "localhost/x:v2");
+        assert_eq!(d.local.docker_name(), "localhost/x:v2");
         let d = DemoImage::new("127.0.0.1:5055/pull/src:v1", "127.0.0.1:80", "pulled").unwrap();
-        assert_eq!(d.local, "127.0.0.1:5055/pull/src:v1");
+        assert_eq!(d.local.docker_name(), "127.0.0.1:5055/pull/src:v1");
         assert_eq!(d.target.to_string(), "127.0.0.1:80/pulled/src:v1");
         assert!(DemoImage::new("busybox", "h", "Bad Project").is_err());
         let d = DemoImage::new("busybox", "h", "p").unwrap().from_file();
-        assert_eq!(d.local, "harbor-lab-demo/busybox:latest");
+        assert_eq!(d.local.docker_name(), "harbor-lab-demo/busybox:latest");
         assert_eq!(d.target.to_string(), "h/p/busybox:latest");
     }
 }

@@ -119,11 +119,8 @@ pub(super) async fn apply_push(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome>
     let image = run.image.target.clone();
     let docker = engine::connect(run.ctx).await?;
     prepare_local_image(run, &docker).await?;
-    let target_repo = image.docker_repository();
-    let tag = run.image.tag().to_string();
-    engine::tag(&docker, &run.image.local, &target_repo, &tag).await?;
-    let (pushed, size) =
-        engine::push_manifest(&docker, run.ui, &target_repo, &tag, run.creds.clone()).await?;
+    engine::tag(&docker, &run.image.local.docker_name(), &image).await?;
+    let (pushed, size) = engine::push_manifest(&docker, run.ui, &image, run.creds.clone()).await?;
     match unless_refused(run.registry.get_manifest(&image).await)? {
         Some(m) if m.digest == pushed => run.subject = Some(Subject::from_manifest(&m)),
         Some(m) => {
@@ -420,11 +417,11 @@ pub(super) async fn apply_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Outcom
         .await?;
     let result = async {
         let docker = engine::connect(run.ctx).await?;
-        let blocked = engine::pull(&docker, run.ui, &unsigned.to_string(), run.creds.clone())
+        let blocked = engine::pull(&docker, run.ui, &unsigned, run.creds.clone())
             .await
             .err()
             .map(|e| e.to_string());
-        let signed = engine::pull(&docker, run.ui, &image.to_string(), run.creds.clone()).await;
+        let signed = engine::pull(&docker, run.ui, &image, run.creds.clone()).await;
         anyhow::Ok((blocked, signed))
     }
     .await;
@@ -518,8 +515,7 @@ async fn prepare_local_image(run: &DemoRun<'_>, docker: &bollard::Docker) -> any
             .map_err(|e| UserError::usage(format!("--image-file {}: {e}", path.display())))?;
         // `local` is the lab's own name for it (DemoImage::from_file): the
         // user's image of the --image name is never replaced.
-        let (repo, tag) = local.rsplit_once(':').unwrap_or((local, "latest"));
-        engine::load_image_file(docker, Bytes::from(data), repo, tag)
+        engine::load_image_file(docker, Bytes::from(data), local)
             .await
             .map_err(|e| match e {
                 // The engine refused the file's contents: that is the file's fault.
@@ -536,7 +532,8 @@ async fn prepare_local_image(run: &DemoRun<'_>, docker: &bollard::Docker) -> any
     let present = engine::has_image(docker, local).await;
     match run.story.pull {
         PullPolicy::Never if !present => Err(UserError::usage(format!(
-            "--pull never, and {local} is not in the local engine; load it or use --image-file"
+            "--pull never, and {} is not in the local engine; load it or use --image-file",
+            local.docker_name()
         ))
         .into()),
         PullPolicy::Never => Ok(()),
