@@ -1091,7 +1091,8 @@ async fn edited_config_failures_and_purge() {
         .unwrap()
         .replace("max_job_workers: 10", "max_job_workers: 3");
     std::fs::write(&yml_path, &mine).unwrap();
-    // Without --yes and without a terminal: the question is an error.
+    // Without --yes and without a terminal: the one question, up front, is an
+    // error; nothing is touched.
     let mut c = harbor_lab(lab.path());
     c.env("HARBOR_LAB_CACHE", lab.path().join("cache"))
         .arg("install");
@@ -1100,14 +1101,20 @@ async fn edited_config_failures_and_purge() {
     let out = run(&mut c);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
+        out.stderr.contains("harbor-lab install will:") && out.stderr.contains("--yes"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&yml_path).unwrap(), mine);
+    // With --yes: the diff is shown and the user's version kept as a backup.
+    let out = go(&[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
         out.stderr.contains("-  max_job_workers: 3")
             && out.stderr.contains("+  max_job_workers: 10"),
         "the diff is shown: {}",
         out.stderr
     );
-    assert_eq!(std::fs::read_to_string(&yml_path).unwrap(), mine);
-    let out = go(&[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         std::fs::read_to_string(&yml_path)
             .unwrap()

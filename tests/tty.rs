@@ -75,23 +75,48 @@ fn key_password_is_asked_twice_on_a_terminal() {
     harbor_lab::cosign::keys::decrypt_private_key(&key, b"sekret").unwrap();
 }
 
+/// `install` asks one question, up front, as `up` does: the plan (which names
+/// the daemon.json change), then "Proceed?". "No" changes nothing (exit 0,
+/// "nothing done"); "yes" runs the whole install without another question,
+/// and never one about a reload that --no-daemon-reload rules out.
 #[test]
-fn daemon_config_change_is_confirmed_on_a_terminal() {
+fn install_asks_once_up_front_on_a_terminal() {
     let lab = Lab::new().with_installer_file();
     let d = lab.path();
     let port = free_port().to_string();
     let owned = Lab::terminal_args("install", &port);
     let args: Vec<&str> = owned.iter().map(String::as_str).collect();
-    // Answer "no": the file is left alone and the install stops there.
     let (code, text) = on_terminal(d, &args, &["n"]);
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 0, "{text}");
     assert!(
-        text.contains("insecure-registries") && text.contains("daemon.json"),
+        text.contains("harbor-lab install will:")
+            && text.contains("add 127.0.0.1:")
+            && text.contains("to insecure-registries in ")
+            && text.contains("daemon.json")
+            && text.contains("leave dockerd alone (--no-daemon-reload)")
+            && text.contains("Proceed?")
+            && text.contains("nothing done"),
         "{text}"
     );
+    assert!(!text.contains("error:"), "{text}");
+    assert!(!d.join("work").exists(), "a no writes nothing");
     assert_eq!(
         std::fs::read_to_string(d.join("daemon.json")).unwrap(),
         "{}\n"
+    );
+
+    let env = lab.double_env();
+    let (code, text) = on_terminal_env(d, &args, &["y"], &env);
+    lab.kill_double();
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(text.matches("Proceed? [y/N]").count(), 1, "{text}");
+    assert!(!text.contains("Add 127.0.0.1"), "asked mid-run: {text}");
+    assert!(!text.contains("reload dockerd?"), "{text}");
+    assert!(
+        std::fs::read_to_string(d.join("daemon.json"))
+            .unwrap()
+            .contains(&format!("127.0.0.1:{port}")),
+        "{text}"
     );
 }
 
@@ -132,7 +157,7 @@ fn up_asks_once_and_no_means_nothing_changes() {
 }
 
 #[test]
-fn a_declined_harbor_yml_stays_the_users() {
+fn an_edited_harbor_yml_is_shown_and_kept_as_a_backup() {
     let lab = Lab::new().with_installer_file();
     let d = lab.path();
     let port = free_port().to_string();
@@ -150,15 +175,30 @@ fn a_declined_harbor_yml_stays_the_users() {
     // A harbor.yml harbor-lab has no record of writing (as if the user brought it).
     std::fs::remove_file(d.join("work/state.json")).unwrap();
 
-    // On a terminal, answer "no": the install goes on with the user's file.
+    // On a terminal, answer "no" at the one question: nothing changes.
     let (code, text) = on_terminal_env(d, &args, &["n"], &env);
     assert_eq!(code, 0, "{text}");
+    assert!(text.contains("nothing done"), "{text}");
     assert_eq!(std::fs::read_to_string(&yml).unwrap(), mine);
-    // The next run must still treat it as the user's: it asks again.
+    // Without a terminal or --yes: the question up front is an error.
     let out = plain(&[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(&yml).unwrap(), mine);
+    // "Yes": the diff is shown, the file replaced, the user's version kept
+    // as a backup, and nothing asked mid-run.
+    let (code, text) = on_terminal_env(d, &args, &["y"], &env);
     lab.kill_double();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("was edited since harbor-lab wrote it"),
+        "{text}"
+    );
+    assert_eq!(text.matches("Proceed? [y/N]").count(), 1, "{text}");
+    assert!(!text.contains("Replace your edited"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("work/harbor/harbor.yml.harbor-lab.bak")).unwrap(),
+        mine
+    );
 }
 
 /// `up` on a terminal: one confirmation, the new key's password typed twice, and

@@ -1,4 +1,5 @@
-//! `harbor-lab install`: the install steps (lab::install), then a one-line summary.
+//! `harbor-lab install`: the plan and one confirmation (as `up`), the install
+//! steps (lab::install), then a one-line summary.
 
 use crate::cli::InstallArgs;
 use crate::context::Context;
@@ -8,6 +9,11 @@ use crate::ui::render::{Report, to_json};
 
 pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> super::Done {
     let opts = super::options::install(ctx, args)?;
+    // The plan and one question up front, as `up` asks; nothing asks mid-run.
+    let plan = install::plan(&opts);
+    if let Some(declined) = super::confirm_plan(ui, "install", &plan, opts.dry_run)? {
+        return Ok(Box::new(declined));
+    }
     Ok(Box::new(install::install(ctx, ui, &opts).await?))
 }
 

@@ -81,6 +81,8 @@ impl Outcome {
 pub trait Pipeline {
     /// What the steps' `plan` lines are written from.
     type Options;
+    /// The pipeline's name in reports (`install`, `demo`, `down`).
+    const NAME: &'static str;
     fn ui(&self) -> &Reporter;
     fn dry_run(&self) -> bool;
     /// Save the journal after a step changed something.
@@ -144,10 +146,14 @@ pub async fn execute<R: Pipeline>(run: &mut R, steps: &[Step<R>]) -> anyhow::Res
     for step in steps {
         let result = execute_one(run, step).await;
         if let Err(e) = result {
-            return Err(match run.error_context(step.id) {
+            let e = match run.error_context(step.id) {
                 Some(c) => e.context(c),
                 None => e,
-            });
+            };
+            // The failed step, for the failed command's --json document.
+            let failed = StepReport::new(step.id, Status::Failed, format!("{e:#}"));
+            run.ui().keep_step(R::NAME, failed.json());
+            return Err(e);
         }
     }
     Ok(())
@@ -170,7 +176,14 @@ async fn execute_one<R: Pipeline>(run: &mut R, step: &Step<R>) -> anyhow::Result
             StepReport::new(step.id, outcome.status, outcome.detail).with_tone(outcome.tone)
         }
     };
-    report.print(run.ui());
-    run.record(report);
+    keep(run, report);
     Ok(())
+}
+
+/// Print a step's line, keep it for a failed command's `--json` document, and
+/// in the run's report.
+pub fn keep<R: Pipeline>(run: &mut R, report: StepReport) {
+    report.print(run.ui());
+    run.ui().keep_step(R::NAME, report.json());
+    run.record(report);
 }

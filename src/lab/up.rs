@@ -20,7 +20,7 @@ use crate::ui::render::{Report, to_json};
 
 /// Every step `up` takes, in order, one line each.
 pub fn plan(opts: &InstallOptions, story: &StoryOptions) -> Vec<String> {
-    let mut lines = plan_lines(&install::steps(), opts);
+    let mut lines = install::plan(opts);
     lines.push(format!(
         "keys: create the cosign key pair {}.key / .pub if missing",
         opts.workdir.key_prefix().display()
@@ -107,22 +107,6 @@ impl Report for UpReport {
     }
     fn exit(&self) -> Result<Exit, UserError> {
         self.demo.verdict().map(|()| Exit::Ok)
-    }
-}
-
-/// A "no" at the confirmation: an answer, not a failure (exit 0).
-#[derive(Debug, Serialize)]
-pub struct UpDeclined {
-    pub cancelled: bool,
-    pub plan: Vec<String>,
-}
-
-impl Report for UpDeclined {
-    fn json(&self) -> serde_json::Value {
-        to_json(self)
-    }
-    fn human(&self, ui: &Reporter) {
-        ui.result_line("nothing done");
     }
 }
 

@@ -104,11 +104,14 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
 
 impl DemoReport {
     /// The `--json` document: the report without the journal's internal
-    /// fields (its input fingerprint).
+    /// fields (its input fingerprint), its steps in the one step shape that
+    /// install's have too (`id`, `status`, `detail`).
     pub fn public_json(&self) -> serde_json::Value {
         let mut doc = crate::ui::render::to_json(self);
         if let Some(obj) = doc.as_object_mut() {
             obj.remove("fingerprint");
+            let steps = self.steps.iter().map(|s| step_report(s).json()).collect();
+            obj.insert("steps".into(), steps);
         }
         doc
     }
@@ -154,6 +157,14 @@ impl DemoReport {
     }
 }
 
+/// A journalled demo step as a [`StepReport`]; a journal from before the
+/// status was kept has only `ok`.
+fn step_report(s: &DemoStep) -> StepReport {
+    let kept = serde_json::from_value(serde_json::Value::String(s.status.clone())).ok();
+    let status = kept.unwrap_or(if s.ok { Status::Ok } else { Status::Failed });
+    StepReport::new(&s.name, status, s.detail.clone())
+}
+
 /// The Harbor the demo runs against, and the key it signs with.
 pub struct DemoTarget {
     pub harbor_url: String,
@@ -190,6 +201,7 @@ pub struct DemoRun<'a> {
 
 impl Pipeline for DemoRun<'_> {
     type Options = StoryOptions;
+    const NAME: &'static str = "demo";
     fn ui(&self) -> &Reporter {
         self.ui
     }
@@ -202,8 +214,12 @@ impl Pipeline for DemoRun<'_> {
     }
     fn record(&mut self, report: StepReport) {
         self.report.steps.push(DemoStep {
-            name: report.id,
             ok: report.status != Status::Failed,
+            status: crate::ui::render::to_json(&report.status)
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            name: report.id,
             detail: report.detail,
         });
     }
@@ -308,8 +324,7 @@ impl<'a> DemoRun<'a> {
     fn sub_step(&mut self, id: &str, ok: bool, tone: crate::ui::Tone, detail: String) {
         let r = StepReport::new(id, if ok { Status::Ok } else { Status::Failed }, detail)
             .with_tone(tone);
-        r.print(self.ui);
-        self.record(r);
+        step::keep(self, r);
     }
 }
 

@@ -128,8 +128,14 @@ pub struct InstallRun<'a> {
     _lock: Option<Lock>,
 }
 
+/// `install`'s plan (and the first part of `up`'s): one line per step.
+pub fn plan(opts: &InstallOptions) -> Vec<String> {
+    step::plan_lines(&steps(), opts)
+}
+
 impl Pipeline for InstallRun<'_> {
     type Options = InstallOptions;
+    const NAME: &'static str = "install";
     fn ui(&self) -> &Reporter {
         self.ui
     }
