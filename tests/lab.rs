@@ -52,12 +52,33 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
     }
     // The summary says what to do next and where the logs are (the human
     // summary: a run without --json; everything is done, so it is quick).
+    // With --explain: every step done already, the manual commands are shown
+    // all the same (the tamper and policy ones too), pasteable (no `***`).
     let mut c = lab.cmd("up");
     lab.install_args(&mut c, &base, port);
     lab.story_args(&mut c);
-    c.arg("--yes");
+    c.args(["--yes", "--explain"]);
     let human = run(&mut c);
     assert_eq!(human.code, 0, "{}", human.stderr);
+    let admin_file = lab.workdir().join("admin-password");
+    for command in [
+        format!(
+            "$ cosign generate-key-pair --output-key-prefix {}",
+            lab.workdir().join("cosign").display()
+        ),
+        "# a different image, same tag".to_string(),
+        format!("$ curl -u \"admin:$(cat {})\" -X PUT", admin_file.display()),
+        "enable_content_trust_cosign".to_string(),
+        "# unsigned: refused".to_string(),
+        "$ hostname -I".to_string(),
+    ] {
+        assert!(
+            human.stderr.contains(&command),
+            "{command:?} missing: {}",
+            human.stderr
+        );
+    }
+    assert!(!human.stderr.contains("***"), "{}", human.stderr);
     for next in [
         format!("docker login 127.0.0.1:{port} -u admin --password-stdin < "),
         format!("harbor-lab status --workdir {}", lab.workdir().display()),

@@ -149,6 +149,15 @@ pub async fn up(
     let installed = install::install(ctx, ui, opts).await?;
     let wd = &opts.workdir;
     let keys = KeyPair::at_prefix(&wd.key_prefix());
+    if opts.explain {
+        crate::lab::step::print_commands(
+            ui,
+            &[format!(
+                "cosign generate-key-pair --output-key-prefix {}",
+                wd.key_prefix().display()
+            )],
+        );
+    }
     // The demo signs with the password the keys were just made with, if they were.
     let key_password = ensure_lab_keys(
         ctx,
@@ -173,6 +182,7 @@ pub async fn up(
     let target = DemoTarget {
         harbor_url: installed.harbor_url.clone(),
         user: "admin".into(),
+        password_file: installed.admin_password_file.clone(),
         password: installed
             .admin_password
             .clone()

@@ -85,13 +85,15 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
             "tamper",
             story::plan_tamper,
             story::check_tamper,
-            story::apply_tamper
+            story::apply_tamper,
+            story::explain_tamper
         ),
         step!(
             "policy",
             story::plan_policy,
             story::check_policy,
-            story::apply_policy
+            story::apply_policy,
+            story::explain_policy
         ),
         step!(
             "freshness",
@@ -170,6 +172,8 @@ pub struct DemoTarget {
     pub harbor_url: String,
     pub user: String,
     pub password: Secret,
+    /// Where the password is kept (`--explain` reads it from there).
+    pub password_file: PathBuf,
     pub keys: KeyPair,
     /// The key's password when the caller already has it (it just made the key).
     pub key_password: Option<Secret>,
@@ -225,6 +229,9 @@ impl Pipeline for DemoRun<'_> {
     }
     fn error_context(&self, id: &'static str) -> Option<String> {
         Some(format!("demo step {id}"))
+    }
+    fn explaining(&self) -> bool {
+        self.story.explain
     }
 }
 
@@ -301,23 +308,39 @@ impl<'a> DemoRun<'a> {
         })
     }
 
-    /// `--explain`: the manual commands the tutorial uses for a step.
+    /// `--explain`: the manual commands the tutorial uses for a step, printed
+    /// when the step runs (see also the steps' own `explain`, printed by the
+    /// executor even for a step an earlier run finished).
     fn explain(&self, lines: &[String]) {
         if self.story.explain {
-            for l in lines {
-                // A --tls Harbor: the commands name the lab CA too.
-                let l = match &self.target.ca_certificate {
-                    Some(ca) if l.starts_with("curl ") => {
-                        l.replacen("curl ", &format!("curl --cacert {} ", ca.display()), 1)
-                    }
-                    Some(ca) if l.starts_with("cosign ") => {
-                        format!("{l} --registry-cacert {}", ca.display())
-                    }
-                    _ => l.clone(),
-                };
-                self.ui.line(&format!("  $ {l}"));
-            }
+            step::print_commands(self.ui, &self.commands(lines));
         }
+    }
+
+    /// The manual commands as this Harbor needs them: a --tls Harbor's lab CA
+    /// named too.
+    fn commands(&self, lines: &[String]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| match &self.target.ca_certificate {
+                Some(ca) if l.starts_with("curl ") => {
+                    l.replacen("curl ", &format!("curl --cacert {} ", ca.display()), 1)
+                }
+                Some(ca) if l.starts_with("cosign ") => {
+                    format!("{l} --registry-cacert {}", ca.display())
+                }
+                _ => l.clone(),
+            })
+            .collect()
+    }
+
+    /// `-u user:password` for curl, the password read from its file.
+    fn curl_user(&self) -> String {
+        format!(
+            "-u \"{}:$(cat {})\"",
+            self.target.user,
+            self.target.password_file.display()
+        )
     }
 
     /// A sub-step's verdict (the policy step reports its two pulls).

@@ -354,15 +354,20 @@ pub(super) async fn check_tamper(run: &mut DemoRun<'_>) -> anyhow::Result<Check>
     }
 }
 
-pub(super) async fn apply_tamper(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
-    let (image, public) = (run.image.target.clone(), run.target.keys.public.clone());
-    run.explain(&[
+/// `--explain`: what tampering looks like by hand (shown on a re-run too).
+pub(super) fn explain_tamper(run: &DemoRun<'_>) -> Vec<String> {
+    let (image, public) = (&run.image.target, &run.target.keys.public);
+    run.commands(&[
         format!("docker push {image}   # a different image, same tag"),
         format!(
             "cosign verify --key {} --insecure-ignore-tlog {image}",
             public.display()
         ),
-    ]);
+    ])
+}
+
+pub(super) async fn apply_tamper(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let image = run.image.target.clone();
     let vk = verifying_key(run)?;
     let (tampered, detail) = tamper(&run.registry, &vk, &image).await?;
     run.report.tamper_detected = tampered.is_some();
@@ -398,17 +403,26 @@ pub(super) async fn check_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Check>
     }
 }
 
-pub(super) async fn apply_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
-    let (story, image) = (run.story, run.image.target.clone());
+/// `--explain`: the policy turned on with curl, and the two pulls (shown on
+/// a re-run too).
+pub(super) fn explain_policy(run: &DemoRun<'_>) -> Vec<String> {
+    let image = &run.image.target;
     let unsigned = image.with_digest(&run.report.tampered_digest);
-    run.explain(&[
+    run.commands(&[
         format!(
-            "curl -u {}:*** -X PUT -H 'Content-Type: application/json' -d '{{\"metadata\":{{\"enable_content_trust_cosign\":\"true\"}}}}' {}/api/v2.0/projects/{}",
-            run.target.user, run.target.harbor_url, story.project
+            "curl {} -X PUT -H 'Content-Type: application/json' -d '{{\"metadata\":{{\"enable_content_trust_cosign\":\"true\"}}}}' {}/api/v2.0/projects/{}",
+            run.curl_user(),
+            run.target.harbor_url,
+            run.story.project
         ),
         format!("docker pull {unsigned}   # unsigned: refused"),
         format!("docker pull {image}   # signed: allowed"),
-    ]);
+    ])
+}
+
+pub(super) async fn apply_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let (story, image) = (run.story, run.image.target.clone());
+    let unsigned = image.with_digest(&run.report.tampered_digest);
     let project = run
         .harbor
         .project(&story.project)
@@ -499,8 +513,8 @@ fn report_pulls(run: &mut DemoRun<'_>, blocked: Option<String>, signed: Result<(
 
 fn artifact_curl(run: &DemoRun<'_>, digest: &str) -> String {
     format!(
-        "curl -u {}:*** '{}/api/v2.0/projects/{}/repositories/{}/artifacts/{digest}?with_accessory=true'",
-        run.target.user,
+        "curl {} '{}/api/v2.0/projects/{}/repositories/{}/artifacts/{digest}?with_accessory=true'",
+        run.curl_user(),
         run.target.harbor_url,
         run.story.project,
         run.image.name()
