@@ -168,8 +168,24 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
         assert!(detail(step).contains(want), "{}", detail(step));
     }
     for step in ["tamper", "policy"] {
-        assert!(detail(step).starts_with("done before"), "{}", detail(step));
+        assert!(
+            detail(step).starts_with("replayed from an earlier run"),
+            "{}",
+            detail(step)
+        );
     }
+    // What Harbor says now (its API: signed), the first run's "not signed"
+    // labelled as a replay; the key was never opened.
+    let unsigned = detail("show-unsigned");
+    assert!(
+        unsigned.contains("now: signed by cosign") && unsigned.contains("replayed"),
+        "{unsigned}"
+    );
+    assert!(
+        detail("sign").contains("was not opened"),
+        "{}",
+        detail("sign")
+    );
     assert!(
         !again.stderr.contains("Pushing signature"),
         "{}",

@@ -229,19 +229,31 @@ fn up_on_a_terminal_asks_for_the_key_password_once() {
     let key = std::fs::read(d.join("work/cosign.key")).unwrap();
     harbor_lab::cosign::keys::decrypt_private_key(&key, b"lab-key-pw").unwrap();
 
-    // Unattended later, the typed password is nowhere to be found: a clear error
-    // that names the key, never a made-up password kept for it.
-    let unattended = |password: Option<&str>| {
+    // Unattended later (no terminal, no COSIGN_PASSWORD): nothing needs
+    // signing, so the key is never opened and the run succeeds, showing what
+    // Harbor says now. Where a signature must be written (a bundle, which the
+    // first run did not make; --fresh pushes the image again), the typed password is nowhere to be found: a
+    // clear error that names the key, never a made-up password kept for it.
+    let unattended = |password: Option<&str>, extra: &[&str]| {
         let mut c = lab.bare();
-        c.args(&args).args(["--yes", "--fresh"]);
+        c.args(&args).arg("--yes").args(extra);
         if let Some(p) = password {
             c.env("COSIGN_PASSWORD", p);
         }
         run(&mut c)
     };
-    let out = unattended(None);
-    let with_password = unattended(Some("lab-key-pw"));
+    let nothing_to_sign = unattended(None, &[]);
+    let out = unattended(None, &["--fresh", "--signature-format", "bundle"]);
+    let with_password = unattended(Some("lab-key-pw"), &["--fresh"]);
     lab.kill_double();
+    let ok = &nothing_to_sign;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stderr.contains("was not opened"), "{}", ok.stderr);
+    assert!(
+        nothing_to_sign.stderr.contains("now: signed by cosign"),
+        "{}",
+        nothing_to_sign.stderr
+    );
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("cosign.key exists") && out.stderr.contains("COSIGN_PASSWORD"),

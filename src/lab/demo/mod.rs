@@ -68,7 +68,13 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
             story::always,
             story::apply_show_unsigned
         ),
-        step!("sign", story::plan_sign, story::always, story::apply_sign),
+        step!(
+            "sign",
+            story::plan_sign,
+            story::check_sign,
+            story::apply_sign,
+            story::explain_sign
+        ),
         step!(
             "show-signed",
             story::plan_show_signed,
