@@ -75,6 +75,8 @@ pub fn failure(ui: &Reporter, exit: Exit, message: &str, layout: StepsLayout) {
     });
     let steps = ui.steps_so_far();
     match layout {
+        // Commands without steps (sign, verify, keys, ...) keep their shape.
+        StepsLayout::Flat if steps.is_empty() => {}
         StepsLayout::Flat => {
             doc["steps"] = steps.into_iter().map(|(_, s)| s).collect();
         }
