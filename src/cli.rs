@@ -55,7 +55,7 @@ pub enum Command {
     /// Check that this machine can run Harbor.
     Preflight(PreflightArgs),
     /// Install Harbor: download, extract, harbor.yml, Docker daemon config, install.sh, health.
-    Install(InstallArgs),
+    Install(InstallCommandArgs),
     /// Show each install step (done / pending / drifted) and whether Harbor answers.
     Status(StatusArgs),
     /// Stop Harbor and restore the Docker daemon config; --purge also removes its data.
@@ -242,6 +242,16 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+pub struct InstallCommandArgs {
+    #[command(flatten)]
+    pub install: InstallArgs,
+    /// Print, before each step, the manual command it replaces (hostname -I,
+    /// curl and tar, the harbor.yml and daemon.json edits, ./install.sh, docker login).
+    #[arg(long)]
+    pub explain: bool,
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct UpArgs {
     #[command(flatten)]
     pub install: InstallArgs,
@@ -369,7 +379,7 @@ pub struct InstallArgs {
     /// How long to wait for Harbor to report healthy, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub health_timeout: u64,
-    /// Print the manual commands a step replaces (set by `up --explain`).
+    /// Print the manual commands a step replaces (set by `up --explain` and `install --explain`).
     #[arg(skip)]
     pub explain: bool,
 }

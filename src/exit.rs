@@ -137,7 +137,7 @@ impl ExitCoded for InstallError {
 impl ExitCoded for RegistryError {
     fn exit(&self) -> Exit {
         match self {
-            RegistryError::Options(_) => Exit::Usage,
+            RegistryError::Options(_) | RegistryError::ProjectNotFound { .. } => Exit::Usage,
             _ => Exit::Remote,
         }
     }

@@ -156,6 +156,10 @@ pub struct DemoStep {
     pub name: String,
     pub ok: bool,
     pub detail: String,
+    /// The step's status as reports show it (`ok`, `failed`, `skipped`, ...);
+    /// absent in journals from before it was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub status: String,
 }
 
 impl State {

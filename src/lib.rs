@@ -48,6 +48,10 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
             return error::Exit::Internal.code();
         }
     };
+    let layout = match cli.command {
+        Command::Up(_) => ui::render::StepsLayout::PerPipeline,
+        _ => ui::render::StepsLayout::Flat,
+    };
     let result = runtime.block_on(async {
         let command = async {
             match cli.command {
@@ -81,14 +85,14 @@ pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {
             let message = format!("{err:#}");
             ui.error(&message);
             let exit = exit::classify(&err);
-            ui::render::failure(ui, exit, &message);
+            ui::render::failure(ui, exit, &message, layout);
             exit.code()
         }
         None => {
             // Every step checks the world before acting, so a re-run resumes.
             let message = "interrupted; run the same command again to resume";
             ui.error(message);
-            ui::render::failure(ui, error::Exit::Interrupted, message);
+            ui::render::failure(ui, error::Exit::Interrupted, message, layout);
             runtime.shutdown_background();
             error::Exit::Interrupted.code()
         }

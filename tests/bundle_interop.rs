@@ -552,62 +552,6 @@ async fn concurrent_signers_lose_no_signature() {
     }
 }
 
-/// A Harbor double of `version` in front of the real registry; credentials
-/// for docker, cosign and us in `home/.docker`. Killed on drop.
-struct Double {
-    child: std::process::Child,
-    host: String,
-    namespace: String,
-}
-
-impl Drop for Double {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const DOUBLE_PW: &str = "Double-pw-123";
-
-async fn double(home: &Path, version: &str) -> Double {
-    std::fs::write(home.join("pw"), format!("{DOUBLE_PW}\n")).unwrap();
-    let port = free_port();
-    let namespace = unique("bdl");
-    let child = std::process::Command::new(harbor_double_bin())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--upstream", &format!("http://{}", registry())])
-        .args(["--namespace", &namespace, "--version", version])
-        .arg("--admin-password-file")
-        .arg(home.join("pw"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let host = format!("127.0.0.1:{port}");
-    for _ in 0..100 {
-        if reqwest::get(format!("http://{host}/api/v2.0/ping"))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    use base64::Engine as _;
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("admin:{DOUBLE_PW}"));
-    std::fs::create_dir_all(home.join(".docker")).unwrap();
-    std::fs::write(
-        home.join(".docker/config.json"),
-        format!("{{\"auths\":{{\"{host}\":{{\"auth\":\"{auth}\"}}}}}}"),
-    )
-    .unwrap();
-    Double {
-        child,
-        host,
-        namespace,
-    }
-}
-
 /// 1 and 2 through Harbor's referrers API (the double as v2.15.1): no fallback
 /// tag is written, Harbor shows the bundle as a cosign signature, and its
 /// cosign policy lets the signed image through. As v2.14.1 the same bundle is

@@ -1091,7 +1091,8 @@ async fn edited_config_failures_and_purge() {
         .unwrap()
         .replace("max_job_workers: 10", "max_job_workers: 3");
     std::fs::write(&yml_path, &mine).unwrap();
-    // Without --yes and without a terminal: the question is an error.
+    // Without --yes and without a terminal: the one question, up front, is an
+    // error; nothing is touched.
     let mut c = harbor_lab(lab.path());
     c.env("HARBOR_LAB_CACHE", lab.path().join("cache"))
         .arg("install");
@@ -1100,14 +1101,20 @@ async fn edited_config_failures_and_purge() {
     let out = run(&mut c);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
+        out.stderr.contains("harbor-lab install will:") && out.stderr.contains("--yes"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&yml_path).unwrap(), mine);
+    // With --yes: the diff is shown and the user's version kept as a backup.
+    let out = go(&[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
         out.stderr.contains("-  max_job_workers: 3")
             && out.stderr.contains("+  max_job_workers: 10"),
         "the diff is shown: {}",
         out.stderr
     );
-    assert_eq!(std::fs::read_to_string(&yml_path).unwrap(), mine);
-    let out = go(&[], &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         std::fs::read_to_string(&yml_path)
             .unwrap()
@@ -1501,4 +1508,50 @@ async fn status_is_a_check_with_its_table_on_stdout() {
         (v["ok"].clone(), v["installed"].clone()),
         (false.into(), false.into())
     );
+}
+
+/// `install --explain`: before each step, the manual command it replaces, as
+/// the tutorial types it, pasteable as printed (no `***`: the admin password
+/// is read from its file). A dry run shows them without changing anything.
+#[tokio::test(flavor = "multi_thread")]
+async fn install_explain_prints_the_manual_commands() {
+    let lab = Lab::new();
+    let cfg = lab.private_daemon_config("{}\n");
+    let server = fixture_release().await;
+    let port = free_port();
+    let mut c = harbor_lab(lab.path());
+    c.env("HARBOR_LAB_CACHE", lab.path().join("cache"))
+        .arg("install");
+    let base = format!("http://{}", server.addr);
+    fixture_install_args(&mut c, &base, port, &lab.workdir(), &cfg);
+    c.args(["--explain", "--dry-run"]);
+    let out = run_blocking(c).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let admin = lab.workdir().join("admin-password");
+    let wd = lab.workdir();
+    for command in [
+        "$ hostname -I".to_string(),
+        format!("$ curl -fLO {base}/{FIXTURE_TAG}/harbor-online-installer-{FIXTURE_TAG}.tgz"),
+        "md5sum -c --ignore-missing md5sum".to_string(),
+        format!(
+            "$ tar -xzf harbor-online-installer-{FIXTURE_TAG}.tgz -C {}",
+            wd.display()
+        ),
+        format!("harbor_admin_password: $(cat {})/", admin.display()),
+        format!("insecure-registries\" += [\"127.0.0.1:{port}\"]"),
+        "$ kill -HUP $(pidof dockerd)".to_string(),
+        format!("$ cd {} && ./install.sh", wd.join("harbor").display()),
+        format!(
+            "$ docker login 127.0.0.1:{port} -u admin --password-stdin < {}",
+            admin.display()
+        ),
+    ] {
+        assert!(
+            out.stderr.contains(&command),
+            "{command:?} missing: {}",
+            out.stderr
+        );
+    }
+    assert!(!out.stderr.contains("***"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "{}\n");
 }

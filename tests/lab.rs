@@ -42,14 +42,43 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
         lab.workdir().join("cosign.password").display().to_string()
     );
     assert!(!out.stdout.contains("fingerprint"), "{}", out.stdout);
+    // Install and demo steps share one shape.
+    let install_steps = report["install"]["steps"].as_array().unwrap();
+    for s in install_steps
+        .iter()
+        .chain(demo["steps"].as_array().unwrap())
+    {
+        assert_step_shape(s);
+    }
     // The summary says what to do next and where the logs are (the human
     // summary: a run without --json; everything is done, so it is quick).
+    // With --explain: every step done already, the manual commands are shown
+    // all the same (the tamper and policy ones too), pasteable (no `***`).
     let mut c = lab.cmd("up");
     lab.install_args(&mut c, &base, port);
     lab.story_args(&mut c);
-    c.arg("--yes");
+    c.args(["--yes", "--explain"]);
     let human = run(&mut c);
     assert_eq!(human.code, 0, "{}", human.stderr);
+    let admin_file = lab.workdir().join("admin-password");
+    for command in [
+        format!(
+            "$ cosign generate-key-pair --output-key-prefix {}",
+            lab.workdir().join("cosign").display()
+        ),
+        "# a different image, same tag".to_string(),
+        format!("$ curl -u \"admin:$(cat {})\" -X PUT", admin_file.display()),
+        "enable_content_trust_cosign".to_string(),
+        "# unsigned: refused".to_string(),
+        "$ hostname -I".to_string(),
+    ] {
+        assert!(
+            human.stderr.contains(&command),
+            "{command:?} missing: {}",
+            human.stderr
+        );
+    }
+    assert!(!human.stderr.contains("***"), "{}", human.stderr);
     for next in [
         format!("docker login 127.0.0.1:{port} -u admin --password-stdin < "),
         format!("harbor-lab status --workdir {}", lab.workdir().display()),
@@ -120,6 +149,25 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     let r2: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
     assert_nothing_done_again(&r2);
+    let steps = r2["demo"]["steps"].as_array().unwrap();
+    let detail = |n: &str| {
+        steps.iter().find(|s| s["id"] == n).unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // What Harbor says now (its API: signed), the first run's "not signed"
+    // labelled as a replay; the key was never opened.
+    let unsigned = detail("show-unsigned");
+    assert!(
+        unsigned.contains("now: signed by cosign") && unsigned.contains("replayed"),
+        "{unsigned}"
+    );
+    assert!(
+        detail("sign").contains("was not opened"),
+        "{}",
+        detail("sign")
+    );
     assert!(
         !again.stderr.contains("Pushing signature"),
         "{}",
@@ -156,11 +204,13 @@ async fn killing_harbor_mid_demo_names_the_step_and_up_finishes() {
 
     // Start the demo and kill Harbor as soon as the first step is through.
     let mut c = lab.cmd("demo");
-    c.arg("--workdir").arg(lab.workdir()).arg("--explain");
+    c.arg("--workdir")
+        .arg(lab.workdir())
+        .args(["--explain", "--json"]);
     lab.story_args(&mut c);
     let mut child = c
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -174,11 +224,28 @@ async fn killing_harbor_mid_demo_names_the_step_and_up_finishes() {
             lab.kill_double();
         }
     }
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
     let status = child.wait().unwrap();
     assert!(
         !status.success(),
         "the demo succeeded without Harbor: {seen}"
     );
+    // One --json document all the same: the error, and the steps done so
+    // far, the one that failed last.
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["ok"], false, "{doc}");
+    assert_eq!(doc["error"]["code"], status.code().unwrap(), "{doc}");
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["id"], "connect", "{doc}");
+    assert_eq!(steps[0]["status"], "ok", "{doc}");
+    let last = steps.last().unwrap();
+    assert_eq!(last["status"], "failed", "{doc}");
+    assert!(
+        last["detail"].as_str().unwrap().contains("demo step "),
+        "{doc}"
+    );
+    steps.iter().for_each(assert_step_shape);
     assert!(
         seen.contains("demo step "),
         "the error names the step: {seen}"
@@ -195,6 +262,43 @@ async fn killing_harbor_mid_demo_names_the_step_and_up_finishes() {
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(report["demo"]["verified"], true);
     assert_eq!(report["demo"]["unsigned_pull_blocked"], true);
+}
+
+/// The one step shape of every report: `{id, status, detail}`.
+fn assert_step_shape(s: &serde_json::Value) {
+    let mut keys: Vec<&String> = s.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["detail", "id", "status"], "{s}");
+}
+
+/// `up --json` that fails: one document with `ok: false`, the error, and the
+/// steps done so far where a finished `up` reports them (`install.steps`),
+/// the failed one last.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_up_reports_the_steps_done_so_far() {
+    let lab = Lab::new();
+    // A release server that has nothing: the download step fails (404).
+    let empty = file_server(Default::default(), None).await;
+    let mut c = lab.cmd("up");
+    lab.install_args(&mut c, &format!("http://{}", empty.addr), free_port());
+    c.args(["--yes", "--json"]);
+    let out = run_blocking(c).await;
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false, "{doc}");
+    assert_eq!(doc["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(doc["error"]["code"], 4, "{doc}");
+    let steps = doc["install"]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["id"], "preflight", "{doc}");
+    assert_eq!(steps[0]["status"], "checked", "{doc}");
+    let last = steps.last().unwrap();
+    assert_eq!(
+        (&last["id"], &last["status"]),
+        (&"download".into(), &"failed".into()),
+        "{doc}"
+    );
+    steps.iter().for_each(assert_step_shape);
+    assert!(doc["demo"].is_null(), "{doc}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -433,7 +537,8 @@ async fn demo_pulls_or_loads_its_image_and_reports_json() {
             .starts_with(&format!("127.0.0.1:{port}/pulled/"))
     );
     assert!(r["steps"].as_array().unwrap().iter().any(|s| {
-        s["name"] == "connect"
+        s["id"] == "connect"
+            && s["status"] == "ok"
             && s["detail"]
                 .as_str()
                 .unwrap()

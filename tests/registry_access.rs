@@ -296,3 +296,76 @@ async fn tls_and_basic_auth_registry() {
         .env("PATH", path));
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+/// A typo in a Harbor project name: Harbor answers the registry request 401,
+/// as it does for wrong credentials (the double does the same), and harbor-lab
+/// asks Harbor's API which it was: "project ... not found" (exit 2), never
+/// "check the username and password"; a wrong password still says that.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_harbor_project_is_not_reported_as_bad_credentials() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let d = double(h, "v2.9.0").await;
+    let keys = run(harbor_lab(h)
+        .args(["keys", "generate", "--output-key-prefix", "k"])
+        .env("COSIGN_PASSWORD", "pw"));
+    assert_eq!(keys.code, 0, "{}", keys.stderr);
+    let verify = |image: &str, config: &Path| {
+        run(harbor_lab(h)
+            .args(["verify", "--key", "k.pub", image])
+            .env("DOCKER_CONFIG", config))
+    };
+
+    // The registry itself: a token is granted, the request is refused 401.
+    let image = format!("{}/libary/app:v1", d.host);
+    let raw = reqwest::Client::new()
+        .get(format!("http://{}/v2/libary/app/manifests/v1", d.host))
+        .basic_auth("admin", Some(DOUBLE_PW))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.status(),
+        401,
+        "Harbor hides a missing project behind 401"
+    );
+
+    let typo = verify(&image, &h.join(".docker"));
+    assert_eq!(typo.code, 2, "{}", typo.stderr);
+    assert!(
+        typo.stderr.contains("project libary not found") && typo.stderr.contains(&d.host),
+        "{}",
+        typo.stderr
+    );
+    assert!(
+        !typo.stderr.contains("username and password"),
+        "{}",
+        typo.stderr
+    );
+
+    // Wrong password: the same 401 from the registry, and the API says so too.
+    use base64::Engine as _;
+    let bad = base64::engine::general_purpose::STANDARD.encode("admin:wrong");
+    let bad_config = h.join("bad-docker");
+    std::fs::create_dir_all(&bad_config).unwrap();
+    std::fs::write(
+        bad_config.join("config.json"),
+        format!("{{\"auths\":{{\"{}\":{{\"auth\":\"{bad}\"}}}}}}", d.host),
+    )
+    .unwrap();
+    let created = reqwest::Client::new()
+        .post(format!("http://{}/api/v2.0/projects", d.host))
+        .basic_auth("admin", Some(DOUBLE_PW))
+        .json(&serde_json::json!({"project_name": "private", "metadata": {"public": "false"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let wrong = verify(&format!("{}/private/app:v1", d.host), &bad_config);
+    assert_eq!(wrong.code, 4, "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("check the username and password"),
+        "{}",
+        wrong.stderr
+    );
+}

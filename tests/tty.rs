@@ -150,23 +150,48 @@ fn key_password_is_asked_twice_on_a_terminal() {
     harbor_lab::cosign::keys::decrypt_private_key(&key, b"sekret").unwrap();
 }
 
+/// `install` asks one question, up front, as `up` does: the plan (which names
+/// the daemon.json change), then "Proceed?". "No" changes nothing (exit 0,
+/// "nothing done"); "yes" runs the whole install without another question,
+/// and never one about a reload that --no-daemon-reload rules out.
 #[test]
-fn daemon_config_change_is_confirmed_on_a_terminal() {
+fn install_asks_once_up_front_on_a_terminal() {
     let lab = Lab::new().with_installer_file();
     let d = lab.path();
     let port = free_port().to_string();
     let owned = Lab::terminal_args("install", &port);
     let args: Vec<&str> = owned.iter().map(String::as_str).collect();
-    // Answer "no": the file is left alone and the install stops there.
     let (code, text) = on_terminal(d, &args, &["n"]);
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 0, "{text}");
     assert!(
-        text.contains("insecure-registries") && text.contains("daemon.json"),
+        text.contains("harbor-lab install will:")
+            && text.contains("add 127.0.0.1:")
+            && text.contains("to insecure-registries in ")
+            && text.contains("daemon.json")
+            && text.contains("leave dockerd alone (--no-daemon-reload)")
+            && text.contains("Proceed?")
+            && text.contains("nothing done"),
         "{text}"
     );
+    assert!(!text.contains("error:"), "{text}");
+    assert!(!d.join("work").exists(), "a no writes nothing");
     assert_eq!(
         std::fs::read_to_string(d.join("daemon.json")).unwrap(),
         "{}\n"
+    );
+
+    let env = lab.double_env();
+    let (code, text) = on_terminal_env(d, &args, &["y"], &env);
+    lab.kill_double();
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(text.matches("Proceed? [y/N]").count(), 1, "{text}");
+    assert!(!text.contains("Add 127.0.0.1"), "asked mid-run: {text}");
+    assert!(!text.contains("reload dockerd?"), "{text}");
+    assert!(
+        std::fs::read_to_string(d.join("daemon.json"))
+            .unwrap()
+            .contains(&format!("127.0.0.1:{port}")),
+        "{text}"
     );
 }
 
@@ -207,7 +232,7 @@ fn up_asks_once_and_no_means_nothing_changes() {
 }
 
 #[test]
-fn a_declined_harbor_yml_stays_the_users() {
+fn an_edited_harbor_yml_is_shown_and_kept_as_a_backup() {
     let lab = Lab::new().with_installer_file();
     let d = lab.path();
     let port = free_port().to_string();
@@ -225,15 +250,30 @@ fn a_declined_harbor_yml_stays_the_users() {
     // A harbor.yml harbor-lab has no record of writing (as if the user brought it).
     std::fs::remove_file(d.join("work/state.json")).unwrap();
 
-    // On a terminal, answer "no": the install goes on with the user's file.
+    // On a terminal, answer "no" at the one question: nothing changes.
     let (code, text) = on_terminal_env(d, &args, &["n"], &env);
     assert_eq!(code, 0, "{text}");
+    assert!(text.contains("nothing done"), "{text}");
     assert_eq!(std::fs::read_to_string(&yml).unwrap(), mine);
-    // The next run must still treat it as the user's: it asks again.
+    // Without a terminal or --yes: the question up front is an error.
     let out = plain(&[]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(&yml).unwrap(), mine);
+    // "Yes": the diff is shown, the file replaced, the user's version kept
+    // as a backup, and nothing asked mid-run.
+    let (code, text) = on_terminal_env(d, &args, &["y"], &env);
     lab.kill_double();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("was edited since harbor-lab wrote it"),
+        "{text}"
+    );
+    assert_eq!(text.matches("Proceed? [y/N]").count(), 1, "{text}");
+    assert!(!text.contains("Replace your edited"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("work/harbor/harbor.yml.harbor-lab.bak")).unwrap(),
+        mine
+    );
 }
 
 /// `up` on a terminal: one confirmation, the new key's password typed twice, and
@@ -264,19 +304,31 @@ fn up_on_a_terminal_asks_for_the_key_password_once() {
     let key = std::fs::read(d.join("work/cosign.key")).unwrap();
     harbor_lab::cosign::keys::decrypt_private_key(&key, b"lab-key-pw").unwrap();
 
-    // Unattended later, the typed password is nowhere to be found: a clear error
-    // that names the key, never a made-up password kept for it.
-    let unattended = |password: Option<&str>| {
+    // Unattended later (no terminal, no COSIGN_PASSWORD): nothing needs
+    // signing, so the key is never opened and the run succeeds, showing what
+    // Harbor says now. Where a signature must be written (a bundle, which the
+    // first run did not make; --fresh pushes the image again), the typed password is nowhere to be found: a
+    // clear error that names the key, never a made-up password kept for it.
+    let unattended = |password: Option<&str>, extra: &[&str]| {
         let mut c = lab.bare();
-        c.args(&args).args(["--yes", "--fresh"]);
+        c.args(&args).arg("--yes").args(extra);
         if let Some(p) = password {
             c.env("COSIGN_PASSWORD", p);
         }
         run(&mut c)
     };
-    let out = unattended(None);
-    let with_password = unattended(Some("lab-key-pw"));
+    let nothing_to_sign = unattended(None, &[]);
+    let out = unattended(None, &["--fresh", "--signature-format", "bundle"]);
+    let with_password = unattended(Some("lab-key-pw"), &["--fresh"]);
     lab.kill_double();
+    let ok = &nothing_to_sign;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stderr.contains("was not opened"), "{}", ok.stderr);
+    assert!(
+        nothing_to_sign.stderr.contains("now: signed by cosign"),
+        "{}",
+        nothing_to_sign.stderr
+    );
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("cosign.key exists") && out.stderr.contains("COSIGN_PASSWORD"),

@@ -1138,12 +1138,12 @@ async fn the_demo_freshness_act_against_the_harbor_double() {
     for name in ["tuf-pin", "tuf-update", "tuf-rollback", "tuf-freeze"] {
         let s = steps
             .iter()
-            .find(|s| s["name"] == name)
+            .find(|s| s["id"] == name)
             .unwrap_or_else(|| panic!("no {name} step: {demo}"));
-        assert_eq!(s["ok"], true, "{s}");
+        assert_eq!(s["status"], "ok", "{s}");
     }
     let detail = |n: &str| {
-        steps.iter().find(|s| s["name"] == n).unwrap()["detail"]
+        steps.iter().find(|s| s["id"] == n).unwrap()["detail"]
             .as_str()
             .unwrap()
             .to_string()

@@ -67,11 +67,15 @@ fn demo_target(ctx: &Context, args: &DemoArgs) -> anyhow::Result<DemoTarget> {
             .into());
         }
     };
-    let password = match (&args.harbor_password_file, &state.harbor) {
-        (Some(f), _) => secrets::read_file(ctx, f, "--harbor-password-file")?,
-        (None, Some(h)) => {
-            secrets::read_file(ctx, &h.admin_password_file, "the workdir's admin-password")?
-        }
+    let (password, password_file) = match (&args.harbor_password_file, &state.harbor) {
+        (Some(f), _) => (
+            secrets::read_file(ctx, f, "--harbor-password-file")?,
+            ctx.resolve(f),
+        ),
+        (None, Some(h)) => (
+            secrets::read_file(ctx, &h.admin_password_file, "the workdir's admin-password")?,
+            h.admin_password_file.clone(),
+        ),
         (None, None) => {
             return Err(UserError::usage("no Harbor password: pass --harbor-password-file").into());
         }
@@ -89,6 +93,7 @@ fn demo_target(ctx: &Context, args: &DemoArgs) -> anyhow::Result<DemoTarget> {
         harbor_url,
         user: args.harbor_user.clone(),
         password,
+        password_file,
         keys: KeyPair::at_prefix(&key_prefix),
         key_password: None,
         workdir: wd,

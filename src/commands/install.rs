@@ -1,13 +1,20 @@
-//! `harbor-lab install`: the install steps (lab::install), then a one-line summary.
+//! `harbor-lab install`: the plan and one confirmation (as `up`), the install
+//! steps (lab::install), then a one-line summary.
 
-use crate::cli::InstallArgs;
+use crate::cli::InstallCommandArgs;
 use crate::context::Context;
 use crate::lab::install::{self, InstallReport};
 use crate::ui::Reporter;
 use crate::ui::render::{Report, to_json};
 
-pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallArgs) -> super::Done {
-    let opts = super::options::install(ctx, args)?;
+pub async fn command(ctx: &Context, ui: &Reporter, args: &InstallCommandArgs) -> super::Done {
+    let mut opts = super::options::install(ctx, &args.install)?;
+    opts.explain = args.explain;
+    // The plan and one question up front, as `up` asks; nothing asks mid-run.
+    let plan = install::plan(&opts);
+    if let Some(declined) = super::confirm_plan(ui, "install", &plan, opts.dry_run)? {
+        return Ok(Box::new(declined));
+    }
     Ok(Box::new(install::install(ctx, ui, &opts).await?))
 }
 

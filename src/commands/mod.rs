@@ -20,11 +20,40 @@ use anyhow::Context as _;
 use crate::cli::RegistryArgs;
 use crate::context::Context;
 use crate::error::UserError;
+use crate::lab::report::Declined;
 use crate::registry::{Client, RegistryOptions};
 use crate::ui::render::Report;
+use crate::ui::{Reporter, prompt};
 
 /// What a command hands back to `lib::run`.
 pub type Done = anyhow::Result<Box<dyn Report>>;
+
+/// The plan of a command that changes the machine (`up`, `install`), then its
+/// one question (none with `--yes`; none on `--dry-run`, which asks nothing).
+/// `Some` is the "no"; after a "yes" every later question is answered, so
+/// nothing asks mid-run.
+pub fn confirm_plan(
+    ui: &Reporter,
+    command: &str,
+    plan: &[String],
+    dry_run: bool,
+) -> Result<Option<Declined>, UserError> {
+    ui.line(&format!("harbor-lab {command} will:"));
+    for (i, p) in plan.iter().enumerate() {
+        ui.line(&format!("  {}. {p}", i + 1));
+    }
+    if dry_run {
+        return Ok(None);
+    }
+    if !prompt::confirm(ui, "Proceed?", "pass --yes to run the plan without asking")? {
+        return Ok(Some(Declined {
+            cancelled: true,
+            plan: plan.to_vec(),
+        }));
+    }
+    ui.assume_yes();
+    Ok(None)
+}
 
 /// The CA certificate (PEM) of the default workdir's `--tls` lab, if any.
 fn lab_ca(ctx: &Context) -> Option<Vec<u8>> {

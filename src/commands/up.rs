@@ -4,7 +4,7 @@
 use crate::cli::UpArgs;
 use crate::context::Context;
 use crate::lab::{install, up};
-use crate::ui::{Reporter, prompt};
+use crate::ui::Reporter;
 
 pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> super::Done {
     let mut opts = super::options::install(ctx, &args.install)?;
@@ -12,9 +12,8 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> super::Done
     // `up --explain` shows the manual commands of the install steps too.
     opts.explain = story.explain;
     let plan = up::plan(&opts, &story);
-    ui.line("harbor-lab up will:");
-    for (i, p) in plan.iter().enumerate() {
-        ui.line(&format!("  {}. {p}", i + 1));
+    if let Some(declined) = super::confirm_plan(ui, "up", &plan, opts.dry_run)? {
+        return Ok(Box::new(declined));
     }
     if opts.dry_run {
         let install = install::install(ctx, ui, &opts).await?;
@@ -24,13 +23,5 @@ pub async fn command(ctx: &Context, ui: &Reporter, args: &UpArgs) -> super::Done
             install,
         }));
     }
-    if !prompt::confirm(ui, "Proceed?", "pass --yes to run the plan without asking")? {
-        return Ok(Box::new(up::UpDeclined {
-            cancelled: true,
-            plan,
-        }));
-    }
-    // One confirmation for the whole plan.
-    ui.assume_yes();
     Ok(Box::new(up::up(ctx, ui, &opts, &story).await?))
 }

@@ -73,6 +73,7 @@ pub struct DownRun<'a> {
 
 impl Pipeline for DownRun<'_> {
     type Options = DownOptions;
+    const NAME: &'static str = "down";
     fn ui(&self) -> &Reporter {
         self.ui
     }

@@ -71,11 +71,16 @@ mod tests {
         let text = include_str!("../../tests/fixtures/state-da58c46.json");
         let raw: serde_json::Value = serde_json::from_str(text).unwrap();
         let report: DemoReport = serde_json::from_value(raw["demo"].clone()).unwrap();
-        // The journal keeps it whole; the --json report leaves the
-        // fingerprint out (an internal field).
+        // The journal keeps it whole.
         assert_eq!(serde_json::to_value(&report).unwrap(), raw["demo"]);
+        // The --json report leaves the fingerprint out (an internal field) and shows the steps in the one
+        // step shape: `name` is `id`, `ok` is status `ok` or `failed`.
         let mut reported = raw["demo"].clone();
         reported.as_object_mut().unwrap().remove("fingerprint");
+        for s in reported["steps"].as_array_mut().unwrap() {
+            let ok = s["ok"] == true;
+            *s = serde_json::json!({"id": s["name"], "status": if ok { "ok" } else { "failed" }, "detail": s["detail"]});
+        }
         assert_eq!(report.public_json(), reported);
         assert_eq!(serde_json::to_value(&demo).unwrap(), raw["demo"]);
     }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::ui::{Reporter, Tone};
 
 /// The state of one step. Serialised lowercase (`"done"`, `"skipped"`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The step changed something.
@@ -63,6 +63,11 @@ impl StepReport {
         }
     }
 
+    /// The one `--json` shape of a step, in every report: `{id, status, detail}`.
+    pub fn json(&self) -> serde_json::Value {
+        crate::ui::render::to_json(self)
+    }
+
     pub fn with_tone(mut self, tone: Tone) -> StepReport {
         self.tone = tone;
         self
@@ -77,5 +82,22 @@ impl StepReport {
             &format!("{}: {}", self.id, self.detail),
             self.tone,
         );
+    }
+}
+
+/// A "no" at a command's one confirmation: an answer, not a failure (exit 0,
+/// "nothing done"); its `--json` document is `cancelled` and the `plan`.
+#[derive(Debug, Serialize)]
+pub struct Declined {
+    pub cancelled: bool,
+    pub plan: Vec<String>,
+}
+
+impl crate::ui::render::Report for Declined {
+    fn json(&self) -> serde_json::Value {
+        crate::ui::render::to_json(self)
+    }
+    fn human(&self, ui: &Reporter) {
+        ui.result_line("nothing done");
     }
 }

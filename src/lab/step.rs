@@ -81,6 +81,8 @@ impl Outcome {
 pub trait Pipeline {
     /// What the steps' `plan` lines are written from.
     type Options;
+    /// The pipeline's name in reports (`install`, `demo`, `down`).
+    const NAME: &'static str;
     fn ui(&self) -> &Reporter;
     fn dry_run(&self) -> bool;
     /// Save the journal after a step changed something.
@@ -92,6 +94,10 @@ pub trait Pipeline {
     /// its workdir or lock).
     fn prepare_to_write(&mut self) -> anyhow::Result<()> {
         Ok(())
+    }
+    /// `--explain`: print, before each step, the manual commands it replaces.
+    fn explaining(&self) -> bool {
+        false
     }
     /// Context for an error of step `id` (the demo says "demo step <id>").
     fn error_context(&self, id: &'static str) -> Option<String> {
@@ -110,20 +116,42 @@ pub struct Step<R: Pipeline> {
     pub plan: fn(&R::Options) -> String,
     pub check: CheckFn<R>,
     pub apply: ApplyFn<R>,
+    /// `--explain`: the manual commands the step replaces, pasteable as
+    /// printed (secrets read from their files, never `***`). Printed by the
+    /// executor before the check, so a step an earlier run finished shows
+    /// them too.
+    pub explain: fn(&R) -> Vec<String>,
 }
 
-/// `step!("id", plan_fn, check_fn, apply_fn)`: a [`Step`] from an `async fn
-/// check(&mut R) -> Result<Check>` and an `async fn apply(&mut R) -> Result<Outcome>`.
+/// `step!("id", plan_fn, check_fn, apply_fn[, explain_fn])`: a [`Step`] from an
+/// `async fn check(&mut R) -> Result<Check>`, an `async fn apply(&mut R) ->
+/// Result<Outcome>` and, for `--explain`, a `fn explain(&R) -> Vec<String>`.
 #[macro_export]
 macro_rules! step {
     ($id:literal, $plan:expr, $check:path, $apply:path) => {
+        $crate::step!($id, $plan, $check, $apply, $crate::lab::step::no_commands)
+    };
+    ($id:literal, $plan:expr, $check:path, $apply:path, $explain:expr) => {
         $crate::lab::step::Step {
             id: $id,
             plan: $plan,
             check: |r| Box::pin($check(r)),
             apply: |r| Box::pin($apply(r)),
+            explain: $explain,
         }
     };
+}
+
+/// A step with no manual command to show.
+pub fn no_commands<R>(_: &R) -> Vec<String> {
+    Vec::new()
+}
+
+/// `--explain`'s lines: each manual command, as a shell prompt would show it.
+pub fn print_commands(ui: &Reporter, commands: &[String]) {
+    for c in commands {
+        ui.line(&format!("  $ {c}"));
+    }
 }
 
 /// A check for steps whose whole work is the check (`apply` is never called).
@@ -144,16 +172,23 @@ pub async fn execute<R: Pipeline>(run: &mut R, steps: &[Step<R>]) -> anyhow::Res
     for step in steps {
         let result = execute_one(run, step).await;
         if let Err(e) = result {
-            return Err(match run.error_context(step.id) {
+            let e = match run.error_context(step.id) {
                 Some(c) => e.context(c),
                 None => e,
-            });
+            };
+            // The failed step, for the failed command's --json document.
+            let failed = StepReport::new(step.id, Status::Failed, format!("{e:#}"));
+            run.ui().keep_step(R::NAME, failed.json());
+            return Err(e);
         }
     }
     Ok(())
 }
 
 async fn execute_one<R: Pipeline>(run: &mut R, step: &Step<R>) -> anyhow::Result<()> {
+    if run.explaining() {
+        print_commands(run.ui(), &(step.explain)(run));
+    }
     let report = match (step.check)(run).await? {
         Check::Done(detail) => StepReport::new(step.id, Status::Skipped, detail),
         Check::Checked(detail) => StepReport::new(step.id, Status::Checked, detail),
@@ -170,7 +205,14 @@ async fn execute_one<R: Pipeline>(run: &mut R, step: &Step<R>) -> anyhow::Result
             StepReport::new(step.id, outcome.status, outcome.detail).with_tone(outcome.tone)
         }
     };
-    report.print(run.ui());
-    run.record(report);
+    keep(run, report);
     Ok(())
+}
+
+/// Print a step's line, keep it for a failed command's `--json` document, and
+/// in the run's report.
+pub fn keep<R: Pipeline>(run: &mut R, report: StepReport) {
+    report.print(run.ui());
+    run.ui().keep_step(R::NAME, report.json());
+    run.record(report);
 }

@@ -20,7 +20,7 @@ use crate::ui::render::{Report, to_json};
 
 /// Every step `up` takes, in order, one line each.
 pub fn plan(opts: &InstallOptions, story: &StoryOptions) -> Vec<String> {
-    let mut lines = plan_lines(&install::steps(), opts);
+    let mut lines = install::plan(opts);
     lines.push(format!(
         "keys: create the cosign key pair {}.key / .pub if missing",
         opts.workdir.key_prefix().display()
@@ -110,22 +110,6 @@ impl Report for UpReport {
     }
 }
 
-/// A "no" at the confirmation: an answer, not a failure (exit 0).
-#[derive(Debug, Serialize)]
-pub struct UpDeclined {
-    pub cancelled: bool,
-    pub plan: Vec<String>,
-}
-
-impl Report for UpDeclined {
-    fn json(&self) -> serde_json::Value {
-        to_json(self)
-    }
-    fn human(&self, ui: &Reporter) {
-        ui.result_line("nothing done");
-    }
-}
-
 /// Where Harbor's containers log: `log.local.location` of the harbor.yml in
 /// place, else Harbor's default.
 fn harbor_log_dir(wd: &crate::workdir::Workdir) -> PathBuf {
@@ -165,6 +149,15 @@ pub async fn up(
     let installed = install::install(ctx, ui, opts).await?;
     let wd = &opts.workdir;
     let keys = KeyPair::at_prefix(&wd.key_prefix());
+    if opts.explain {
+        crate::lab::step::print_commands(
+            ui,
+            &[format!(
+                "cosign generate-key-pair --output-key-prefix {}",
+                wd.key_prefix().display()
+            )],
+        );
+    }
     // The demo signs with the password the keys were just made with, if they were.
     let key_password = ensure_lab_keys(
         ctx,
@@ -189,6 +182,7 @@ pub async fn up(
     let target = DemoTarget {
         harbor_url: installed.harbor_url.clone(),
         user: "admin".into(),
+        password_file: installed.admin_password_file.clone(),
         password: installed
             .admin_password
             .clone()

@@ -35,6 +35,8 @@ pub const MANIFEST_LIMIT: usize = 4 << 20;
 pub const SIGNATURE_BLOB_LIMIT: usize = 4 << 20;
 const TOKEN_LIMIT: usize = 1 << 20;
 const ERROR_BODY_LIMIT: usize = 64 << 10;
+/// The `service` of Harbor's token challenge: the registry is a Harbor.
+const HARBOR_SERVICE: &str = "harbor-registry";
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -69,6 +71,16 @@ pub enum RegistryError {
         registry: String,
         detail: Option<String>,
         hint: String,
+    },
+    /// Harbor answers a repository in a missing project as it answers a user
+    /// without access (401); its REST API told us the project is missing.
+    #[error(
+        "project {project} not found in Harbor at {registry} (the image {registry}/{repository} names it): check the project's spelling, or create it first"
+    )]
+    ProjectNotFound {
+        registry: String,
+        project: String,
+        repository: String,
     },
     #[error("{url}: unexpected response: {reason}")]
     BadResponse { url: String, reason: String },
@@ -409,7 +421,7 @@ impl Client {
             if resp.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
                 if resp.status() == StatusCode::UNAUTHORIZED {
                     let detail = error_detail(resp).await;
-                    return Err(self.unauthorized(registry, detail));
+                    return Err(self.refused(registry, &base, scope, detail).await);
                 }
                 return Ok(resp);
             }
@@ -433,7 +445,7 @@ impl Client {
                 }
                 _ => {
                     let detail = error_detail(resp).await;
-                    return Err(self.unauthorized(registry, detail));
+                    return Err(self.refused(registry, &base, scope, detail).await);
                 }
             }
         }
@@ -491,6 +503,68 @@ impl Client {
         RegistryError::Connect {
             registry: registry.to_string(),
             detail: format!("{detail}{hint}"),
+        }
+    }
+
+    /// A 401 on a repository request. Harbor gives the same 401 for wrong
+    /// credentials, for a user without a role in the project and for a project
+    /// that does not exist (a typo); its REST API tells them apart: the
+    /// project existence check (`HEAD /api/v2.0/projects?project_name=`)
+    /// answers 401 to wrong credentials, 404 to a missing project, 200 else.
+    async fn refused(
+        &self,
+        registry: &str,
+        base: &str,
+        scope: &str,
+        detail: Option<String>,
+    ) -> RegistryError {
+        let harbor = self.with_host(registry, |h| {
+            h.bearer
+                .as_ref()
+                .is_some_and(|(_, service)| service.as_deref() == Some(HARBOR_SERVICE))
+        });
+        let repository = scope
+            .strip_prefix("repository:")
+            .and_then(|s| s.rsplit_once(':'))
+            .map(|(repo, _)| repo.to_string());
+        let (Some(credentials), Some(repository), true) =
+            (self.credentials(registry), repository, harbor)
+        else {
+            return self.unauthorized(registry, detail);
+        };
+        let project = repository.split('/').next().unwrap_or_default().to_string();
+        let Ok(mut url) = reqwest::Url::parse(&format!("{base}/api/v2.0/projects")) else {
+            return self.unauthorized(registry, detail);
+        };
+        url.query_pairs_mut().append_pair("project_name", &project);
+        let probe = self
+            .http()
+            .head(url)
+            .basic_auth(&credentials.username, Some(&credentials.password))
+            .send()
+            .await;
+        match probe.map(|r| r.status()) {
+            Ok(StatusCode::NOT_FOUND) => RegistryError::ProjectNotFound {
+                registry: registry.to_string(),
+                project,
+                repository,
+            },
+            Ok(StatusCode::OK) => {
+                let action = if scope.ends_with("push") {
+                    "push to"
+                } else {
+                    "pull from"
+                };
+                RegistryError::Unauthorized {
+                    registry: registry.to_string(),
+                    detail,
+                    hint: format!(
+                        "Harbor accepts the login of {:?}, but it may not {action} {repository}: give that user a role in project {project}, or use another account",
+                        credentials.username
+                    ),
+                }
+            }
+            _ => self.unauthorized(registry, detail),
         }
     }
 

@@ -83,6 +83,9 @@ pub struct Reporter {
     yes: std::sync::atomic::AtomicBool,
     /// Can a prompt be shown (stdin and stderr are terminals)?
     pub interactive: bool,
+    /// Every step reported so far, by pipeline (`install`, `demo`, `down`), as
+    /// its `--json` object: a command that fails still reports them.
+    steps: std::sync::Mutex<Vec<(&'static str, serde_json::Value)>>,
 }
 
 impl Reporter {
@@ -101,6 +104,7 @@ impl Reporter {
             json: global.json,
             yes: std::sync::atomic::AtomicBool::new(global.yes),
             interactive: ctx.stdin_tty && ctx.stderr_tty,
+            steps: Default::default(),
         }
     }
 
@@ -114,7 +118,19 @@ impl Reporter {
             json: false,
             yes: std::sync::atomic::AtomicBool::new(false),
             interactive: false,
+            steps: Default::default(),
         }
+    }
+
+    /// Keep a step's `--json` object (see [`Reporter::steps_so_far`]).
+    pub fn keep_step(&self, pipeline: &'static str, step: serde_json::Value) {
+        let mut steps = self.steps.lock().unwrap_or_else(|p| p.into_inner());
+        steps.push((pipeline, step));
+    }
+
+    /// The steps reported so far, in order, with their pipeline.
+    pub fn steps_so_far(&self) -> Vec<(&'static str, serde_json::Value)> {
+        self.steps.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Are confirmations answered yes?

@@ -52,13 +52,45 @@ pub fn render(ui: &Reporter, report: &dyn Report) -> u8 {
     }
 }
 
+/// Where a failed command's document puts the steps done so far: as
+/// `steps` (install, demo, down), or per pipeline as `up` reports them
+/// (`install.steps`, `demo.steps`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepsLayout {
+    Flat,
+    PerPipeline,
+}
+
 /// With `--json`, the document of a command that failed before it had a
-/// report: `{"ok": false, "version", "error": {"code", "message"}}`.
-pub fn failure(ui: &Reporter, exit: Exit, message: &str) {
-    if ui.json {
-        ui.json_out(&serde_json::json!({
-            "ok": false,
-            "error": {"code": exit.code(), "message": message},
-        }));
+/// report: `{"ok": false, "version", "error": {"code", "message"}}` and the
+/// steps done so far (the failed one last, status `failed`), in the places
+/// the command's own report has them.
+pub fn failure(ui: &Reporter, exit: Exit, message: &str, layout: StepsLayout) {
+    if !ui.json {
+        return;
     }
+    let mut doc = serde_json::json!({
+        "ok": false,
+        "error": {"code": exit.code(), "message": message},
+    });
+    let steps = ui.steps_so_far();
+    match layout {
+        // Commands without steps (sign, verify, keys, ...) keep their shape.
+        StepsLayout::Flat if steps.is_empty() => {}
+        StepsLayout::Flat => {
+            doc["steps"] = steps.into_iter().map(|(_, s)| s).collect();
+        }
+        StepsLayout::PerPipeline => {
+            for (pipeline, step) in steps {
+                let section = &mut doc[pipeline]["steps"];
+                if !section.is_array() {
+                    *section = serde_json::Value::Array(Vec::new());
+                }
+                if let Some(list) = section.as_array_mut() {
+                    list.push(step);
+                }
+            }
+        }
+    }
+    ui.json_out(&doc);
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::bin::{harbor_lab, registry};
+use super::bin::{free_port, harbor_lab, registry, unique};
 
 /// The environment that lets the fixture's install.sh start the Harbor double:
 /// its binary, the real registry behind it, a namespace there, and the test's
@@ -50,4 +50,60 @@ pub fn harbor_double_bin() -> PathBuf {
                 .join("harbor-double")
         })
         .clone()
+}
+
+/// A Harbor double of `version` in front of the real registry; credentials
+/// for docker, cosign and us in `home/.docker`. Killed on drop.
+pub struct Double {
+    child: std::process::Child,
+    pub host: String,
+    pub namespace: String,
+}
+
+impl Drop for Double {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub const DOUBLE_PW: &str = "Double-pw-123";
+
+pub async fn double(home: &Path, version: &str) -> Double {
+    std::fs::write(home.join("pw"), format!("{DOUBLE_PW}\n")).unwrap();
+    let port = free_port();
+    let namespace = unique("bdl");
+    let child = std::process::Command::new(harbor_double_bin())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--upstream", &format!("http://{}", registry())])
+        .args(["--namespace", &namespace, "--version", version])
+        .arg("--admin-password-file")
+        .arg(home.join("pw"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let host = format!("127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("http://{host}/api/v2.0/ping"))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("admin:{DOUBLE_PW}"));
+    std::fs::create_dir_all(home.join(".docker")).unwrap();
+    std::fs::write(
+        home.join(".docker/config.json"),
+        format!("{{\"auths\":{{\"{host}\":{{\"auth\":\"{auth}\"}}}}}}"),
+    )
+    .unwrap();
+    Double {
+        child,
+        host,
+        namespace,
+    }
 }

@@ -244,7 +244,7 @@ pub fn assert_nothing_done_again(r: &serde_json::Value) {
     }
     let steps = r["demo"]["steps"].as_array().unwrap();
     let detail = |n: &str| {
-        steps.iter().find(|s| s["name"] == n).unwrap()["detail"]
+        steps.iter().find(|s| s["id"] == n).unwrap()["detail"]
             .as_str()
             .unwrap()
             .to_string()
@@ -253,7 +253,11 @@ pub fn assert_nothing_done_again(r: &serde_json::Value) {
         assert!(detail(step).contains(want), "{}", detail(step));
     }
     for step in ["tamper", "policy"] {
-        assert!(detail(step).starts_with("done before"), "{}", detail(step));
+        assert!(
+            detail(step).starts_with("replayed from an earlier run"),
+            "{}",
+            detail(step)
+        );
     }
 }
 

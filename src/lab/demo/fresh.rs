@@ -26,7 +26,10 @@ pub(super) async fn apply_freshness(run: &mut DemoRun<'_>) -> anyhow::Result<Out
     let name = run.image.name().to_string();
     let loc = OciLocation::parse(&format!("oci://{host}/{METADATA_PROJECT}/{name}-demo"))
         .map_err(UserError::usage)?;
-    let signing_key = super::story::signing_key(run)?;
+    // Opened only if the act must write a signature (a re-run finds its
+    // second release signed already).
+    let (ctx, ui, story, target) = (run.ctx, run.ui, run.story, run.target);
+    let open_key = move || super::story::open_lab_key(ctx, ui, story, target);
     let verifying_key = super::story::verifying_key(run)?;
     let password = run.target.password.expose().to_string();
     // A --tls lab: the metadata image is reached over https with the lab CA too.
@@ -52,7 +55,7 @@ pub(super) async fn apply_freshness(run: &mut DemoRun<'_>) -> anyhow::Result<Out
         explain: run.story.explain,
         client: Arc::new(crate::registry::Client::new(registry)?),
         image: &image,
-        signing_key: &signing_key,
+        signing_key: &open_key,
         verifying_key: &verifying_key,
         public_key: &public,
         repo_dir: run.target.workdir.demo_tuf_repo(),

@@ -68,7 +68,13 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
             story::always,
             story::apply_show_unsigned
         ),
-        step!("sign", story::plan_sign, story::always, story::apply_sign),
+        step!(
+            "sign",
+            story::plan_sign,
+            story::check_sign,
+            story::apply_sign,
+            story::explain_sign
+        ),
         step!(
             "show-signed",
             story::plan_show_signed,
@@ -85,13 +91,15 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
             "tamper",
             story::plan_tamper,
             story::check_tamper,
-            story::apply_tamper
+            story::apply_tamper,
+            story::explain_tamper
         ),
         step!(
             "policy",
             story::plan_policy,
             story::check_policy,
-            story::apply_policy
+            story::apply_policy,
+            story::explain_policy
         ),
         step!(
             "freshness",
@@ -104,11 +112,14 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
 
 impl DemoReport {
     /// The `--json` document: the report without the journal's internal
-    /// fields (its input fingerprint).
+    /// fields (its input fingerprint), its steps in the one step shape that
+    /// install's have too (`id`, `status`, `detail`).
     pub fn public_json(&self) -> serde_json::Value {
         let mut doc = crate::ui::render::to_json(self);
         if let Some(obj) = doc.as_object_mut() {
             obj.remove("fingerprint");
+            let steps = self.steps.iter().map(|s| step_report(s).json()).collect();
+            obj.insert("steps".into(), steps);
         }
         doc
     }
@@ -154,11 +165,21 @@ impl DemoReport {
     }
 }
 
+/// A journalled demo step as a [`StepReport`]; a journal from before the
+/// status was kept has only `ok`.
+fn step_report(s: &DemoStep) -> StepReport {
+    let kept = serde_json::from_value(serde_json::Value::String(s.status.clone())).ok();
+    let status = kept.unwrap_or(if s.ok { Status::Ok } else { Status::Failed });
+    StepReport::new(&s.name, status, s.detail.clone())
+}
+
 /// The Harbor the demo runs against, and the key it signs with.
 pub struct DemoTarget {
     pub harbor_url: String,
     pub user: String,
     pub password: Secret,
+    /// Where the password is kept (`--explain` reads it from there).
+    pub password_file: PathBuf,
     pub keys: KeyPair,
     /// The key's password when the caller already has it (it just made the key).
     pub key_password: Option<Secret>,
@@ -190,6 +211,7 @@ pub struct DemoRun<'a> {
 
 impl Pipeline for DemoRun<'_> {
     type Options = StoryOptions;
+    const NAME: &'static str = "demo";
     fn ui(&self) -> &Reporter {
         self.ui
     }
@@ -202,13 +224,20 @@ impl Pipeline for DemoRun<'_> {
     }
     fn record(&mut self, report: StepReport) {
         self.report.steps.push(DemoStep {
-            name: report.id,
             ok: report.status != Status::Failed,
+            status: crate::ui::render::to_json(&report.status)
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            name: report.id,
             detail: report.detail,
         });
     }
     fn error_context(&self, id: &'static str) -> Option<String> {
         Some(format!("demo step {id}"))
+    }
+    fn explaining(&self) -> bool {
+        self.story.explain
     }
 }
 
@@ -285,31 +314,46 @@ impl<'a> DemoRun<'a> {
         })
     }
 
-    /// `--explain`: the manual commands the tutorial uses for a step.
+    /// `--explain`: the manual commands the tutorial uses for a step, printed
+    /// when the step runs (see also the steps' own `explain`, printed by the
+    /// executor even for a step an earlier run finished).
     fn explain(&self, lines: &[String]) {
         if self.story.explain {
-            for l in lines {
-                // A --tls Harbor: the commands name the lab CA too.
-                let l = match &self.target.ca_certificate {
-                    Some(ca) if l.starts_with("curl ") => {
-                        l.replacen("curl ", &format!("curl --cacert {} ", ca.display()), 1)
-                    }
-                    Some(ca) if l.starts_with("cosign ") => {
-                        format!("{l} --registry-cacert {}", ca.display())
-                    }
-                    _ => l.clone(),
-                };
-                self.ui.line(&format!("  $ {l}"));
-            }
+            step::print_commands(self.ui, &self.commands(lines));
         }
+    }
+
+    /// The manual commands as this Harbor needs them: a --tls Harbor's lab CA
+    /// named too.
+    fn commands(&self, lines: &[String]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| match &self.target.ca_certificate {
+                Some(ca) if l.starts_with("curl ") => {
+                    l.replacen("curl ", &format!("curl --cacert {} ", ca.display()), 1)
+                }
+                Some(ca) if l.starts_with("cosign ") => {
+                    format!("{l} --registry-cacert {}", ca.display())
+                }
+                _ => l.clone(),
+            })
+            .collect()
+    }
+
+    /// `-u user:password` for curl, the password read from its file.
+    fn curl_user(&self) -> String {
+        format!(
+            "-u \"{}:$(cat {})\"",
+            self.target.user,
+            self.target.password_file.display()
+        )
     }
 
     /// A sub-step's verdict (the policy step reports its two pulls).
     fn sub_step(&mut self, id: &str, ok: bool, tone: crate::ui::Tone, detail: String) {
         let r = StepReport::new(id, if ok { Status::Ok } else { Status::Failed }, detail)
             .with_tone(tone);
-        r.print(self.ui);
-        self.record(r);
+        step::keep(self, r);
     }
 }
 

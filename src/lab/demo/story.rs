@@ -156,6 +156,9 @@ pub(super) fn plan_show_unsigned(_: &StoryOptions) -> String {
     "show that Harbor reports it as not signed".into()
 }
 
+/// What Harbor says now, always read from its API. On a re-run the story's
+/// "before" (what Harbor said before the first run signed the image) is the
+/// earlier run's record, and the line says it is a replay.
 pub(super) async fn apply_show_unsigned(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
     let digest = run.report.digest.clone();
     run.explain(&[artifact_curl(run, &digest)]);
@@ -164,28 +167,38 @@ pub(super) async fn apply_show_unsigned(run: &mut DemoRun<'_>) -> anyhow::Result
         .artifact(&run.story.project, run.image.name(), &digest)
         .await?;
     let signed_now = art.as_ref().is_some_and(|a| a.cosign_signed());
-    run.report.signed_before = run
-        .previous
-        .as_ref()
-        .map_or(signed_now, |p| p.signed_before);
-    let tone = if run.report.signed_before {
-        Tone::Good
-    } else {
-        Tone::Bad
+    let said = |signed: bool| {
+        if signed {
+            "signed by cosign"
+        } else {
+            "not signed"
+        }
     };
-    Ok(Outcome::verdict(
-        true,
-        format!(
-            "Harbor reports {}: {}",
-            run.image.target,
-            if run.report.signed_before {
-                "signed by cosign (before this demo)"
-            } else {
-                "not signed"
-            }
-        ),
-    )
-    .toned(tone))
+    let tone = if signed_now { Tone::Good } else { Tone::Bad };
+    let detail = match &run.previous {
+        Some(p) => {
+            run.report.signed_before = p.signed_before;
+            format!(
+                "Harbor reports {} now: {} (replayed from the earlier run: before it signed, Harbor reported {})",
+                run.image.target,
+                said(signed_now),
+                said(p.signed_before)
+            )
+        }
+        None => {
+            run.report.signed_before = signed_now;
+            format!(
+                "Harbor reports {}: {}",
+                run.image.target,
+                if signed_now {
+                    "signed by cosign (before this demo)"
+                } else {
+                    "not signed"
+                }
+            )
+        }
+    };
+    Ok(Outcome::verdict(true, detail).toned(tone))
 }
 
 pub(super) fn plan_sign(story: &StoryOptions) -> String {
@@ -196,20 +209,50 @@ pub(super) fn plan_sign(story: &StoryOptions) -> String {
     }
 }
 
+/// `--explain`: cosign's command for the format the demo signs in.
+pub(super) fn explain_sign(run: &DemoRun<'_>) -> Vec<String> {
+    let pinned = run.image.target.with_digest(&run.report.digest);
+    let key = run.target.keys.private.display();
+    run.commands(&[match run.format {
+        SignFormat::Bundle => format!(
+            "cosign sign --key {key} --tlog-upload=false --use-signing-config=false -y {pinned}   # cosign 3: a sigstore bundle"
+        ),
+        SignFormat::Legacy => {
+            format!("cosign sign --key {key} --tlog-upload=false {pinned}   # cosign 2: the .sig image")
+        }
+    }])
+}
+
+/// Already signed by the lab key, in the format the demo signs in? Checked
+/// with the public key, so the private key is opened (and its password
+/// asked for) only when a signature must be written.
+pub(super) async fn check_sign(run: &mut DemoRun<'_>) -> anyhow::Result<Check> {
+    let digest = run.report.digest.clone();
+    let pinned = run.image.target.with_digest(&digest);
+    let vk = verifying_key(run)?;
+    let found = verify_image(&run.registry, &vk, &pinned, &BTreeMap::new()).await;
+    if let Ok(Verdict::Verified {
+        payloads, bundles, ..
+    }) = found
+    {
+        let in_format = match run.format {
+            SignFormat::Legacy => !payloads.is_empty(),
+            SignFormat::Bundle => !bundles.is_empty(),
+        };
+        if in_format {
+            return Ok(Check::Done(format!(
+                "{digest} is already signed by the lab key ({} format, verified with {}; the private key was not opened)",
+                run.format.as_str(),
+                run.target.keys.public.display()
+            )));
+        }
+    }
+    Ok(Check::needed(format!("sign {pinned}")))
+}
+
 pub(super) async fn apply_sign(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
     let digest = run.report.digest.clone();
     let pinned = run.image.target.with_digest(&digest);
-    let key = run.target.keys.private.clone();
-    run.explain(&[match run.format {
-        SignFormat::Bundle => format!(
-            "cosign sign --key {} --tlog-upload=false --use-signing-config=false -y {pinned}   # cosign 3: a sigstore bundle",
-            key.display()
-        ),
-        SignFormat::Legacy => format!(
-            "cosign sign --key {} --tlog-upload=false {pinned}   # cosign 2: the .sig image",
-            key.display()
-        ),
-    }]);
     let signing_key = signing_key(run)?;
     let opts = SignOptions {
         format: run.format,
@@ -235,14 +278,25 @@ pub(super) async fn apply_sign(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome>
 
 /// The lab key, opened with its password (given, kept, or prompted for).
 pub(super) fn signing_key(run: &DemoRun<'_>) -> anyhow::Result<p256::ecdsa::SigningKey> {
-    let key = &run.target.keys.private;
-    let password = match &run.target.key_password {
+    open_lab_key(run.ctx, run.ui, run.story, run.target)
+}
+
+/// [`signing_key`] from the run's parts (the freshness act opens the key
+/// lazily, while the run is borrowed for its step reports).
+pub(super) fn open_lab_key(
+    ctx: &crate::context::Context,
+    ui: &crate::ui::Reporter,
+    story: &StoryOptions,
+    target: &super::DemoTarget,
+) -> anyhow::Result<p256::ecdsa::SigningKey> {
+    let key = &target.keys.private;
+    let password = match &target.key_password {
         Some(p) => p.clone(),
         None => secrets::lab_key_password(
-            run.ctx,
-            run.ui,
-            run.story.password_file.as_deref(),
-            &run.target.workdir.cosign_password_file(),
+            ctx,
+            ui,
+            story.password_file.as_deref(),
+            &target.workdir.cosign_password_file(),
             key,
             false,
         )?,
@@ -343,7 +397,7 @@ pub(super) async fn check_tamper(run: &mut DemoRun<'_>) -> anyhow::Result<Check>
             run.report.tamper_detected = true;
             run.report.tampered_digest = p.tampered_digest.clone();
             Ok(Check::Done(format!(
-                "done before: the tag pointed at {}, which has no signature, and verification failed",
+                "replayed from an earlier run: the tag pointed at {}, which has no signature, and verification failed",
                 p.tampered_digest
             )))
         }
@@ -351,15 +405,20 @@ pub(super) async fn check_tamper(run: &mut DemoRun<'_>) -> anyhow::Result<Check>
     }
 }
 
-pub(super) async fn apply_tamper(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
-    let (image, public) = (run.image.target.clone(), run.target.keys.public.clone());
-    run.explain(&[
+/// `--explain`: what tampering looks like by hand (shown on a re-run too).
+pub(super) fn explain_tamper(run: &DemoRun<'_>) -> Vec<String> {
+    let (image, public) = (&run.image.target, &run.target.keys.public);
+    run.commands(&[
         format!("docker push {image}   # a different image, same tag"),
         format!(
             "cosign verify --key {} --insecure-ignore-tlog {image}",
             public.display()
         ),
-    ]);
+    ])
+}
+
+pub(super) async fn apply_tamper(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let image = run.image.target.clone();
     let vk = verifying_key(run)?;
     let (tampered, detail) = tamper(&run.registry, &vk, &image).await?;
     run.report.tamper_detected = tampered.is_some();
@@ -387,7 +446,7 @@ pub(super) async fn check_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Check>
             run.report.signed_pull_allowed = true;
             run.report.policy_message = p.policy_message.clone();
             Ok(Check::Done(format!(
-                "done before: Harbor refused the unsigned pull ({:?}) and let the signed one through",
+                "replayed from an earlier run: Harbor refused the unsigned pull ({:?}) and let the signed one through",
                 p.policy_message
             )))
         }
@@ -395,17 +454,26 @@ pub(super) async fn check_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Check>
     }
 }
 
-pub(super) async fn apply_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
-    let (story, image) = (run.story, run.image.target.clone());
+/// `--explain`: the policy turned on with curl, and the two pulls (shown on
+/// a re-run too).
+pub(super) fn explain_policy(run: &DemoRun<'_>) -> Vec<String> {
+    let image = &run.image.target;
     let unsigned = image.with_digest(&run.report.tampered_digest);
-    run.explain(&[
+    run.commands(&[
         format!(
-            "curl -u {}:*** -X PUT -H 'Content-Type: application/json' -d '{{\"metadata\":{{\"enable_content_trust_cosign\":\"true\"}}}}' {}/api/v2.0/projects/{}",
-            run.target.user, run.target.harbor_url, story.project
+            "curl {} -X PUT -H 'Content-Type: application/json' -d '{{\"metadata\":{{\"enable_content_trust_cosign\":\"true\"}}}}' {}/api/v2.0/projects/{}",
+            run.curl_user(),
+            run.target.harbor_url,
+            run.story.project
         ),
         format!("docker pull {unsigned}   # unsigned: refused"),
         format!("docker pull {image}   # signed: allowed"),
-    ]);
+    ])
+}
+
+pub(super) async fn apply_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
+    let (story, image) = (run.story, run.image.target.clone());
+    let unsigned = image.with_digest(&run.report.tampered_digest);
     let project = run
         .harbor
         .project(&story.project)
@@ -496,8 +564,8 @@ fn report_pulls(run: &mut DemoRun<'_>, blocked: Option<String>, signed: Result<(
 
 fn artifact_curl(run: &DemoRun<'_>, digest: &str) -> String {
     format!(
-        "curl -u {}:*** '{}/api/v2.0/projects/{}/repositories/{}/artifacts/{digest}?with_accessory=true'",
-        run.target.user,
+        "curl {} '{}/api/v2.0/projects/{}/repositories/{}/artifacts/{digest}?with_accessory=true'",
+        run.curl_user(),
         run.target.harbor_url,
         run.story.project,
         run.image.name()

@@ -164,10 +164,15 @@ pub(super) async fn apply_config(run: &mut InstallRun<'_>) -> anyhow::Result<Out
             path.display()
         )));
     }
+    let reload = if run.opts.daemon_reload {
+        " and reload dockerd"
+    } else {
+        ""
+    };
     if !prompt::confirm(
         run.ui,
         &format!(
-            "Add {} to insecure-registries in {} and reload dockerd?",
+            "Add {} to insecure-registries in {}{reload}?",
             p.added.join(", "),
             path.display()
         ),

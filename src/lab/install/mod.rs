@@ -8,6 +8,7 @@
 
 mod daemon;
 mod download;
+mod explain;
 mod harbor_yml;
 pub mod tls;
 
@@ -40,27 +41,54 @@ pub fn steps<'a>() -> Vec<Step<InstallRun<'a>>> {
             check_preflight,
             step::nothing_to_apply
         ),
-        step!("host", plan_host, check_host, step::nothing_to_apply),
-        step!("download", download::plan, download::check, download::apply),
-        step!("extract", plan_extract, check_extract, apply_extract),
-        step!("tls", tls::plan_tls, tls::check_tls, tls::apply_tls),
+        step!(
+            "host",
+            plan_host,
+            check_host,
+            step::nothing_to_apply,
+            explain::host
+        ),
+        step!(
+            "download",
+            download::plan,
+            download::check,
+            download::apply,
+            explain::download
+        ),
+        step!(
+            "extract",
+            plan_extract,
+            check_extract,
+            apply_extract,
+            explain::extract
+        ),
+        step!(
+            "tls",
+            tls::plan_tls,
+            tls::check_tls,
+            tls::apply_tls,
+            tls::explain_tls
+        ),
         step!(
             "harbor-yml",
             harbor_yml::plan,
             harbor_yml::check,
-            harbor_yml::apply
+            harbor_yml::apply,
+            explain::harbor_yml
         ),
         step!(
             "daemon-config",
             daemon::plan_config,
             daemon::check_config,
-            daemon::apply_config
+            daemon::apply_config,
+            explain::daemon_config
         ),
         step!(
             "daemon-reload",
             daemon::plan_reload,
             daemon::check_reload,
-            daemon::apply_reload
+            daemon::apply_reload,
+            explain::daemon_reload
         ),
         step!(
             "docker-trust",
@@ -72,9 +100,16 @@ pub fn steps<'a>() -> Vec<Step<InstallRun<'a>>> {
             "install",
             plan_install_sh,
             check_install_sh,
-            apply_install_sh
+            apply_install_sh,
+            explain::install_sh
         ),
-        step!("health", plan_health, check_health, apply_health),
+        step!(
+            "health",
+            plan_health,
+            check_health,
+            apply_health,
+            explain::health
+        ),
     ]
 }
 
@@ -128,8 +163,14 @@ pub struct InstallRun<'a> {
     _lock: Option<Lock>,
 }
 
+/// `install`'s plan (and the first part of `up`'s): one line per step.
+pub fn plan(opts: &InstallOptions) -> Vec<String> {
+    step::plan_lines(&steps(), opts)
+}
+
 impl Pipeline for InstallRun<'_> {
     type Options = InstallOptions;
+    const NAME: &'static str = "install";
     fn ui(&self) -> &Reporter {
         self.ui
     }
@@ -141,6 +182,9 @@ impl Pipeline for InstallRun<'_> {
     }
     fn record(&mut self, report: StepReport) {
         self.report.steps.push(report);
+    }
+    fn explaining(&self) -> bool {
+        self.opts.explain
     }
     /// The workdir and its lock come now, when the first step is about to
     /// write; the journal is read again under the lock.

@@ -138,19 +138,22 @@ pub(super) fn plan_tls(opts: &InstallOptions) -> String {
     }
 }
 
-pub(super) async fn check_tls(run: &mut InstallRun<'_>) -> anyhow::Result<Check> {
+/// `--explain`: the openssl and cp commands of the TLS steps (`--tls` only).
+pub(super) fn explain_tls(run: &InstallRun<'_>) -> Vec<String> {
     let (Some(t), Some(p)) = (&run.opts.tls, &run.tls) else {
+        return Vec::new();
+    };
+    explain_lines(
+        &run.opts.host.host,
+        &p.files.dir,
+        &certs_dir_for(run.opts, t),
+    )
+}
+
+pub(super) async fn check_tls(run: &mut InstallRun<'_>) -> anyhow::Result<Check> {
+    let (Some(_), Some(p)) = (&run.opts.tls, &run.tls) else {
         return Ok(Check::Done("plain HTTP (no --tls)".into()));
     };
-    if run.opts.explain {
-        for l in explain_lines(
-            &run.opts.host.host,
-            &p.files.dir,
-            &certs_dir_for(run.opts, t),
-        ) {
-            run.ui.line(&format!("  $ {l}"));
-        }
-    }
     let expires = p.leaf.expires();
     let Some(plan) = &p.plan else {
         return Ok(Check::Checked(format!(

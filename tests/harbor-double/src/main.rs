@@ -451,6 +451,7 @@ async fn projects_list(
     State(app): State<App>,
     Query(q): Query<BTreeMap<String, String>>,
     method: Method,
+    headers: HeaderMap,
 ) -> Response {
     let name = q.get("name").or(q.get("project_name")).cloned();
     let list: Vec<Value> = {
@@ -466,6 +467,11 @@ async fn projects_list(
     .map(|p| app.project_json(p))
     .collect();
     if method == Method::HEAD {
+        // HEAD is the existence check: for authenticated users only (bad
+        // credentials count as anonymous in Harbor).
+        if app.basic_ok(&headers) != Some(true) {
+            return err(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "unauthorized");
+        }
         return if list.is_empty() {
             StatusCode::NOT_FOUND.into_response()
         } else {
@@ -758,12 +764,18 @@ async fn registry(State(app): State<App>, req: Request) -> Response {
     let Some(repo) = repo else {
         return err(StatusCode::NOT_FOUND, "NOT_FOUND", "not found");
     };
+    // Harbor never says "no such project" on /v2/: its token service grants a
+    // repository in a missing project no actions at all, and its v2auth check
+    // answers the request 401, as for a user without access (deliberately, so
+    // that project names cannot be probed); only the REST API tells.
     let Some(proj) = project.as_ref().and_then(|p| app.project(p)) else {
-        return err(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            &format!("project {} not found", project.unwrap_or_default()),
-        );
+        let action = if read { "pull" } else { "push" };
+        let why = format!("unauthorized to access repository: {repo}, action: {action}");
+        let mut r = app.challenge(Some(format!("repository:{repo}:pull,push")));
+        let body =
+            json!({"errors": [{"code": "UNAUTHORIZED", "message": format!("{why}: {why}")}]});
+        *r.body_mut() = Body::from(format!("{body}\n"));
+        return r;
     };
     // Cosign enforcement on manifest pulls.
     if read
