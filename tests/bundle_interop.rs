@@ -776,6 +776,12 @@ async fn the_demo_signs_bundles_for_harbor_2_15() {
         "--explain shows cosign 3's command: {}",
         out.stderr
     );
+    // The demo made the lab key pair, and --explain says how by hand.
+    let make_keys = format!(
+        "$ cosign generate-key-pair --output-key-prefix {}",
+        h.join("work/cosign").display()
+    );
+    assert!(out.stderr.contains(&make_keys), "{}", out.stderr);
     // The signature is a referrer, not a .sig tag.
     let digest = demo["digest"].as_str().unwrap();
     let tags: Value = reqwest::get(format!(

@@ -6,7 +6,7 @@ use crate::context::Context;
 use crate::error::{Exit, UserError};
 use crate::lab::demo::DemoTarget;
 use crate::lab::demo::{self, DemoReport};
-use crate::lab::keys::{KeyPair, ensure_lab_keys};
+use crate::lab::keys::{KeyPair, ensure_lab_keys, explain_lab_keys};
 use crate::lab::report::{Status, StepReport};
 use crate::lab::secrets;
 use crate::ui::Reporter;
@@ -16,6 +16,9 @@ use crate::workdir::Workdir;
 pub async fn command(ctx: &Context, ui: &Reporter, args: &DemoArgs) -> super::Done {
     let story = super::options::story(&args.story);
     let target = demo_target(ctx, args)?;
+    if story.explain {
+        explain_lab_keys(ui, &target.keys);
+    }
     let key_password = ensure_lab_keys(
         ctx,
         ui,

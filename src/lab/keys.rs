@@ -78,6 +78,18 @@ pub fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// `--explain` for the lab key pair: the cosign command that makes it.
+pub fn explain_lab_keys(ui: &Reporter, pair: &KeyPair) {
+    let private = pair.private.display().to_string();
+    let prefix = private.strip_suffix(".key").unwrap_or(&private);
+    crate::lab::step::print_commands(
+        ui,
+        &[format!(
+            "cosign generate-key-pair --output-key-prefix {prefix}"
+        )],
+    );
+}
+
 /// Make sure the lab key pair exists. When it creates the pair it returns the
 /// password it was made with, so the demo signs with it instead of asking a
 /// third time a moment later; `None` when the pair was already there.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::demo::{self, DemoReport, DemoTarget};
 use super::install::{self, InstallReport};
-use super::keys::{KeyPair, ensure_lab_keys};
+use super::keys::{KeyPair, ensure_lab_keys, explain_lab_keys};
 use super::options::{InstallOptions, StoryOptions};
 use super::report::{Status, StepReport};
 use super::step::plan_lines;
@@ -150,13 +150,7 @@ pub async fn up(
     let wd = &opts.workdir;
     let keys = KeyPair::at_prefix(&wd.key_prefix());
     if opts.explain {
-        crate::lab::step::print_commands(
-            ui,
-            &[format!(
-                "cosign generate-key-pair --output-key-prefix {}",
-                wd.key_prefix().display()
-            )],
-        );
+        explain_lab_keys(ui, &keys);
     }
     // The demo signs with the password the keys were just made with, if they were.
     let key_password = ensure_lab_keys(
