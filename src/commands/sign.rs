@@ -1,9 +1,11 @@
 //! `harbor-lab sign`: decrypt the key once, then sign every image concurrently.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use crate::cli::SignArgs;
 use crate::context::Context;
@@ -46,6 +48,7 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> super::Done {
         format: args.format.into(),
         annotations,
         created: humantime::format_rfc3339_seconds(ctx.now()).to_string(),
+        slots: Some(Arc::new(Semaphore::new(args.jobs as usize))),
     };
     client.plan(&images, true);
 
@@ -54,7 +57,8 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> super::Done {
             let (client, key, opts) = (&client, &key, &opts);
             async move { sign(client, key, image, None, opts).await }
         })
-        .buffered(args.jobs as usize)
+        // Every image is under way; `opts.slots` keeps --jobs of them at the registry.
+        .buffered(images.len().max(1))
         .collect()
         .await;
 

@@ -8,6 +8,7 @@
 //! we write it again.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -16,6 +17,7 @@ use bytes::Bytes;
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{DerSignature, SigningKey};
 use serde_json::{Map, Value};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::bundle;
 use super::payload::{self, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE};
@@ -117,6 +119,19 @@ pub struct SignOptions {
     pub annotations: BTreeMap<String, String>,
     /// RFC 3339 (seconds, UTC): the bundle referrer's creation annotation.
     pub created: String,
+    /// At most this many images talking to the registry at once (`--jobs`),
+    /// when several are signed together. An image waiting for other writers
+    /// to settle (see [`Settle`]) holds no slot, so a batch pays that wait
+    /// about once, not once per `--jobs` images.
+    pub slots: Option<Arc<Semaphore>>,
+}
+
+/// A slot of `slots`, if there is a limit.
+async fn slot(slots: Option<&Semaphore>) -> Option<SemaphorePermit<'_>> {
+    match slots {
+        Some(s) => s.acquire().await.ok(),
+        None => None,
+    }
 }
 
 /// Sign one image in the legacy format. Safe to call concurrently.
@@ -130,6 +145,7 @@ pub async fn sign_image(
         format: Format::Legacy,
         annotations: annotations.clone(),
         created: String::new(),
+        slots: None,
     };
     sign(client, key, image, None, &opts).await
 }
@@ -148,6 +164,8 @@ pub async fn sign(
         image: image.to_string(),
         source,
     };
+    let slots = opts.slots.as_deref();
+    let busy = slot(slots).await;
     let subject = match subject {
         Some(s) => s,
         None if opts.format == Format::Legacy && image.digest.is_some() => Subject {
@@ -164,8 +182,12 @@ pub async fn sign(
             Subject::from_manifest(&m)
         }
     };
+    drop(busy);
     match opts.format {
-        Format::Legacy => sign_legacy(client, key, image, &subject.digest, &opts.annotations).await,
+        Format::Legacy => {
+            let claims = &opts.annotations;
+            sign_legacy(client, key, image, &subject.digest, claims, slots).await
+        }
         Format::Bundle => sign_bundle(client, key, image, &subject, opts).await,
     }
     .map_err(|e| match e {
@@ -193,7 +215,10 @@ impl From<RegistryError> for Failure {
 /// Read-modify-write of a tag that others may rewrite at the same time. After
 /// our write, our entry must be seen in two reads a settling time apart; a
 /// lost entry is written again.
-struct Settle {
+struct Settle<'a> {
+    slots: Option<&'a Semaphore>,
+    /// Held from a read to our write, never while waiting.
+    busy: Option<SemaphorePermit<'a>>,
     wrote: bool,
     seen: u32,
     writes: u32,
@@ -206,9 +231,11 @@ struct Settle {
 /// Give up after this many writes of the same entry.
 const MAX_WRITES: u32 = 40;
 
-impl Settle {
-    fn new() -> Settle {
+impl<'a> Settle<'a> {
+    fn new(slots: Option<&'a Semaphore>) -> Settle<'a> {
         Settle {
+            slots,
+            busy: None,
             wrote: false,
             seen: 0,
             writes: 0,
@@ -218,8 +245,16 @@ impl Settle {
         }
     }
 
+    /// Take a slot for the next read (and the write that may follow).
+    async fn begin(&mut self) {
+        if self.busy.is_none() {
+            self.busy = slot(self.slots).await;
+        }
+    }
+
     /// The read found our entry. `true` when we are done.
     async fn found(&mut self) -> bool {
+        self.busy = None;
         if !self.wrote {
             return true;
         }
@@ -247,6 +282,7 @@ impl Settle {
 
     /// We wrote; back off a little (more after each lost write) before reading.
     async fn written(&mut self) {
+        self.busy = None;
         self.cycle = self.cycle.max(self.started.elapsed());
         self.wrote = true;
         self.seen = 0;
@@ -266,6 +302,7 @@ async fn sign_legacy(
     image: &Reference,
     digest: &str,
     annotations: &BTreeMap<String, String>,
+    slots: Option<&Semaphore>,
 ) -> Result<Signed, Failure> {
     let payload = payload::build(&image.name(), digest, annotations);
     let payload_digest = sha256_digest(&payload);
@@ -278,8 +315,9 @@ async fn sign_legacy(
     let signature: DerSignature = key.sign(&payload);
     let signature_b64 = B64.encode(signature.as_bytes());
     let payload = Bytes::from(payload);
-    let mut settle = Settle::new();
+    let mut settle = Settle::new(slots);
     loop {
+        settle.begin().await;
         let existing = client.get_manifest_retrying(&sig_ref, true).await?;
         let (mut manifest, mut config) = match existing {
             None => (empty_signature_manifest(), ConfigFile::empty()),
@@ -372,6 +410,7 @@ async fn sign_bundle(
     opts: &SignOptions,
 ) -> Result<Signed, Failure> {
     let digest = &subject.digest;
+    let busy = slot(opts.slots.as_deref()).await;
     // The same key and claims already signed this image: nothing to add.
     if let Some(existing) = super::verify::matching_bundle(
         client,
@@ -429,6 +468,7 @@ async fn sign_bundle(
     if pushed.oci_subject.is_some() {
         return Ok(signed); // the registry's referrers API lists it
     }
+    drop(busy);
 
     // No referrers API: our descriptor goes into the fallback index.
     let mut entry = Map::new();
@@ -454,8 +494,9 @@ async fn sign_bundle(
         tag: tag.to_string(),
         reason,
     };
-    let mut settle = Settle::new();
+    let mut settle = Settle::new(opts.slots.as_deref());
     loop {
+        settle.begin().await;
         let mut index = match client.fallback_index(image, digest).await {
             Ok(Some((index, _))) => index,
             Ok(None) => Default::default(),

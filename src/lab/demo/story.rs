@@ -258,6 +258,7 @@ pub(super) async fn apply_sign(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome>
         format: run.format,
         annotations: BTreeMap::new(),
         created: humantime::format_rfc3339_seconds(run.ctx.now()).to_string(),
+        slots: None,
     };
     let subject = run.subject.clone().filter(|s| s.digest == digest);
     let signed =
