@@ -168,6 +168,15 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
         "{}",
         detail("sign")
     );
+    // The freshness act (a push, a signature, a timestamp left to expire) is
+    // replayed, not acted again; its findings stay in the report.
+    assert!(
+        detail("freshness").starts_with("replayed from an earlier run"),
+        "{}",
+        detail("freshness")
+    );
+    assert!(!steps.iter().any(|s| s["id"] == "tuf-update"), "{r2}");
+    assert_eq!(r2["demo"]["freshness_rollback_caught"], true, "{r2}");
     assert!(
         !again.stderr.contains("Pushing signature"),
         "{}",

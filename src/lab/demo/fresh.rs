@@ -9,7 +9,7 @@ use crate::error::UserError;
 use crate::journal::FreshnessFindings;
 use crate::lab::freshness::{Act, METADATA_PROJECT, run_act};
 use crate::lab::options::StoryOptions;
-use crate::lab::step::Outcome;
+use crate::lab::step::{Check, Outcome};
 use crate::registry::RegistryOptions;
 use crate::tuf::oci::OciLocation;
 
@@ -17,6 +17,29 @@ pub(super) fn plan_freshness(_: &StoryOptions) -> String {
     format!(
         "freshness with TUF: pin the signed image, update it, roll the tag back and freeze the timestamp (metadata in project {METADATA_PROJECT})"
     )
+}
+
+/// A re-run replays the act an earlier run finished, as tamper and policy are
+/// replayed: the act pushes, signs and waits for a timestamp to expire, which a
+/// second `up` must not do again.
+pub(super) async fn check_freshness(run: &mut DemoRun<'_>) -> anyhow::Result<Check> {
+    let done = run
+        .previous
+        .as_ref()
+        .and_then(|p| p.freshness.clone())
+        .filter(|f| {
+            f.freshness_rollback_caught && f.freshness_freeze_caught && f.tuf_root.is_file()
+        });
+    let Some(found) = done else {
+        return Ok(Check::needed("freshness"));
+    };
+    let detail = format!(
+        "replayed from an earlier run: rollback caught (cosign: {}), freeze caught; trusted root {}",
+        found.freshness_cosign_verdict,
+        found.tuf_root.display()
+    );
+    run.report.freshness = Some(found);
+    Ok(Check::Done(detail))
 }
 
 pub(super) async fn apply_freshness(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {

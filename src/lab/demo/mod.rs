@@ -104,7 +104,7 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
         step!(
             "freshness",
             fresh::plan_freshness,
-            story::always,
+            fresh::check_freshness,
             fresh::apply_freshness
         ),
     ]
