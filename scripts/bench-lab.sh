@@ -34,7 +34,7 @@ bench_lab() {
   # a download, install.sh or a push would have changed.
   local pid0 tgz0 so=() i t0 t1 what
   pid0=$(cat "$dir/work/data/double.pid")
-  tgz0=$(stat -c %Y.%i "$dir/cache/$tag/harbor-online-installer-$tag.tgz")
+  tgz0=$(stat -c %Y.%i "$dir/cache/downloads/$tag/harbor-online-installer-$tag.tgz")
   for i in 1 2 3 4 5; do
     t0=$(now); HARBOR_LAB_CACHE="$dir/cache" "$HL" "${args[@]}" > "$dir/again.json"; t1=$(now)
     so+=("$(seconds "$t0" "$t1")")
@@ -43,7 +43,7 @@ bench_lab() {
 import json, sys
 r = json.load(open(sys.argv[1]))
 redone = [s["id"] for s in r["install"]["steps"] if s["status"] not in ("checked", "skipped")]
-demo = {s["name"]: s["detail"] for s in r["demo"]["steps"]}
+demo = {s["id"]: s["detail"] for s in r["demo"]["steps"]}
 if "already pushed" not in demo.get("push", ""):
     redone.append("push")
 if "already signed" not in demo.get("sign", ""):
@@ -52,7 +52,7 @@ print("redid " + ", ".join(redone) if redone else "nothing redone")
 PY
 )
   [ "$(cat "$dir/work/data/double.pid")" = "$pid0" ] || what="$what; install.sh ran"
-  [ "$(stat -c %Y.%i "$dir/cache/$tag/harbor-online-installer-$tag.tgz")" = "$tgz0" ] || what="$what; downloaded"
+  [ "$(stat -c %Y.%i "$dir/cache/downloads/$tag/harbor-online-installer-$tag.tgz")" = "$tgz0" ] || what="$what; downloaded"
   report "(k) second \`up\`, everything done (median of 5)" "$(printf '%s\n' "${so[@]}" | median) s (target <= 1 s); $what"
 
   # (l) status, with Harbor answering. Floor: starting our binary plus one health request.
