@@ -753,36 +753,18 @@ async fn pin_refuses_unsigned_and_foreign_images_and_verify_catches_moved_tags_r
     let r = run(lab(home).args(["tuf", "init", "--repo", "repo"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let before = std::fs::read(home.join("repo/metadata/timestamp.json")).unwrap();
-    let r = run(lab(home).args([
-        "tuf",
-        "pin",
-        "--repo",
-        "repo",
-        "--key",
-        "cosign.pub",
-        &unsigned,
-    ]));
-    assert_eq!(r.code, 10, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("refusing to pin") && r.stderr.contains("no cosign signature"),
-        "{}",
-        r.stderr
-    );
-    let r = run(lab(home).args([
-        "tuf",
-        "pin",
-        "--repo",
-        "repo",
-        "--key",
-        "cosign.pub",
-        &foreign,
-    ]));
-    assert_eq!(r.code, 12, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("no signature verifies with the key"),
-        "{}",
-        r.stderr
-    );
+    // `tuf pin` of `image` is refused with `code`, saying `why`.
+    let refused = |image: &str, code: i32, why: &str| {
+        let r = run(lab(home).args(["tuf", "pin", "--repo", "repo", "--key", "cosign.pub", image]));
+        assert_eq!(r.code, code, "{image}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("refusing to pin") && r.stderr.contains(why),
+            "{image}: {}",
+            r.stderr
+        );
+    };
+    refused(&unsigned, 10, "no cosign signature");
+    refused(&foreign, 12, "no signature verifies with the key");
     // The same two refusals for the bundle format (sigstore bundles on OCI 1.1
     // referrers, listed under the fallback tag): an image whose only referrer
     // is not a signature (an SBOM) is unsigned, and a bundle by another key
@@ -801,40 +783,11 @@ async fn pin_refuses_unsigned_and_foreign_images_and_verify_catches_moved_tags_r
         },
     )
     .await;
-    let r = run(lab(home).args([
-        "tuf",
-        "pin",
-        "--repo",
-        "repo",
-        "--key",
-        "cosign.pub",
-        &sbom_only,
-    ]));
-    assert_eq!(r.code, 10, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("refusing to pin") && r.stderr.contains("no cosign signature"),
-        "{}",
-        r.stderr
-    );
+    refused(&sbom_only, 10, "no cosign signature");
     let (foreign_bundle, _) =
         push_new_image(&registry(), &format!("{repo_name}/app"), "foreign-bundle").await;
     sign_bundle(home, "other", &foreign_bundle);
-    let r = run(lab(home).args([
-        "tuf",
-        "pin",
-        "--repo",
-        "repo",
-        "--key",
-        "cosign.pub",
-        &foreign_bundle,
-    ]));
-    assert_eq!(r.code, 12, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("refusing to pin")
-            && r.stderr.contains("no signature verifies with the key"),
-        "{}",
-        r.stderr
-    );
+    refused(&foreign_bundle, 12, "no signature verifies with the key");
     // A refused pin wrote nothing.
     assert_eq!(
         std::fs::read(home.join("repo/metadata/timestamp.json")).unwrap(),
