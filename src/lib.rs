@@ -29,6 +29,45 @@ use cli::{Cli, Command, KeysCommand};
 use context::Context;
 use ui::Reporter;
 
+/// A command line that clap refused. With `--json` (before any `--`), the
+/// failure is the one JSON document on stdout, as every other failure is,
+/// and clap's message still goes to stderr; exit 2. Help and version, and
+/// refusals without `--json`, are clap's own.
+pub fn refused_command_line(err: clap::Error, args: &[std::ffi::OsString]) -> u8 {
+    use clap::error::ErrorKind;
+    let wants_json = args
+        .iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    let shown = matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !wants_json || shown {
+        err.exit();
+    }
+    let _ = err.print();
+    // clap's text up to its "Usage:" and "For more information" lines, on one line.
+    let rendered = err.render().to_string();
+    let message = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let doc = serde_json::json!({
+        "ok": false,
+        "error": {"code": error::Exit::Usage.code(), "message": message},
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    error::Exit::Usage.code()
+}
+
 /// Run one command line to completion and return the process exit code.
 /// Errors are reported here, once, through the reporter.
 pub fn run(cli: Cli, ctx: &Context, ui: &Reporter) -> u8 {

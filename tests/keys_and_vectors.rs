@@ -716,6 +716,38 @@ async fn missing_image_manifest_is_image_not_found() {
     assert_eq!(out.code, 11, "{}", out.stderr);
 }
 
+/// A command line the parser refuses is a failure like any other: with
+/// `--json`, one document on stdout names the flag; clap's text on stderr.
+#[test]
+fn json_is_one_document_when_the_command_line_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (
+            &["install", "--http-port", "0", "--json", "--yes"][..],
+            "--http-port",
+        ),
+        (&["--json", "verify"][..], "--key"),
+        (&["--json", "frobnicate"][..], "frobnicate"),
+    ] {
+        let out = run(harbor_lab(home.path()).args(args));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        let mut docs =
+            serde_json::Deserializer::from_str(&out.stdout).into_iter::<serde_json::Value>();
+        let v = docs.next().expect("a document").unwrap();
+        assert!(docs.next().is_none(), "{}", out.stdout);
+        assert_eq!(v["ok"], false, "{v}");
+        assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{v}");
+        assert_eq!(v["error"]["code"], 2, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{args:?}: {v}");
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+    // Without --json, clap's own refusal, and nothing on stdout.
+    let plain = run(harbor_lab(home.path()).args(["install", "--http-port", "0", "--yes"]));
+    assert_eq!(plain.code, 2, "{}", plain.stderr);
+    assert!(plain.stdout.is_empty(), "{}", plain.stdout);
+}
+
 #[test]
 fn json_is_one_document_with_ok_version_and_the_error_on_failure() {
     let home = tempfile::tempdir().unwrap();
