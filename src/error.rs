@@ -52,6 +52,31 @@ impl Exit {
     pub fn is_ok(self) -> bool {
         self == Exit::Ok
     }
+
+    /// What the code says, as the table above (a `--json` failure's message
+    /// when the command's report is the verdict, as for `status` and `verify`).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "success",
+            Exit::Internal => "unexpected internal error (a bug: please report it)",
+            Exit::Usage => "bad input: a flag, a file or a password given is wrong",
+            Exit::Environment => {
+                "the environment lacks something (Docker, a port, a tool, a terminal or a permission)"
+            }
+            Exit::Remote => "a registry, Harbor or a download server failed or refused",
+            Exit::NotInstalled => "Harbor is not installed from this workdir (or was taken down)",
+            Exit::NotAnswering => "Harbor is installed but does not answer healthy",
+            Exit::NoSignatures => "an image has no signatures",
+            Exit::ImageNotFound => "an image (tag or digest) does not exist",
+            Exit::NoValidSignature => "an image has signatures but none is valid",
+            Exit::NotPinned => "a tag is not pinned in the TUF metadata",
+            Exit::TagMoved => "tag moved: the registry's digest is not the one TUF pins",
+            Exit::Rollback => "rollback: TUF metadata older than what the client trusts",
+            Exit::Freeze => "freeze: the TUF metadata has expired",
+            Exit::TufInvalid => "the TUF metadata is invalid",
+            Exit::Interrupted => "interrupted; run the same command again to resume",
+        }
+    }
 }
 
 /// A user-facing error with an explicit class: what went wrong, named so the

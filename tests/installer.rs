@@ -1508,6 +1508,15 @@ async fn status_is_a_check_with_its_table_on_stdout() {
         (v["ok"].clone(), v["installed"].clone()),
         (false.into(), false.into())
     );
+    // A verdict that is not 0 is a failure like the others: `error` says it.
+    assert_eq!(v["error"]["code"], 5, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not installed"),
+        "{v}"
+    );
 }
 
 /// `install --explain`: before each step, the manual command it replaces, as

@@ -25,17 +25,23 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
 
 /// Print `report` (JSON or human) and return the exit code. The JSON
 /// document carries `ok` (the command ends with exit 0), `version`, and, when
-/// the command ends in an error, `error: {code, message}`.
+/// it does not, `error: {code, message}`.
 pub fn render(ui: &Reporter, report: &dyn Report) -> u8 {
     let exit = report.exit();
     if ui.json {
         let mut doc = report.json();
         if let Some(obj) = doc.as_object_mut() {
             obj.insert("ok".into(), matches!(exit, Ok(Exit::Ok)).into());
-            if let Err(e) = &exit {
+            let error = match &exit {
+                Err(e) => Some((e.exit, e.message.as_str())),
+                // The report is the verdict (status, verify): the code's meaning.
+                Ok(code) if !code.is_ok() => Some((*code, code.meaning())),
+                Ok(_) => None,
+            };
+            if let Some((code, message)) = error {
                 obj.insert(
                     "error".into(),
-                    serde_json::json!({"code": e.exit.code(), "message": e.message}),
+                    serde_json::json!({"code": code.code(), "message": message}),
                 );
             }
         }
