@@ -17,29 +17,7 @@ use harbor_lab::registry::{OCI_INDEX, OCI_MANIFEST, Reference, sha256_digest};
 use serde_json::{Value, json};
 use support::*;
 
-const PW: &str = "bundle-pw";
-
-fn our_keys(home: &Path, prefix: &str) {
-    let out = run(harbor_lab(home)
-        .args(["keys", "generate", "--output-key-prefix", prefix])
-        .env("COSIGN_PASSWORD", PW));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-}
-
-fn our_sign(home: &Path, key: &str, images: &[&str], extra: &[&str]) -> Run {
-    run(harbor_lab(home)
-        .args(["sign", "--key", key])
-        .args(extra)
-        .args(images)
-        .env("COSIGN_PASSWORD", PW))
-}
-
-fn our_verify(home: &Path, key: &str, image: &str, extra: &[&str]) -> Run {
-    run(harbor_lab(home)
-        .args(["verify", "--key", key])
-        .args(extra)
-        .arg(image))
-}
+const PW: &str = KEY_PW;
 
 /// `cosign sign` as cosign 3.1 signs offline with a key (a bundle referrer).
 fn c3_sign(home: &Path, key: &str, image: &str, extra: &[&str]) -> Run {

@@ -13,35 +13,13 @@ use harbor_lab::cosign::keys;
 use harbor_lab::registry::{Reference, manifest::ImageManifest, sha256_digest};
 use support::*;
 
-const PW: &str = "interop-pw";
-
-fn our_keys(home: &Path, prefix: &str) {
-    let out = run(harbor_lab(home)
-        .args(["keys", "generate", "--output-key-prefix", prefix])
-        .env("COSIGN_PASSWORD", PW));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-}
+const PW: &str = KEY_PW;
 
 fn cosign_keys(home: &Path, prefix: &str) {
     let out = run(cosign(home)
         .args(["generate-key-pair", "--output-key-prefix", prefix])
         .env("COSIGN_PASSWORD", PW));
     assert_eq!(out.code, 0, "{}", out.stderr);
-}
-
-fn our_sign(home: &Path, key: &str, images: &[&str], extra: &[&str]) -> Run {
-    run(harbor_lab(home)
-        .args(["sign", "--key", key])
-        .args(extra)
-        .args(images)
-        .env("COSIGN_PASSWORD", PW))
-}
-
-fn our_verify(home: &Path, key: &str, image: &str, extra: &[&str]) -> Run {
-    run(harbor_lab(home)
-        .args(["verify", "--key", key])
-        .args(extra)
-        .arg(image))
 }
 
 fn cosign_sign(home: &Path, key: &str, image: &str) -> Run {

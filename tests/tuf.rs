@@ -415,51 +415,8 @@ async fn a_target_whose_digest_differs_is_refused_by_us_and_by_python_tuf() {
         b"manifest 0ne",
     )
     .unwrap();
-    for (who, out) in [("ours", 0), ("theirs", 1)] {
-        let store = tmp.path().join(who);
-        std::fs::create_dir_all(&store).unwrap();
-        std::fs::copy(served.join("1.root.json"), store.join("root.json")).unwrap();
-        let dl = tmp.path().join(format!("{who}-dl"));
-        let mut c = if out == 0 {
-            let mut c = harbor_lab(tmp.path());
-            c.args(["tuf", "client"]);
-            c
-        } else {
-            let mut c = peer();
-            c.arg("client");
-            c
-        };
-        let r = run(c
-            .arg("--metadata-dir")
-            .arg(&store)
-            .args(["--metadata-url", &file_url(&served)])
-            .args([
-                "--target-name",
-                name,
-                "--target-base-url",
-                &file_url(&targets),
-            ])
-            .arg("--target-dir")
-            .arg(&dl)
-            .arg("download"));
-        assert_eq!(
-            r.code, 1,
-            "{who} accepted a target with another digest: {}",
-            r.stderr
-        );
-        assert!(!dl.join("127.0.0.1%3A5055%2Fapp%2Fweb%3Av1").exists());
-        if out == 0 {
-            assert!(r.stderr.contains("has sha256"), "{}", r.stderr);
-        }
-    }
-    // With the right bytes, both download it, to the same file name.
-    std::fs::write(
-        targets.join(format!("127.0.0.1:5055/app/{sha}.web:v1")),
-        b"manifest one",
-    )
-    .unwrap();
-    for who in ["ours", "theirs"] {
-        let store = tmp.path().join(who);
+    // `who`'s client (ours, or python-tuf) downloads the target into `who-dl`.
+    let download = |who: &str| {
         let dl = tmp.path().join(format!("{who}-dl"));
         let mut c = if who == "ours" {
             let mut c = harbor_lab(tmp.path());
@@ -472,22 +429,40 @@ async fn a_target_whose_digest_differs_is_refused_by_us_and_by_python_tuf() {
         };
         let r = run(c
             .arg("--metadata-dir")
-            .arg(&store)
+            .arg(tmp.path().join(who))
             .args(["--metadata-url", &file_url(&served)])
-            .args([
-                "--target-name",
-                name,
-                "--target-base-url",
-                &file_url(&targets),
-            ])
+            .args(["--target-name", name])
+            .args(["--target-base-url", &file_url(&targets)])
             .arg("--target-dir")
             .arg(&dl)
             .arg("download"));
-        assert_eq!(r.code, 0, "{who}: {}", r.stderr);
+        (r, dl.join("127.0.0.1%3A5055%2Fapp%2Fweb%3Av1"))
+    };
+    for who in ["ours", "theirs"] {
+        let store = tmp.path().join(who);
+        std::fs::create_dir_all(&store).unwrap();
+        std::fs::copy(served.join("1.root.json"), store.join("root.json")).unwrap();
+        let (r, file) = download(who);
         assert_eq!(
-            std::fs::read(dl.join("127.0.0.1%3A5055%2Fapp%2Fweb%3Av1")).unwrap(),
-            b"manifest one"
+            r.code, 1,
+            "{who} accepted a target with another digest: {}",
+            r.stderr
         );
+        assert!(!file.exists());
+        if who == "ours" {
+            assert!(r.stderr.contains("has sha256"), "{}", r.stderr);
+        }
+    }
+    // With the right bytes, both download it, to the same file name.
+    std::fs::write(
+        targets.join(format!("127.0.0.1:5055/app/{sha}.web:v1")),
+        b"manifest one",
+    )
+    .unwrap();
+    for who in ["ours", "theirs"] {
+        let (r, file) = download(who);
+        assert_eq!(r.code, 0, "{who}: {}", r.stderr);
+        assert_eq!(std::fs::read(file).unwrap(), b"manifest one");
     }
 }
 

@@ -169,3 +169,31 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The key password the interop tests give our binary and the peers.
+pub const KEY_PW: &str = "interop-pw";
+
+/// `harbor-lab keys generate` with [`KEY_PW`].
+pub fn our_keys(home: &Path, prefix: &str) {
+    let out = run(harbor_lab(home)
+        .args(["keys", "generate", "--output-key-prefix", prefix])
+        .env("COSIGN_PASSWORD", KEY_PW));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// `harbor-lab sign` with a key made by [`our_keys`].
+pub fn our_sign(home: &Path, key: &str, images: &[&str], extra: &[&str]) -> Run {
+    run(harbor_lab(home)
+        .args(["sign", "--key", key])
+        .args(extra)
+        .args(images)
+        .env("COSIGN_PASSWORD", KEY_PW))
+}
+
+/// `harbor-lab verify` of one image.
+pub fn our_verify(home: &Path, key: &str, image: &str, extra: &[&str]) -> Run {
+    run(harbor_lab(home)
+        .args(["verify", "--key", key])
+        .args(extra)
+        .arg(image))
+}
