@@ -38,17 +38,13 @@ async fn refused(tarball: Vec<u8>, needle: &str) {
     let server = file_server(release_files(TAG, tarball, None), None).await;
     let cfg = lab.private_daemon_config("{}\n");
     let port = free_port();
-    let out = tokio::task::spawn_blocking({
-        let mut cmd = lab.install(
-            &format!("http://{}", server.addr),
-            port,
-            &cfg,
-            &["--no-daemon-reload"],
-        );
-        move || run(&mut cmd)
-    })
-    .await
-    .unwrap();
+    let out = run_blocking(lab.install(
+        &format!("http://{}", server.addr),
+        port,
+        &cfg,
+        &["--no-daemon-reload"],
+    ))
+    .await;
     assert_ne!(out.code, 0, "accepted: {}", out.stderr);
     assert!(
         out.stderr.contains(needle),
@@ -526,17 +522,13 @@ async fn a_cut_download_resumes_with_range() {
     .await;
     let cfg = lab.private_daemon_config("{}\n");
     let port = free_port();
-    let out = tokio::task::spawn_blocking({
-        let mut c = lab.install(
-            &format!("http://{}", server.addr),
-            port,
-            &cfg,
-            &["--no-daemon-reload", "--json"],
-        );
-        move || run(&mut c)
-    })
-    .await
-    .unwrap();
+    let out = run_blocking(lab.install(
+        &format!("http://{}", server.addr),
+        port,
+        &cfg,
+        &["--no-daemon-reload", "--json"],
+    ))
+    .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let reqs = server.requests();
     let ranged: Vec<_> = reqs
@@ -865,12 +857,7 @@ async fn install_is_healthy_idempotent_and_down_restores_daemon_json() {
 
         // Again: no work, every step says it was skipped, nothing downloaded.
         let n = server.requests().len();
-        let out = tokio::task::spawn_blocking({
-            let mut c = lab.install(&base, port, &daemon_config, &["--json"]);
-            move || run(&mut c)
-        })
-        .await
-        .unwrap();
+        let out = run_blocking(lab.install(&base, port, &daemon_config, &["--json"])).await;
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(
             server.requests().len(),
@@ -990,17 +977,13 @@ async fn a_symlinked_daemon_json_is_written_through_and_down_keeps_the_link() {
         );
     };
     let port = free_port();
-    let out = tokio::task::spawn_blocking({
-        let mut c = lab.install(
-            &format!("http://{}", server.addr),
-            port,
-            &link,
-            &["--no-daemon-reload"],
-        );
-        move || run(&mut c)
-    })
-    .await
-    .unwrap();
+    let out = run_blocking(lab.install(
+        &format!("http://{}", server.addr),
+        port,
+        &link,
+        &["--no-daemon-reload"],
+    ))
+    .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     check_target("after install");
     let text = std::fs::read_to_string(&target).unwrap();
