@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# order-file.sh: regenerate scripts/verify.order, the symbol order scripts/build.rs gives
+# the release link: every function one `verify` runs (against the loopback
+# registry), in the order callgrind first meets them. Run it after changes that
+# rename many symbols (a new rustc, new dependency versions); a stale order is
+# harmless (unknown names are skipped), it only lays out less of the code.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lab-env.sh
+source scripts/lab-env.sh
+command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
+cargo build --release -q --bin harbor-lab
+HL="$CARGO_TARGET_DIR/release/harbor-lab"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export HOME="$WORK" COSIGN_PASSWORD=order
+image=$(python3 scripts/bench-images.py "$HARBOR_LAB_TEST_REGISTRY" "order$(date +%s)" a 1)
+(cd "$WORK" && "$HL" -q keys generate --output-key-prefix k)
+"$HL" -q sign --key "$WORK/k.key" "$image"
+valgrind -q --tool=callgrind --demangle=no --callgrind-out-file="$WORK/cg.out" \
+  "$HL" -q verify --key "$WORK/k.pub" "$image" >/dev/null
+python3 - "$WORK/cg.out" > scripts/verify.order.new <<'PY'
+import re, sys
+seen = set()
+for line in open(sys.argv[1]):
+    m = re.match(r"c?fn=\(\d+\) (\S+)$", line.strip())
+    if m and not m.group(1).startswith("0x") and m.group(1) not in seen:
+        seen.add(m.group(1))
+        print(m.group(1))
+PY
+mv scripts/verify.order.new scripts/verify.order
+echo "order-file.sh: $(wc -l < scripts/verify.order) symbols in scripts/verify.order; rebuild the release binary to use them" >&2
