@@ -196,6 +196,19 @@ pub struct Client {
     referrers_probe: tokio::sync::Mutex<()>,
 }
 
+/// A response's Content-Type without its parameters ("" when it has none).
+fn media_type(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
 fn scope_for(repo: &str, push: bool) -> String {
     if push {
         format!("repository:{repo}:pull,push")
@@ -686,16 +699,7 @@ impl Client {
         }
         let resp = check_status(resp, "GET").await?;
         let url = resp.url().to_string();
-        let media_type = resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_string();
+        let media_type = media_type(&resp);
         let bytes = read_limited(resp, MANIFEST_LIMIT).await?;
         let digest = sha256_digest(&bytes);
         if let Some(expected) = &r.digest

@@ -239,16 +239,7 @@ impl Client {
                     c.get(url).header(header::ACCEPT, OCI_INDEX)
                 })
                 .await?;
-            let content_type = resp
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string();
+            let content_type = super::media_type(&resp);
             if resp.status() != StatusCode::OK || content_type != OCI_INDEX {
                 if merged.is_some() {
                     // A later page failed: report it rather than a partial list.
