@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use harbor_lab::cosign::bundle::{self, BUNDLE_MEDIA_TYPE};
 use harbor_lab::cosign::keys;
@@ -36,17 +36,21 @@ fn c3_sign(home: &Path, key: &str, image: &str, extra: &[&str]) -> Run {
         .env("COSIGN_PASSWORD", PW))
 }
 
+/// `cosign verify` as cosign 3.1 verifies offline with a key (the image to add).
+fn c3_verify_command(home: &Path, key: &str) -> Command {
+    let mut c = cosign3(home);
+    c.args([
+        "verify",
+        "--key",
+        key,
+        "--insecure-ignore-tlog",
+        "--allow-insecure-registry",
+    ]);
+    c
+}
+
 fn c3_verify(home: &Path, key: &str, image: &str, extra: &[&str]) -> Run {
-    run(cosign3(home)
-        .args([
-            "verify",
-            "--key",
-            key,
-            "--insecure-ignore-tlog",
-            "--allow-insecure-registry",
-        ])
-        .args(extra)
-        .arg(image))
+    run(c3_verify_command(home, key).args(extra).arg(image))
 }
 
 async fn image(name: &str) -> (String, String) {
@@ -582,15 +586,8 @@ async fn bundles_through_the_harbor_double_per_version() {
             .args(["verify", "--key", "ours.pub", &img])
             .env("DOCKER_CONFIG", &docker_config));
         assert_eq!(ours.code, 0, "{version}: {}", ours.stderr);
-        let theirs = run(cosign3(h)
-            .args([
-                "verify",
-                "--key",
-                "ours.pub",
-                "--insecure-ignore-tlog",
-                "--allow-insecure-registry",
-                &img,
-            ])
+        let theirs = run(c3_verify_command(h, "ours.pub")
+            .arg(&img)
             .env("DOCKER_CONFIG", &docker_config));
         assert_eq!(theirs.code, 0, "{version}: cosign 3: {}", theirs.stderr);
         assert_eq!(ours.stdout, theirs.stdout);
@@ -699,15 +696,8 @@ async fn harbor_2_9_referrers_answer_is_not_trusted() {
         .args(["verify", "--key", "ours.pub", &img])
         .env("DOCKER_CONFIG", &docker_config));
     assert_eq!(ours.code, 10, "{}", ours.stderr);
-    let theirs = run(cosign3(h)
-        .args([
-            "verify",
-            "--key",
-            "ours.pub",
-            "--insecure-ignore-tlog",
-            "--allow-insecure-registry",
-            &img,
-        ])
+    let theirs = run(c3_verify_command(h, "ours.pub")
+        .arg(&img)
         .env("DOCKER_CONFIG", &docker_config));
     assert_ne!(
         theirs.code, 0,

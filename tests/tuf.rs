@@ -127,6 +127,23 @@ fn timestamp(
     envelope(&signed, &[&key(paths, "timestamp")])
 }
 
+/// Publish snapshot version 4 listing `targets` (its meta entry), and
+/// timestamp 5 over it, both expiring at `expires`.
+fn snapshot_4(dir: &Path, paths: &RepoPaths, targets: Value, expires: jiff::Timestamp) {
+    let snap = json!({"_type": "snapshot", "spec_version": "1.0.0", "version": 4,
+        "expires": iso(expires), "meta": {"targets.json": targets}});
+    std::fs::write(
+        dir.join("4.snapshot.json"),
+        envelope(&snap, &[&key(paths, "snapshot")]),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("timestamp.json"),
+        timestamp(dir, paths, 5, 4, expires),
+    )
+    .unwrap();
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -228,15 +245,7 @@ async fn every_attack_is_refused_by_us_and_by_python_tuf() {
                 let p = p.clone();
                 move |d: &Path| {
                     let t2 = std::fs::read(d.join("2.targets.json")).unwrap();
-                    let snap = json!({"_type": "snapshot", "spec_version": "1.0.0", "version": 4,
-                        "expires": iso(later), "meta": {"targets.json": meta_for(&t2, 2)}});
-                    std::fs::write(
-                        d.join("4.snapshot.json"),
-                        envelope(&snap, &[&key(&p, "snapshot")]),
-                    )
-                    .unwrap();
-                    std::fs::write(d.join("timestamp.json"), timestamp(d, &p, 5, 4, later))
-                        .unwrap();
+                    snapshot_4(d, &p, meta_for(&t2, 2), later);
                 }
             }),
             "rollback: targets version 2 is older than trusted version 3",
@@ -261,15 +270,7 @@ async fn every_attack_is_refused_by_us_and_by_python_tuf() {
                 move |d: &Path| {
                     // Snapshot 4 says targets 4 (no hashes); 4.targets.json is really version 3.
                     std::fs::copy(d.join("3.targets.json"), d.join("4.targets.json")).unwrap();
-                    let snap = json!({"_type": "snapshot", "spec_version": "1.0.0", "version": 4,
-                        "expires": iso(later), "meta": {"targets.json": {"version": 4}}});
-                    std::fs::write(
-                        d.join("4.snapshot.json"),
-                        envelope(&snap, &[&key(&p, "snapshot")]),
-                    )
-                    .unwrap();
-                    std::fs::write(d.join("timestamp.json"), timestamp(d, &p, 5, 4, later))
-                        .unwrap();
+                    snapshot_4(d, &p, json!({"version": 4}), later);
                 }
             }),
             "targets version 3",
