@@ -34,12 +34,12 @@ pub(super) async fn check_freshness(run: &mut DemoRun<'_>) -> anyhow::Result<Che
         return Ok(Check::needed("freshness"));
     };
     let detail = format!(
-        "replayed from an earlier run: rollback caught (cosign: {}), freeze caught; trusted root {}",
+        "rollback caught (cosign: {}), freeze caught; trusted root {}",
         found.freshness_cosign_verdict,
         found.tuf_root.display()
     );
     run.report.freshness = Some(found);
-    Ok(Check::Done(detail))
+    Ok(super::story::replayed(detail))
 }
 
 pub(super) async fn apply_freshness(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {

@@ -397,8 +397,8 @@ pub(super) async fn check_tamper(run: &mut DemoRun<'_>) -> anyhow::Result<Check>
         Some(p) if p.tamper_detected && !p.tampered_digest.is_empty() => {
             run.report.tamper_detected = true;
             run.report.tampered_digest = p.tampered_digest.clone();
-            Ok(Check::Done(format!(
-                "replayed from an earlier run: the tag pointed at {}, which has no signature, and verification failed",
+            Ok(replayed(format!(
+                "the tag pointed at {}, which has no signature, and verification failed",
                 p.tampered_digest
             )))
         }
@@ -446,8 +446,8 @@ pub(super) async fn check_policy(run: &mut DemoRun<'_>) -> anyhow::Result<Check>
             run.report.unsigned_pull_blocked = true;
             run.report.signed_pull_allowed = true;
             run.report.policy_message = p.policy_message.clone();
-            Ok(Check::Done(format!(
-                "replayed from an earlier run: Harbor refused the unsigned pull ({:?}) and let the signed one through",
+            Ok(replayed(format!(
+                "Harbor refused the unsigned pull ({:?}) and let the signed one through",
                 p.policy_message
             )))
         }
@@ -708,4 +708,9 @@ async fn push_tampered(
             &original.media_type,
         )
         .await?)
+}
+
+/// A step an earlier run of the same demo finished, shown from its record.
+pub(super) fn replayed(what: String) -> Check {
+    Check::Done(format!("replayed from an earlier run: {what}"))
 }
