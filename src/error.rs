@@ -2,24 +2,7 @@
 //! this module imports nothing from the crate. Which exit code an error chain
 //! deserves is decided at the top, in `exit.rs`, beside `lib::run`.
 //!
-//! | code | meaning |
-//! |------|---------|
-//! | 0  | success |
-//! | 1  | unexpected internal error (a bug: please report it) |
-//! | 2  | bad input: a flag, a file or a password the user gave is wrong |
-//! | 3  | environment: Docker, a port, a tool, a terminal or a permission is missing |
-//! | 4  | remote: a registry, Harbor or a download server failed or refused |
-//! | 5  | status: Harbor is not installed from this workdir (or was taken down) |
-//! | 6  | status: Harbor is installed but does not answer healthy |
-//! | 10 | verify: the image has no signatures (as cosign) |
-//! | 11 | verify: the image (tag or digest) does not exist (as cosign) |
-//! | 12 | verify: signatures exist but none is valid (as cosign) |
-//! | 13 | verify --tuf: the tag is not pinned in the TUF metadata |
-//! | 14 | verify --tuf: tag moved: the registry's digest is not the one TUF pins |
-//! | 15 | verify --tuf: rollback: metadata older than what the client trusts |
-//! | 16 | verify --tuf: freeze: the metadata has expired |
-//! | 17 | verify --tuf: the TUF metadata is invalid (signature, threshold, hash, length, mix-and-match) |
-//! | 130 | interrupted (Ctrl-C); running the same command again resumes |
+//! Every code and what it means: [`Exit::meaning`] (and README's table).
 
 /// The process exit code of a command (README's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,8 +36,8 @@ impl Exit {
         self == Exit::Ok
     }
 
-    /// What the code says, as the table above (a `--json` failure's message
-    /// when the command's report is the verdict, as for `status` and `verify`).
+    /// What the code means (README's table; a `--json` failure's message when
+    /// the command's report is the verdict, as for `status` and `verify`).
     pub fn meaning(self) -> &'static str {
         match self {
             Exit::Ok => "success",
