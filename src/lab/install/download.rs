@@ -24,16 +24,16 @@ pub(super) fn plan(opts: &InstallOptions) -> String {
 }
 
 /// Where a release asset comes from and goes.
-struct Release {
-    url: String,
-    sums_url: String,
-    asset: String,
+pub(super) struct Release {
+    pub(super) url: String,
+    pub(super) sums_url: String,
+    pub(super) asset: String,
     dest: PathBuf,
     /// The md5 recorded when `dest` was verified.
     stored: PathBuf,
 }
 
-fn release(run: &InstallRun<'_>, base: &str, offline: bool) -> Release {
+pub(super) fn release(run: &InstallRun<'_>, base: &str, offline: bool) -> Release {
     let v = &run.version;
     let asset = if offline {
         v.offline_asset()

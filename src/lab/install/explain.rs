@@ -16,28 +16,21 @@ pub(super) fn download(run: &InstallRun<'_>) -> Vec<String> {
     let InstallerSource::Download { base, offline } = &run.opts.installer else {
         return Vec::new();
     };
-    let v = &run.version;
-    let asset = if *offline {
-        v.offline_asset()
-    } else {
-        v.online_asset()
-    };
-    let base = format!("{}/{}", base.trim_end_matches('/'), v.tag());
+    let r = super::download::release(run, base, *offline);
     vec![
-        format!("curl -fLO {base}/{asset}"),
-        format!("curl -fLO {base}/md5sum && md5sum -c --ignore-missing md5sum"),
+        format!("curl -fLO {}", r.url),
+        format!(
+            "curl -fLO {} && md5sum -c --ignore-missing md5sum",
+            r.sums_url
+        ),
     ]
 }
 
 pub(super) fn extract(run: &InstallRun<'_>) -> Vec<String> {
     let installer = match &run.opts.installer {
         InstallerSource::Local(p) => p.display().to_string(),
-        InstallerSource::Download { offline, .. } => {
-            if *offline {
-                run.version.offline_asset()
-            } else {
-                run.version.online_asset()
-            }
+        InstallerSource::Download { base, offline } => {
+            super::download::release(run, base, *offline).asset
         }
     };
     vec![format!(
