@@ -71,6 +71,12 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
         "enable_content_trust_cosign".to_string(),
         "# unsigned: refused".to_string(),
         "$ hostname -I".to_string(),
+        "$ docker tag ".to_string(),
+        "?with_accessory=true".to_string(),
+        format!(
+            "$ cosign verify --key {} --insecure-ignore-tlog",
+            lab.workdir().join("cosign.pub").display()
+        ),
     ] {
         assert!(
             human.stderr.contains(&command),

@@ -60,13 +60,15 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
             "push",
             story::plan_push,
             story::check_push,
-            story::apply_push
+            story::apply_push,
+            story::explain_push
         ),
         step!(
             "show-unsigned",
             story::plan_show_unsigned,
             story::always,
-            story::apply_show_unsigned
+            story::apply_show_unsigned,
+            story::explain_show_unsigned
         ),
         step!(
             "sign",
@@ -85,7 +87,8 @@ pub fn steps<'a>() -> Vec<Step<DemoRun<'a>>> {
             "verify",
             story::plan_verify,
             story::always,
-            story::apply_verify
+            story::apply_verify,
+            story::explain_verify
         ),
         step!(
             "tamper",
@@ -312,15 +315,6 @@ impl<'a> DemoRun<'a> {
             state,
             _lock: lock,
         })
-    }
-
-    /// `--explain`: the manual commands the tutorial uses for a step, printed
-    /// when the step runs (see also the steps' own `explain`, printed by the
-    /// executor even for a step an earlier run finished).
-    fn explain(&self, lines: &[String]) {
-        if self.story.explain {
-            step::print_commands(self.ui, &self.commands(lines));
-        }
     }
 
     /// The manual commands as this Harbor needs them: a --tls Harbor's lab CA

@@ -93,12 +93,17 @@ pub(super) fn plan_push(story: &StoryOptions) -> String {
     )
 }
 
-pub(super) async fn check_push(run: &mut DemoRun<'_>) -> anyhow::Result<Check> {
-    let image = run.image.target.clone();
-    run.explain(&[
+/// `--explain`: the tutorial's tag and push.
+pub(super) fn explain_push(run: &DemoRun<'_>) -> Vec<String> {
+    let image = &run.image.target;
+    run.commands(&[
         format!("docker tag {} {image}", run.story.image),
         format!("docker push {image}"),
-    ]);
+    ])
+}
+
+pub(super) async fn check_push(run: &mut DemoRun<'_>) -> anyhow::Result<Check> {
+    let image = run.image.target.clone();
     let current = unless_refused(run.registry.get_manifest(&image).await)?;
     if let (Some(p), Some(m)) = (&run.previous, &current)
         && m.digest == p.digest
@@ -161,7 +166,6 @@ pub(super) fn plan_show_unsigned(_: &StoryOptions) -> String {
 /// earlier run's record, and the line says it is a replay.
 pub(super) async fn apply_show_unsigned(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
     let digest = run.report.digest.clone();
-    run.explain(&[artifact_curl(run, &digest)]);
     let art = run
         .harbor
         .artifact(&run.story.project, run.image.name(), &digest)
@@ -353,12 +357,17 @@ pub(super) fn verifying_key(run: &DemoRun<'_>) -> anyhow::Result<p256::ecdsa::Ve
     crate::cosign::keys::parse_public_key(&pem).with_context(|| public.display().to_string())
 }
 
+/// `--explain`: cosign's verify with the lab's public key.
+pub(super) fn explain_verify(run: &DemoRun<'_>) -> Vec<String> {
+    run.commands(&[format!(
+        "cosign verify --key {} --insecure-ignore-tlog {}",
+        run.target.keys.public.display(),
+        run.image.target
+    )])
+}
+
 pub(super) async fn apply_verify(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome> {
     let (image, public) = (run.image.target.clone(), run.target.keys.public.clone());
-    run.explain(&[format!(
-        "cosign verify --key {} --insecure-ignore-tlog {image}",
-        public.display()
-    )]);
     let vk = verifying_key(run)?;
     match verify_image(&run.registry, &vk, &image, &BTreeMap::new()).await? {
         Verdict::Verified {
@@ -561,6 +570,11 @@ fn report_pulls(run: &mut DemoRun<'_>, blocked: Option<String>, signed: Result<(
             format!("the signed pull failed: {e}"),
         ),
     }
+}
+
+/// `--explain`: Harbor's API view of the pushed artifact and its accessories.
+pub(super) fn explain_show_unsigned(run: &DemoRun<'_>) -> Vec<String> {
+    run.commands(&[artifact_curl(run, &run.report.digest)])
 }
 
 fn artifact_curl(run: &DemoRun<'_>, digest: &str) -> String {
