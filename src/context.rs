@@ -162,6 +162,11 @@ impl Context {
         }
     }
 
+    /// Where harbor-lab processes on this machine take turns (lock files).
+    pub fn locks_dir(&self) -> PathBuf {
+        self.cache_dir().join("locks")
+    }
+
     /// Is a program on `PATH`?
     pub fn which(&self, program: &str) -> Option<PathBuf> {
         let path = self

@@ -85,6 +85,21 @@ pub const SMALL_FILE_MAX: u64 = 64 << 10;
 /// state.json) may hold.
 pub const CONFIG_FILE_MAX: u64 = 4 << 20;
 
+/// Open (creating it and its directory, 0600) a file used only to hold a lock.
+pub fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+}
+
 /// Read a whole file, but never more than `limit` bytes: a larger file (or an
 /// endless one such as `/dev/zero`) is an error of kind `FileTooLarge` that
 /// says the limit, found before the memory is spent.

@@ -534,6 +534,61 @@ async fn concurrent_signers_lose_no_signature() {
     }
 }
 
+/// 7, the case read-back alone cannot catch: a signer that is slow between
+/// its read of the tag and its write (here a proxy holds its manifest upload
+/// for 1.5 s) while a fast one reads, writes and confirms in that gap. On one
+/// machine the tag's lock makes the fast signer wait, so both entries stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_signer_does_not_erase_a_fast_ones_signature() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    our_keys(h, "fast");
+    our_keys(h, "slow");
+    let proxy = slow_proxy(&registry(), std::time::Duration::from_millis(1500)).await;
+    // The slow signer's upload that is held while it has the tag read: the
+    // .sig manifest, or (after the bundle's own manifest) the fallback index.
+    for (format, held_write) in [("legacy", 1), ("bundle", 2)] {
+        let (img, _) = image(&format!("slow-{format}")).await;
+        let via_proxy = img.replacen(&registry(), &proxy.addr, 1);
+        let before = proxy.held();
+        let slow = harbor_lab(h)
+            .args(["sign", "--key", "slow.key", "--format", format, &via_proxy])
+            .env("COSIGN_PASSWORD", PW)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while proxy.held() < before + held_write {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{format}: the slow signer never wrote"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // Blocking waits off the runtime, which keeps serving the proxy.
+        let (hh, i) = (h.to_path_buf(), img.clone());
+        let fast = tokio::task::spawn_blocking(move || {
+            our_sign(&hh, "fast.key", &[&i], &["--format", format])
+        });
+        let fast = fast.await.unwrap();
+        assert_eq!(fast.code, 0, "{format}: {}", fast.stderr);
+        let slow = tokio::task::spawn_blocking(move || slow.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            slow.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&slow.stderr)
+        );
+        for key in ["fast.pub", "slow.pub"] {
+            let v = our_verify(h, key, &img, &["--format", format]);
+            assert_eq!(v.code, 0, "{format} {key}: {}", v.stderr);
+        }
+    }
+}
+
 /// 1 and 2 through Harbor's referrers API (the double as v2.15.1): no fallback
 /// tag is written, Harbor shows the bundle as a cosign signature, and its
 /// cosign policy lets the signed image through. As v2.14.1 the same bundle is

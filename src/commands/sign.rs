@@ -49,6 +49,7 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &SignArgs) -> super::Done {
         annotations,
         created: humantime::format_rfc3339_seconds(ctx.now()).to_string(),
         slots: Some(Arc::new(Semaphore::new(args.jobs as usize))),
+        lock_dir: Some(ctx.locks_dir()),
     };
     client.plan(&images, true);
 

@@ -3,11 +3,16 @@
 //! - bundle: push a sigstore bundle as an OCI 1.1 referrer of the image, and
 //!   record it in the fallback index when the registry has no referrers API.
 //!
-//! Both tags can be rewritten by another signer at the same moment. After our
-//! write we read the tag back, and again a moment later; if our entry was lost
-//! we write it again.
+//! Both tags can be rewritten by another signer at the same moment, and a
+//! registry has no compare-and-swap for tags. Signers on one machine that share
+//! a cache directory take a lock on the tag from their read to their write, so
+//! they never lose each other's entry. For signers elsewhere, after our write
+//! we read the tag back, and again a moment later; if our entry was lost we
+//! write it again.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -124,6 +129,9 @@ pub struct SignOptions {
     /// to settle (see [`Settle`]) holds no slot, so a batch pays that wait
     /// about once, not once per `--jobs` images.
     pub slots: Option<Arc<Semaphore>>,
+    /// Where the per-tag locks shared by signers on this machine live (the
+    /// cache directory's `locks`); `None` relies on read-back alone.
+    pub lock_dir: Option<PathBuf>,
 }
 
 /// A slot of `slots`, if there is a limit.
@@ -146,6 +154,7 @@ pub async fn sign_image(
         annotations: annotations.clone(),
         created: String::new(),
         slots: None,
+        lock_dir: None,
     };
     sign(client, key, image, None, &opts).await
 }
@@ -186,7 +195,8 @@ pub async fn sign(
     match opts.format {
         Format::Legacy => {
             let claims = &opts.annotations;
-            sign_legacy(client, key, image, &subject.digest, claims, slots).await
+            let locks = opts.lock_dir.as_deref();
+            sign_legacy(client, key, image, &subject.digest, claims, slots, locks).await
         }
         Format::Bundle => sign_bundle(client, key, image, &subject, opts).await,
     }
@@ -212,13 +222,16 @@ impl From<RegistryError> for Failure {
     }
 }
 
-/// Read-modify-write of a tag that others may rewrite at the same time. After
-/// our write, our entry must be seen in two reads a settling time apart; a
-/// lost entry is written again.
+/// Read-modify-write of a tag that others may rewrite at the same time. A
+/// signer on this machine holds the tag's lock from its read to its write;
+/// after our write, our entry must also be seen in two reads a settling time
+/// apart (for writers elsewhere); a lost entry is written again.
 struct Settle<'a> {
     slots: Option<&'a Semaphore>,
+    /// The lock file for this tag, when signers here share a lock directory.
+    lock: Option<PathBuf>,
     /// Held from a read to our write, never while waiting.
-    busy: Option<SemaphorePermit<'a>>,
+    busy: Option<Busy<'a>>,
     wrote: bool,
     seen: u32,
     writes: u32,
@@ -228,13 +241,52 @@ struct Settle<'a> {
     cycle: Duration,
 }
 
+/// What a read-modify-write holds: a `--jobs` slot and the tag's lock.
+struct Busy<'a> {
+    _slot: Option<SemaphorePermit<'a>>,
+    /// Unlocked when closed.
+    _lock: Option<File>,
+}
+
+/// Lock files are shared by tags that hash alike: a few hundred files however
+/// many images are signed, and rarely two busy tags on one file.
+const LOCK_BUCKETS: u8 = 255;
+
+/// The lock file for `tag` in `dir`. The registry's name is left out: one
+/// registry reached by two names (a proxy, `localhost` and `127.0.0.1`) is
+/// still one tag, and two registries sharing a file only wait for each other.
+fn lock_path(dir: &Path, tag: &Reference) -> PathBuf {
+    let key = format!("{}:{}", tag.repository, tag.manifest_ref());
+    let h = sha256_digest(key.as_bytes());
+    let hex = h.trim_start_matches("sha256:");
+    let n = u8::from_str_radix(&hex[..2], 16).unwrap_or(0) % LOCK_BUCKETS;
+    dir.join(format!("tag-{n:02x}.lock"))
+}
+
+/// Wait for the exclusive lock on `path`. A lock that cannot be taken at all
+/// (an unwritable directory, a filesystem without locks) is skipped: the
+/// read-back still protects the entry.
+async fn take_lock(path: &Path) -> Option<File> {
+    let file = crate::fsutil::open_lock_file(path).ok()?;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Some(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+            Err(std::fs::TryLockError::Error(_)) => return None,
+        }
+    }
+}
+
 /// Give up after this many writes of the same entry.
 const MAX_WRITES: u32 = 40;
 
 impl<'a> Settle<'a> {
-    fn new(slots: Option<&'a Semaphore>) -> Settle<'a> {
+    fn new(slots: Option<&'a Semaphore>, lock: Option<PathBuf>) -> Settle<'a> {
         Settle {
             slots,
+            lock,
             busy: None,
             wrote: false,
             seen: 0,
@@ -245,10 +297,18 @@ impl<'a> Settle<'a> {
         }
     }
 
-    /// Take a slot for the next read (and the write that may follow).
+    /// Take the tag's lock and a slot for the next read (and the write that
+    /// may follow). The lock comes first: waiting for it holds no slot.
     async fn begin(&mut self) {
         if self.busy.is_none() {
-            self.busy = slot(self.slots).await;
+            let lock = match &self.lock {
+                Some(path) => take_lock(path).await,
+                None => None,
+            };
+            self.busy = Some(Busy {
+                _lock: lock,
+                _slot: slot(self.slots).await,
+            });
         }
     }
 
@@ -303,6 +363,7 @@ async fn sign_legacy(
     digest: &str,
     annotations: &BTreeMap<String, String>,
     slots: Option<&Semaphore>,
+    lock_dir: Option<&Path>,
 ) -> Result<Signed, Failure> {
     let payload = payload::build(&image.name(), digest, annotations);
     let payload_digest = sha256_digest(&payload);
@@ -315,7 +376,7 @@ async fn sign_legacy(
     let signature: DerSignature = key.sign(&payload);
     let signature_b64 = B64.encode(signature.as_bytes());
     let payload = Bytes::from(payload);
-    let mut settle = Settle::new(slots);
+    let mut settle = Settle::new(slots, lock_dir.map(|d| lock_path(d, &sig_ref)));
     loop {
         settle.begin().await;
         let existing = client.get_manifest_retrying(&sig_ref, true).await?;
@@ -494,7 +555,10 @@ async fn sign_bundle(
         tag: tag.to_string(),
         reason,
     };
-    let mut settle = Settle::new(opts.slots.as_deref());
+    let mut settle = Settle::new(
+        opts.slots.as_deref(),
+        opts.lock_dir.as_deref().map(|d| lock_path(d, &tag)),
+    );
     loop {
         settle.begin().await;
         let mut index = match client.fallback_index(image, digest).await {

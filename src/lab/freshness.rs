@@ -409,6 +409,7 @@ pub async fn run_act(
         annotations: BTreeMap::new(),
         created: humantime::format_rfc3339_seconds(act.ctx.now()).to_string(),
         slots: None,
+        lock_dir: Some(act.ctx.locks_dir()),
     };
     // Release 2 is the same bytes every run: a re-run finds it signed by the
     // lab key already and needs no private key.

@@ -5,7 +5,8 @@
 //! - `fixtures`: rootfs images through dockerd, the fixture installer, tarballs;
 //! - `fake_registry`: a scriptable registry for answers a real one never gives;
 //! - `file_server`: a Range-honouring release server that can cut a download;
-//! - `referrers`: OCI 1.1 referrers pushed by hand (the fallback tag's index).
+//! - `referrers`: OCI 1.1 referrers pushed by hand (the fallback tag's index);
+//! - `slow_proxy`: a loopback proxy that holds back manifest uploads.
 #![allow(dead_code, unused_imports)]
 
 pub mod bin;
@@ -15,6 +16,7 @@ pub mod file_server;
 pub mod fixtures;
 pub mod lab;
 pub mod referrers;
+pub mod slow_proxy;
 
 pub use bin::*;
 pub use double::*;
@@ -23,3 +25,4 @@ pub use file_server::*;
 pub use fixtures::*;
 pub use lab::*;
 pub use referrers::*;
+pub use slow_proxy::*;

@@ -263,6 +263,7 @@ pub(super) async fn apply_sign(run: &mut DemoRun<'_>) -> anyhow::Result<Outcome>
         annotations: BTreeMap::new(),
         created: humantime::format_rfc3339_seconds(run.ctx.now()).to_string(),
         slots: None,
+        lock_dir: Some(run.ctx.locks_dir()),
     };
     let subject = run.subject.clone().filter(|s| s.digest == digest);
     let signed =
