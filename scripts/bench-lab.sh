@@ -36,7 +36,7 @@ bench_lab() {
   pid0=$(cat "$dir/work/data/double.pid")
   tgz0=$(stat -c %Y.%i "$dir/cache/downloads/$tag/harbor-online-installer-$tag.tgz")
   for i in 1 2 3 4 5; do
-    t0=$(now); HARBOR_LAB_CACHE="$dir/cache" "$HL" "${args[@]}" > "$dir/again.json"; t1=$(now)
+    t0=$EPOCHREALTIME; HARBOR_LAB_CACHE="$dir/cache" "$HL" "${args[@]}" > "$dir/again.json"; t1=$EPOCHREALTIME
     so+=("$(seconds "$t0" "$t1")")
   done
   what=$(python3 - "$dir/again.json" <<'PY'
@@ -58,8 +58,8 @@ PY
   # (l) status, with Harbor answering. Floor: starting our binary plus one health request.
   local st=() sv=() start hc
   for i in $(seq 1 15); do
-    t0=$(now); "$HL" status --workdir "$dir/work" >/dev/null 2>&1; t1=$(now); st+=("$(seconds "$t0" "$t1")")
-    t0=$(now); "$HL" --version >/dev/null; t1=$(now); sv+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$HL" status --workdir "$dir/work" >/dev/null 2>&1; t1=$EPOCHREALTIME; st+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$HL" --version >/dev/null; t1=$EPOCHREALTIME; sv+=("$(seconds "$t0" "$t1")")
   done
   "$HL" status --workdir "$dir/work" --json | python3 -c 'import json, sys; d = json.load(sys.stdin); assert d["harbor_answers"], d'
   start=$(printf '%s\n' "${sv[@]}" | median)

@@ -45,7 +45,9 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export COSIGN_PASSWORD=bench HOME="$WORK"
 
-now() { date +%s.%N; }
+# Timestamps are bash's $EPOCHREALTIME, read without a fork: a `$(date)` on each
+# side added a process start (2-4 ms) to every figure, a quarter of one verify.
+export LC_ALL=C
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.3f}')" "$1" "$2"; }
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 report() { printf '%-58s %s\n' "$1" "$2"; }
@@ -58,29 +60,37 @@ seconds() { python3 -c "import sys; print(f'{float(sys.argv[1]) - float(sys.argv
 # A command's wall time (s), peak RSS (KiB) and user+system CPU (s), as "wall rss cpu".
 measure() {
   local t0 t1
-  t0=$(now)
+  t0=$EPOCHREALTIME
   /usr/bin/time -o "$WORK/measure" -f '%M %U %S' "$@" >/dev/null 2>"$WORK/measure.err" \
     || { echo "bench.sh: $* failed: $(tail -3 "$WORK/measure.err")" >&2; return 1; }
-  t1=$(now)
+  t1=$EPOCHREALTIME
   awk -v w="$(seconds "$t0" "$t1")" '{printf "%s %s %.3f\n", w, $1, $2 + $3}' "$WORK/measure"
 }
-# The median of three loopback GETs on one kept-alive connection (Python), in seconds:
-# what the registry itself needs to answer a verify's three requests.
-three_round_trips() {
+# The median of loopback GETs on kept-alive connections (Python), in seconds: what
+# the registry itself needs to answer a verify's requests. Arguments are paths sent
+# one after another on one connection; after a lone `--also`, paths sent at the same
+# time on a second connection (the bundle look-up `--format any` adds beside them).
+round_trips() {
   python3 - "$REG" "$@" <<'PY'
-import http.client, statistics, sys, time
+import http.client, statistics, sys, threading, time
 host, port = sys.argv[1].rsplit(":", 1)
-paths = sys.argv[2:]
+args = sys.argv[2:]
+main, also = (args[:args.index("--also")], args[args.index("--also") + 1:]) if "--also" in args else (args, [])
 accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"}
-c = http.client.HTTPConnection(host, int(port))
-runs = []
-for _ in range(16):
-    t = time.perf_counter()
+conns = [http.client.HTTPConnection(host, int(port)) for _ in range(2)]
+def chain(c, paths, must_exist):
     for p in paths:
         c.request("GET", p, headers=accept)
         r = c.getresponse()
         r.read()
-        assert r.status == 200, (p, r.status)
+        assert r.status == 200 or not must_exist, (p, r.status)
+runs = []
+for _ in range(16):
+    t = time.perf_counter()
+    side = threading.Thread(target=chain, args=(conns[1], also, False))
+    side.start()
+    chain(conns[0], main, True)
+    side.join()
     runs.append(time.perf_counter() - t)
 print(f"{statistics.median(runs[1:]):.4f}")
 PY
@@ -98,20 +108,21 @@ bench_images() {
 bench_cosign() {
   bench_images
   local t0 t1 ours theirs
-  t0=$(now); "$HL" -q sign --key "$WORK/ours.key" "${A[@]:0:100}"; t1=$(now)
+  t0=$EPOCHREALTIME; "$HL" -q sign --key "$WORK/ours.key" "${A[@]:0:100}"; t1=$EPOCHREALTIME
   ours=$(seconds "$t0" "$t1")
-  t0=$(now)
+  t0=$EPOCHREALTIME
   for img in "${B[@]}"; do "$COSIGN" sign --key "$WORK/theirs.key" --tlog-upload=false -y "$img" >/dev/null 2>&1; done
-  t1=$(now); theirs=$(seconds "$t0" "$t1")
+  t1=$EPOCHREALTIME; theirs=$(seconds "$t0" "$t1")
   report "(c) sign 100: ours ${ours}s / cosign ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.05)"
-  "$HL" -q sign --key "$WORK/ours.key" "${A[@]:100}"
-
-  # (a) and (d): one image, interleaved with cosign.
-  local so=() st=() sv=() i
+  # (a) and (d): one image, interleaved with cosign, once the writes above are on
+  # disk (writeback of a burst of registry writes slows every process for a while).
+  sync
+  local so=() sl=() st=() sv=() i
   for i in $(seq 1 15); do
-    t0=$(now); "$HL" -q verify --key "$WORK/ours.pub" "${A[0]}" >/dev/null; t1=$(now); so+=("$(seconds "$t0" "$t1")")
-    t0=$(now); "$COSIGN" verify --key "$WORK/theirs.pub" --insecure-ignore-tlog=true "${B[0]}" >/dev/null 2>&1; t1=$(now); st+=("$(seconds "$t0" "$t1")")
-    t0=$(now); "$HL" --version >/dev/null; t1=$(now); sv+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$HL" -q verify --key "$WORK/ours.pub" "${A[0]}" >/dev/null; t1=$EPOCHREALTIME; so+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$HL" -q verify --format legacy --key "$WORK/ours.pub" "${A[0]}" >/dev/null; t1=$EPOCHREALTIME; sl+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$COSIGN" verify --key "$WORK/theirs.pub" --insecure-ignore-tlog=true "${B[0]}" >/dev/null 2>&1; t1=$EPOCHREALTIME; st+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$HL" --version >/dev/null; t1=$EPOCHREALTIME; sv+=("$(seconds "$t0" "$t1")")
   done
   ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
   # The floor: starting our binary (--version does nothing else) plus the three
@@ -122,16 +133,31 @@ bench_cosign() {
   local repo="${A[0]#"$REG"/}"; repo="${repo%:v1}"
   sig="/v2/$repo/manifests/sha256-${digest#sha256:}.sig"
   blob="/v2/$repo/blobs/$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG$sig" | python3 -c 'import json, sys; print(json.load(sys.stdin)["layers"][0]["digest"])')"
-  rtt=$(three_round_trips "/v2/$repo/manifests/v1" "$sig" "$blob")
+  rtt=$(round_trips "/v2/$repo/manifests/v1" "$sig" "$blob")
   floor=$(python3 -c "print(f'{$start + $rtt:.4f}')")
+  # `--format any` (the default) also looks for bundles: the referrers API (404
+  # here) and the fallback tag (404), beside the .sig and its blob.
+  local rtt_any floor_any legacy
+  rtt_any=$(round_trips "/v2/$repo/manifests/v1" "$sig" "$blob" --also \
+    "/v2/$repo/referrers/$digest" "/v2/$repo/manifests/sha256-${digest#sha256:}")
+  floor_any=$(python3 -c "print(f'{$start + $rtt_any:.4f}')")
+  legacy=$(printf '%s\n' "${sl[@]}" | median)
   report "(a) verify 1 (median of 15): ours ${ours}s / cosign ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.2)"
   report "    floor: start ${start}s (--version) + 3 round trips ${rtt}s" "floor ratio $(ratio "$floor" "$theirs")"
+  report "    floor with the bundle look-up: start + ${rtt_any}s" "floor ratio $(ratio "$floor_any" "$theirs"); ours / it $(ratio "$ours" "$floor_any")"
+  report "    --format legacy (cosign 2.5's own work): ${legacy}s" "ratio $(ratio "$legacy" "$theirs") (target <= 0.2)"
+  echo "    (a) samples, ours: ${so[*]}" >&2
+  echo "    (a) samples, ours --format legacy: ${sl[*]}" >&2
+  echo "    (a) samples, cosign: ${st[*]}" >&2
 
   local mo mt
   mo=$(measure "$HL" -q verify --key "$WORK/ours.pub" "${A[0]}" | cut -d' ' -f2)
   /usr/bin/time -o "$WORK/mem-theirs" -f %M "$COSIGN" verify --key "$WORK/theirs.pub" --insecure-ignore-tlog=true "${B[0]}" >/dev/null 2>&1
   mt=$(tail -1 "$WORK/mem-theirs")
   report "(d) peak RSS of (a): ours ${mo} KiB / cosign ${mt} KiB" "ratio $(ratio "$mo" "$mt") (target <= 0.15)"
+
+  "$HL" -q sign --key "$WORK/ours.key" "${A[@]:100}"
+  sync
 
   # (b) batches. The registry's own CPU for the requests of our run, spread over every
   # core, is a floor no client can go under; three runs of each size, medians.
@@ -161,9 +187,9 @@ bench_cosign() {
   report "(b) linearity: peak RSS 1000 / peak RSS 100" "$(ratio "${RSS[1000]}" "${RSS[100]}") (target <= 2)"
 
   # For reference: 100 images in one of our runs against 100 cosign runs.
-  t0=$(now)
+  t0=$EPOCHREALTIME
   for img in "${B[@]}"; do "$COSIGN" verify --key "$WORK/theirs.pub" --insecure-ignore-tlog=true "$img" >/dev/null 2>&1; done
-  t1=$(now); theirs=$(seconds "$t0" "$t1")
+  t1=$EPOCHREALTIME; theirs=$(seconds "$t0" "$t1")
   report "    verify 100: ours ${WALL[100]}s / 100 cosign runs ${theirs}s" "ratio $(ratio "${WALL[100]}" "$theirs")"
 }
 
@@ -191,22 +217,22 @@ bench_bundle() {
   local t0 t1 ours theirs rpid rcpu0 rcpu1 floor
   rpid=$(registry_pid)
   rcpu0=$(cpu_seconds "$rpid")
-  t0=$(now); "$HL" -q verify --key "$WORK/ours3.pub" "${a[@]}" >/dev/null; t1=$(now)
+  t0=$EPOCHREALTIME; "$HL" -q verify --key "$WORK/ours3.pub" "${a[@]}" >/dev/null; t1=$EPOCHREALTIME
   rcpu1=$(cpu_seconds "$rpid")
   ours=$(seconds "$t0" "$t1")
-  t0=$(now)
+  t0=$EPOCHREALTIME
   for img in "${b[@]}"; do
     "$COSIGN3" verify --key "$WORK/theirs3.pub" --insecure-ignore-tlog --allow-insecure-registry "$img" >/dev/null 2>&1
   done
-  t1=$(now); theirs=$(seconds "$t0" "$t1")
+  t1=$EPOCHREALTIME; theirs=$(seconds "$t0" "$t1")
   report "(i) verify 100 bundles: ours ${ours}s / cosign 3 ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.05)"
   floor=$(python3 -c "print(($rcpu1 - $rcpu0) / $(nproc))")
   report "    registry CPU in our run: $(python3 -c "print(f'{$rcpu1 - $rcpu0:.2f}')")s on $(nproc) cores" "floor ratio $(ratio "$floor" "$theirs") (ours within 1.25x of it: $(python3 -c "print($ours <= 1.25 * $floor)"))"
 
   local so=() st=() i
   for i in $(seq 1 15); do
-    t0=$(now); "$HL" -q verify --key "$WORK/ours3.pub" "${a[0]}" >/dev/null; t1=$(now); so+=("$(seconds "$t0" "$t1")")
-    t0=$(now); "$COSIGN3" verify --key "$WORK/theirs3.pub" --insecure-ignore-tlog --allow-insecure-registry "${b[0]}" >/dev/null 2>&1; t1=$(now); st+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$HL" -q verify --key "$WORK/ours3.pub" "${a[0]}" >/dev/null; t1=$EPOCHREALTIME; so+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$COSIGN3" verify --key "$WORK/theirs3.pub" --insecure-ignore-tlog --allow-insecure-registry "${b[0]}" >/dev/null 2>&1; t1=$EPOCHREALTIME; st+=("$(seconds "$t0" "$t1")")
   done
   ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
   report "(h) verify 1 bundle (median of 15): ours ${ours}s / cosign 3 ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.3; issue 13: <= 0.2)"
@@ -237,15 +263,15 @@ bench_tuf() {
 
   local so=() st=() t0 t1 ours theirs i
   for i in $(seq 1 15); do
-    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[0]}" >/dev/null; t1=$(now); so+=("$(seconds "$t0" "$t1")")
-    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${imgs[0]}" >/dev/null; t1=$(now); st+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[0]}" >/dev/null; t1=$EPOCHREALTIME; so+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$HL" -q verify --key "$WORK/tufkey.pub" "${imgs[0]}" >/dev/null; t1=$EPOCHREALTIME; st+=("$(seconds "$t0" "$t1")")
   done
   ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
   report "(j) verify 1 (median of 15): --tuf ${ours}s / plain ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 1.5)"
   so=(); st=()
   for i in $(seq 1 5); do
-    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[@]}" >/dev/null; t1=$(now); so+=("$(seconds "$t0" "$t1")")
-    t0=$(now); "$HL" -q verify --key "$WORK/tufkey.pub" "${imgs[@]}" >/dev/null; t1=$(now); st+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$HL" -q verify --key "$WORK/tufkey.pub" "${tuf[@]}" "${imgs[@]}" >/dev/null; t1=$EPOCHREALTIME; so+=("$(seconds "$t0" "$t1")")
+    t0=$EPOCHREALTIME; "$HL" -q verify --key "$WORK/tufkey.pub" "${imgs[@]}" >/dev/null; t1=$EPOCHREALTIME; st+=("$(seconds "$t0" "$t1")")
   done
   ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
   report "(j) verify 100 (median of 5): --tuf ${ours}s / plain ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 1.2)"
