@@ -264,20 +264,26 @@ fn lock_path(dir: &Path, tag: &Reference) -> PathBuf {
 }
 
 /// Wait for the exclusive lock on `path`. A lock that cannot be taken at all
-/// (an unwritable directory, a filesystem without locks) is skipped: the
-/// read-back still protects the entry.
+/// (an unwritable directory, a filesystem without locks), or not within
+/// [`LOCK_WAIT`] (a stopped process holding it), is skipped: the read-back
+/// still protects the entry.
 async fn take_lock(path: &Path) -> Option<File> {
     let file = crate::fsutil::open_lock_file(path).ok()?;
+    let deadline = Instant::now() + LOCK_WAIT;
     loop {
         match file.try_lock() {
             Ok(()) => return Some(file),
-            Err(std::fs::TryLockError::WouldBlock) => {
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(3)).await;
             }
-            Err(std::fs::TryLockError::Error(_)) => return None,
+            Err(_) => return None,
         }
     }
 }
+
+/// A holder does one read and one write (each bounded by the client's
+/// timeouts) under the lock; longer than this, it is not coming back soon.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// Give up after this many writes of the same entry.
 const MAX_WRITES: u32 = 40;
