@@ -85,18 +85,16 @@ pub const SMALL_FILE_MAX: u64 = 64 << 10;
 /// state.json) may hold.
 pub const CONFIG_FILE_MAX: u64 = 4 << 20;
 
-/// Open (creating it and its directory, 0600) a file used only to hold a lock.
+/// Open (creating it and its directory) a file used only to hold a lock; its
+/// content is never read or written.
 pub fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
+    std::fs::File::options()
         .create(true)
         .truncate(false)
-        .mode(0o600)
+        .write(true)
         .open(path)
 }
 

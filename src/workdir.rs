@@ -121,14 +121,9 @@ impl Workdir {
             UserError::environment(format!("cannot create the workdir {}: {e}", root.display()))
         })?;
         let lock_path = self.lock_file();
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| {
-                UserError::environment(format!("cannot open {}: {e}", lock_path.display()))
-            })?;
+        let file = crate::fsutil::open_lock_file(&lock_path).map_err(|e| {
+            UserError::environment(format!("cannot open {}: {e}", lock_path.display()))
+        })?;
         match file.try_lock() {
             Ok(()) => Ok(Lock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(UserError::environment(format!(

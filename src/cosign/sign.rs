@@ -173,8 +173,7 @@ pub async fn sign(
         image: image.to_string(),
         source,
     };
-    let slots = opts.slots.as_deref();
-    let busy = slot(slots).await;
+    let busy = slot(opts.slots.as_deref()).await;
     let subject = match subject {
         Some(s) => s,
         None if opts.format == Format::Legacy && image.digest.is_some() => Subject {
@@ -193,11 +192,7 @@ pub async fn sign(
     };
     drop(busy);
     match opts.format {
-        Format::Legacy => {
-            let claims = &opts.annotations;
-            let locks = opts.lock_dir.as_deref();
-            sign_legacy(client, key, image, &subject.digest, claims, slots, locks).await
-        }
+        Format::Legacy => sign_legacy(client, key, image, &subject.digest, opts).await,
         Format::Bundle => sign_bundle(client, key, image, &subject, opts).await,
     }
     .map_err(|e| match e {
@@ -248,18 +243,15 @@ struct Busy<'a> {
     _lock: Option<File>,
 }
 
-/// Lock files are shared by tags that hash alike: a few hundred files however
-/// many images are signed, and rarely two busy tags on one file.
-const LOCK_BUCKETS: u8 = 255;
-
-/// The lock file for `tag` in `dir`. The registry's name is left out: one
-/// registry reached by two names (a proxy, `localhost` and `127.0.0.1`) is
-/// still one tag, and two registries sharing a file only wait for each other.
+/// The lock file for `tag` in `dir`: one of 256, by the first byte of a hash,
+/// so a few hundred files however many images are signed, and rarely two busy
+/// tags on one file. The registry's name is left out: one registry reached by
+/// two names (a proxy, `localhost` and `127.0.0.1`) is still one tag, and two
+/// registries sharing a file only wait for each other.
 fn lock_path(dir: &Path, tag: &Reference) -> PathBuf {
+    use sha2::Digest as _;
     let key = format!("{}:{}", tag.repository, tag.manifest_ref());
-    let h = sha256_digest(key.as_bytes());
-    let hex = h.trim_start_matches("sha256:");
-    let n = u8::from_str_radix(&hex[..2], 16).unwrap_or(0) % LOCK_BUCKETS;
+    let n = sha2::Sha256::digest(key.as_bytes())[0];
     dir.join(format!("tag-{n:02x}.lock"))
 }
 
@@ -289,10 +281,11 @@ const LOCK_WAIT: Duration = Duration::from_secs(60);
 const MAX_WRITES: u32 = 40;
 
 impl<'a> Settle<'a> {
-    fn new(slots: Option<&'a Semaphore>, lock: Option<PathBuf>) -> Settle<'a> {
+    /// For a write of `tag`, within `opts`' `--jobs` slots and lock directory.
+    fn new(opts: &'a SignOptions, tag: &Reference) -> Settle<'a> {
         Settle {
-            slots,
-            lock,
+            slots: opts.slots.as_deref(),
+            lock: opts.lock_dir.as_deref().map(|d| lock_path(d, tag)),
             busy: None,
             wrote: false,
             seen: 0,
@@ -367,10 +360,9 @@ async fn sign_legacy(
     key: &SigningKey,
     image: &Reference,
     digest: &str,
-    annotations: &BTreeMap<String, String>,
-    slots: Option<&Semaphore>,
-    lock_dir: Option<&Path>,
+    opts: &SignOptions,
 ) -> Result<Signed, Failure> {
+    let annotations = &opts.annotations;
     let payload = payload::build(&image.name(), digest, annotations);
     let payload_digest = sha256_digest(&payload);
     let sig_ref = image.with_tag(&super::signature_tag(digest));
@@ -382,7 +374,7 @@ async fn sign_legacy(
     let signature: DerSignature = key.sign(&payload);
     let signature_b64 = B64.encode(signature.as_bytes());
     let payload = Bytes::from(payload);
-    let mut settle = Settle::new(slots, lock_dir.map(|d| lock_path(d, &sig_ref)));
+    let mut settle = Settle::new(opts, &sig_ref);
     loop {
         settle.begin().await;
         let existing = client.get_manifest_retrying(&sig_ref, true).await?;
@@ -561,10 +553,7 @@ async fn sign_bundle(
         tag: tag.to_string(),
         reason,
     };
-    let mut settle = Settle::new(
-        opts.slots.as_deref(),
-        opts.lock_dir.as_deref().map(|d| lock_path(d, &tag)),
-    );
+    let mut settle = Settle::new(opts, &tag);
     loop {
         settle.begin().await;
         let mut index = match client.fallback_index(image, digest).await {
