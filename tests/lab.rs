@@ -8,7 +8,6 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use base64::Engine as _;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -156,12 +155,7 @@ async fn up_tells_the_whole_story_then_does_nothing_again() {
     let r2: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
     assert_nothing_done_again(&r2);
     let steps = r2["demo"]["steps"].as_array().unwrap();
-    let detail = |n: &str| {
-        steps.iter().find(|s| s["id"] == n).unwrap()["detail"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let detail = |n: &str| step_detail(&r2["demo"], n);
     // What Harbor says now (its API: signed), the first run's "not signed"
     // labelled as a replay; the key was never opened.
     let unsigned = detail("show-unsigned");
@@ -336,176 +330,129 @@ async fn no_terminal_and_no_yes_is_an_error_not_a_hang() {
 async fn real_cosign_signs_and_verifies_through_the_double() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path().to_path_buf();
-    std::fs::write(h.join("pw"), "Double-pw-123\n").unwrap();
-    let port = free_port();
-    let mut double = Command::new(harbor_double_bin())
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--upstream",
-            &format!("http://{}", registry()),
-        ])
-        .args([
-            "--namespace",
-            &unique("dbl"),
-            "--version",
-            "v2.9.0",
-            "--admin-password-file",
-        ])
-        .arg(h.join("pw"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let result = std::panic::AssertUnwindSafe(async {
-        for _ in 0..50 {
-            if reqwest::get(format!("http://127.0.0.1:{port}/api/v2.0/ping"))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        // Credentials for cosign and docker, as `docker login` would store them.
-        let auth = base64::engine::general_purpose::STANDARD.encode("admin:Double-pw-123");
-        std::fs::create_dir_all(h.join(".docker")).unwrap();
-        std::fs::write(
-            h.join(".docker/config.json"),
-            format!("{{\"auths\":{{\"127.0.0.1:{port}\":{{\"auth\":\"{auth}\"}}}}}}"),
-        )
-        .unwrap();
-        let host = format!("127.0.0.1:{port}");
-        let creds = harbor_lab::docker::engine::credentials(&host, "admin", "Double-pw-123");
-        let (image, digest) = push_new_image_as(
-            &host,
-            &format!("library/{}", unique("via-double")),
-            "v1",
-            Some(creds.clone()),
-        )
-        .await;
-        let repo = image.trim_end_matches(":v1").to_string();
-        let ctx = harbor_lab::context::Context::from_os();
-        let docker = harbor_lab::docker::engine::connect(&ctx).await.unwrap();
-        // Unauthenticated pushes get Harbor's challenge.
-        let r = reqwest::Client::new()
-            .put(format!("http://127.0.0.1:{port}/v2/library/x/manifests/v1"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 401);
-        assert!(
-            r.headers()["www-authenticate"]
-                .to_str()
-                .unwrap()
-                .contains("service=\"harbor-registry\"")
-        );
-
-        let out = run(cosign(&h)
-            .args(["generate-key-pair"])
-            .env("COSIGN_PASSWORD", "k"));
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        let out = run(cosign(&h)
-            .args([
-                "sign",
-                "--key",
-                "cosign.key",
-                "--tlog-upload=false",
-                "--allow-insecure-registry",
-                "-y",
-                &image,
-            ])
-            .env("COSIGN_PASSWORD", "k")
-            .env("DOCKER_CONFIG", h.join(".docker")));
-        assert_eq!(
-            out.code, 0,
-            "cosign sign through the double: {}",
-            out.stderr
-        );
-        let out = run(cosign(&h)
-            .args([
-                "verify",
-                "--key",
-                "cosign.pub",
-                "--insecure-ignore-tlog=true",
-                "--allow-insecure-registry",
-                &image,
-            ])
-            .env("DOCKER_CONFIG", h.join(".docker")));
-        assert_eq!(
-            out.code, 0,
-            "cosign verify through the double: {}",
-            out.stderr
-        );
-        let ours = run(harbor_lab(&h)
-            .args(["verify", "--key", "cosign.pub", &image])
-            .env("DOCKER_CONFIG", h.join(".docker")));
-        assert_eq!(ours.code, 0, "{}", ours.stderr);
-
-        // Harbor's view: signed by cosign, signature hidden from the list.
-        let api = harbor_lab::harbor::client::Harbor::new(
-            &format!("http://127.0.0.1:{port}"),
-            "admin",
-            "Double-pw-123",
-        )
-        .unwrap();
-        let name = repo.rsplit('/').next().unwrap();
-        let arts = api.artifacts("library", name).await.unwrap();
-        assert_eq!(arts.len(), 1, "{arts:?}");
-        assert_eq!(arts[0].digest, digest);
-        assert!(arts[0].cosign_signed());
-        // Enforcement: 412 with v2.9's message on an unsigned manifest.
-        api.set_cosign_enforcement("library", true).await.unwrap();
-        let (other, _) = push_new_image_as(
-            &host,
-            &format!("library/{}", unique("unsigned")),
-            "v1",
-            Some(creds.clone()),
-        )
-        .await;
-        let err = harbor_lab::docker::engine::pull(
-            &docker,
-            &harbor_lab::ui::Reporter::silent(),
-            &harbor_lab::registry::Reference::parse(&other).unwrap(),
-            Some(creds.clone()),
-        )
-        .await
-        .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("The image is not signed by cosign."),
-            "{err}"
-        );
-        harbor_lab::docker::engine::pull(
-            &docker,
-            &harbor_lab::ui::Reporter::silent(),
-            &harbor_lab::registry::Reference::parse(&image).unwrap(),
-            Some(creds),
-        )
+    // Killed when dropped, a failed assertion included.
+    let d = double(&h, "v2.9.0").await;
+    let host = d.host.clone();
+    let creds = harbor_lab::docker::engine::credentials(&host, "admin", DOUBLE_PW);
+    let (image, digest) = push_new_image_as(
+        &host,
+        &format!("library/{}", unique("via-double")),
+        "v1",
+        Some(creds.clone()),
+    )
+    .await;
+    let repo = image.trim_end_matches(":v1").to_string();
+    let ctx = harbor_lab::context::Context::from_os();
+    let docker = harbor_lab::docker::engine::connect(&ctx).await.unwrap();
+    // Unauthenticated pushes get Harbor's challenge.
+    let r = reqwest::Client::new()
+        .put(format!("http://{host}/v2/library/x/manifests/v1"))
+        .send()
         .await
         .unwrap();
-        // A basic-auth write that carries Harbor's session cookie is a CSRF 403.
-        let r = reqwest::Client::new()
-            .put(format!("http://127.0.0.1:{port}/api/v2.0/projects/library"))
-            .basic_auth("admin", Some("Double-pw-123"))
-            .header("Cookie", "sid=abc")
-            .body("{\"metadata\":{}}")
-            .send()
-            .await
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("service=\"harbor-registry\"")
+    );
+
+    let out = run(cosign(&h)
+        .args(["generate-key-pair"])
+        .env("COSIGN_PASSWORD", "k"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = run(cosign(&h)
+        .args([
+            "sign",
+            "--key",
+            "cosign.key",
+            "--tlog-upload=false",
+            "--allow-insecure-registry",
+            "-y",
+            &image,
+        ])
+        .env("COSIGN_PASSWORD", "k")
+        .env("DOCKER_CONFIG", h.join(".docker")));
+    assert_eq!(
+        out.code, 0,
+        "cosign sign through the double: {}",
+        out.stderr
+    );
+    let out = run(cosign(&h)
+        .args([
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog=true",
+            "--allow-insecure-registry",
+            &image,
+        ])
+        .env("DOCKER_CONFIG", h.join(".docker")));
+    assert_eq!(
+        out.code, 0,
+        "cosign verify through the double: {}",
+        out.stderr
+    );
+    let ours = run(harbor_lab(&h)
+        .args(["verify", "--key", "cosign.pub", &image])
+        .env("DOCKER_CONFIG", h.join(".docker")));
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+
+    // Harbor's view: signed by cosign, signature hidden from the list.
+    let api =
+        harbor_lab::harbor::client::Harbor::new(&format!("http://{host}"), "admin", DOUBLE_PW)
             .unwrap();
-        assert_eq!(r.status(), 403);
-        // Duplicate projects: 409 with Harbor's message.
-        assert_eq!(
-            api.create_project("library", true).await.unwrap(),
-            harbor_lab::harbor::client::Created::Exists
-        );
-    });
-    let outcome = futures_util::FutureExt::catch_unwind(result).await;
-    let _ = double.kill();
-    let _ = double.wait();
-    if let Err(p) = outcome {
-        std::panic::resume_unwind(p);
-    }
+    let name = repo.rsplit('/').next().unwrap();
+    let arts = api.artifacts("library", name).await.unwrap();
+    assert_eq!(arts.len(), 1, "{arts:?}");
+    assert_eq!(arts[0].digest, digest);
+    assert!(arts[0].cosign_signed());
+    // Enforcement: 412 with v2.9's message on an unsigned manifest.
+    api.set_cosign_enforcement("library", true).await.unwrap();
+    let (other, _) = push_new_image_as(
+        &host,
+        &format!("library/{}", unique("unsigned")),
+        "v1",
+        Some(creds.clone()),
+    )
+    .await;
+    let err = harbor_lab::docker::engine::pull(
+        &docker,
+        &harbor_lab::ui::Reporter::silent(),
+        &harbor_lab::registry::Reference::parse(&other).unwrap(),
+        Some(creds.clone()),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("The image is not signed by cosign."),
+        "{err}"
+    );
+    harbor_lab::docker::engine::pull(
+        &docker,
+        &harbor_lab::ui::Reporter::silent(),
+        &harbor_lab::registry::Reference::parse(&image).unwrap(),
+        Some(creds),
+    )
+    .await
+    .unwrap();
+    // A basic-auth write that carries Harbor's session cookie is a CSRF 403.
+    let r = reqwest::Client::new()
+        .put(format!("http://{host}/api/v2.0/projects/library"))
+        .basic_auth("admin", Some(DOUBLE_PW))
+        .header("Cookie", "sid=abc")
+        .body("{\"metadata\":{}}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Duplicate projects: 409 with Harbor's message.
+    assert_eq!(
+        api.create_project("library", true).await.unwrap(),
+        harbor_lab::harbor::client::Created::Exists
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1071,12 +1071,7 @@ async fn the_demo_freshness_act_against_the_harbor_double() {
             .unwrap_or_else(|| panic!("no {name} step: {demo}"));
         assert_eq!(s["status"], "ok", "{s}");
     }
-    let detail = |n: &str| {
-        steps.iter().find(|s| s["id"] == n).unwrap()["detail"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let detail = |n: &str| step_detail(demo, n);
     assert!(
         detail("tuf-rollback").contains("cosign accepted"),
         "{}",

@@ -242,13 +242,7 @@ pub fn assert_nothing_done_again(r: &serde_json::Value) {
         };
         assert_eq!(s["status"], want, "{s}");
     }
-    let steps = r["demo"]["steps"].as_array().unwrap();
-    let detail = |n: &str| {
-        steps.iter().find(|s| s["id"] == n).unwrap()["detail"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let detail = |n: &str| step_detail(&r["demo"], n);
     for (step, want) in [("push", "already pushed"), ("sign", "already signed")] {
         assert!(detail(step).contains(want), "{}", detail(step));
     }
@@ -259,6 +253,14 @@ pub fn assert_nothing_done_again(r: &serde_json::Value) {
             detail(step)
         );
     }
+}
+
+/// The `detail` of step `id` in a report section (`r["demo"]`, `r["install"]`).
+pub fn step_detail(section: &serde_json::Value, id: &str) -> String {
+    let steps = section["steps"].as_array().unwrap();
+    let step = steps.iter().find(|s| s["id"] == id);
+    let step = step.unwrap_or_else(|| panic!("no step {id}: {section}"));
+    step["detail"].as_str().unwrap().to_string()
 }
 
 /// A demo report (`again`) gives the same answers as an earlier one (`before`):
