@@ -167,6 +167,11 @@ impl Context {
         self.cache_dir().join("locks")
     }
 
+    /// What earlier runs learnt about registries (`registry::hints`).
+    pub fn registry_hints_dir(&self) -> PathBuf {
+        self.cache_dir().join("registries")
+    }
+
     /// Is a program on `PATH`?
     pub fn which(&self, program: &str) -> Option<PathBuf> {
         let path = self

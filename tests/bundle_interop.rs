@@ -710,6 +710,71 @@ async fn bundles_through_the_harbor_double_per_version() {
     }
 }
 
+/// A hint kept by an earlier run that the registry has no referrers API
+/// (`registry::hints`) may speed up a pass but never decides a failure: on
+/// Harbor (which has the API) a stale hint does not hide a bundle that only
+/// the API lists, and the registry's answer replaces the hint.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_no_referrers_api_hint_never_hides_a_bundle() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    our_keys(h, "ours");
+    let d = double(h, "v2.15.1").await;
+    let creds = || {
+        Some(harbor_lab::docker::engine::credentials(
+            &d.host, "admin", DOUBLE_PW,
+        ))
+    };
+    let docker_config = h.join(".docker");
+    let push = |name: &'static str| {
+        let host = d.host.clone();
+        let creds = creds();
+        async move { push_new_image_as(&host, &format!("library/{}", unique(name)), "v1", creds).await }
+    };
+    let (bundled, _) = push("hintb").await;
+    let (legacy, _) = push("hintl").await;
+    let (unsigned, _) = push("hintu").await;
+    for (img, format) in [(&bundled, "bundle"), (&legacy, "legacy")] {
+        let out = run(harbor_lab(h)
+            .args(["sign", "--key", "ours.key", "--format", format, img])
+            .env("COSIGN_PASSWORD", PW)
+            .env("DOCKER_CONFIG", &docker_config));
+        assert_eq!(out.code, 0, "{format}: {}", out.stderr);
+    }
+    let hint = no_referrers_api_hint(h, &d.host);
+    let plant = || {
+        std::fs::create_dir_all(hint.parent().unwrap()).unwrap();
+        std::fs::write(&hint, b"").unwrap();
+    };
+    let verify = |img: &str| {
+        let out = run(harbor_lab(h)
+            .args(["verify", "--json", "--key", "ours.pub", img])
+            .env("DOCKER_CONFIG", &docker_config));
+        let doc: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+        (out, doc)
+    };
+
+    // Trusted for a pass: the legacy signature verifies, nothing is asked.
+    plant();
+    let (out, doc) = verify(&legacy);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(doc["images"][0]["formats"], json!(["legacy"]), "{doc}");
+    assert!(hint.is_file(), "a pass on the hint keeps it");
+
+    // Not trusted for a failure: the API is asked, the bundle found.
+    let (out, doc) = verify(&bundled);
+    assert_eq!(out.code, 0, "the hint hid the bundle: {}", out.stderr);
+    assert_eq!(doc["images"][0]["formats"], json!(["bundle"]), "{doc}");
+    assert!(!hint.exists(), "the registry's answer replaces the hint");
+
+    // An unsigned image is reported only after the API was asked.
+    plant();
+    let (out, doc) = verify(&unsigned);
+    assert_eq!(out.code, 10, "{}", out.stderr);
+    assert_eq!(doc["images"][0]["verified"], false, "{doc}");
+    assert!(!hint.exists(), "the failure asked the registry");
+}
+
 /// Harbor 2.9 has a referrers API that answers `application/json` (and sends
 /// `OCI-Subject`, so no fallback tag is written): readers, cosign 3 and we
 /// alike, ignore that answer and find no bundle.

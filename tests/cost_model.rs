@@ -10,6 +10,7 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use base64::Engine as _;
 use harbor_lab::cosign::{keys, payload};
@@ -61,17 +62,31 @@ fn signed_images(key: &SigningKey) -> (HashMap<String, Reply>, Vec<String>) {
 /// `auth`; returns the requests it served, after checking all were verified.
 async fn verify_all(auth: FakeAuth, format: &'static str) -> (Vec<String>, Vec<String>) {
     let home = tempfile::tempdir().unwrap();
+    let (server, images, repos) = serve_signed(home.path(), auth).await;
+    verify_in(home.path(), format, &images).await;
+    (server.requests(), repos)
+}
+
+/// A fake registry asking for `auth`, serving `IMAGES` images signed by the
+/// key `cosign.pub` in `home`; the server, the image names and repositories.
+async fn serve_signed(home: &Path, auth: FakeAuth) -> (FakeRegistry, Vec<String>, Vec<String>) {
     let key = keys::generate();
     let pem = keys::public_key_pem(key.verifying_key()).unwrap();
-    std::fs::write(home.path().join("cosign.pub"), pem).unwrap();
+    std::fs::write(home.join("cosign.pub"), pem).unwrap();
     let (routes, repos) = signed_images(&key);
     let server = fake_registry_with(routes, manifest_unknown(), auth).await;
     let images: Vec<String> = repos
         .iter()
         .map(|r| format!("{}/{r}:v1", server.addr))
         .collect();
-    let home_path = home.path().to_path_buf();
-    let args = images.clone();
+    (server, images, repos)
+}
+
+/// One `verify` of `images` with the key `cosign.pub` in `home`, which must
+/// verify them all.
+async fn verify_in(home: &Path, format: &'static str, images: &[String]) {
+    let home_path = home.to_path_buf();
+    let args = images.to_vec();
     let out = tokio::task::spawn_blocking(move || {
         run(harbor_lab(&home_path)
             .args([
@@ -95,7 +110,6 @@ async fn verify_all(auth: FakeAuth, format: &'static str) -> (Vec<String>, Vec<S
         .filter(|i| i["verified"] == true)
         .count();
     assert_eq!(verified, IMAGES, "{report}");
-    (server.requests(), repos)
 }
 
 /// The requests that touched `repo` and were answered (not challenged).
@@ -153,4 +167,33 @@ async fn a_token_registry_costs_one_challenge_and_one_token_for_all_images() {
         "{} requests for {IMAGES} images: {requests:#?}",
         requests.len()
     );
+}
+
+/// A registry without the referrers API says so once: the next invocation
+/// takes it from the hint the first one kept, and asks only for the fallback
+/// tag beside the `.sig` image (four requests per image, no probe).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_verify_does_not_ask_for_the_referrers_api_again() {
+    let home = tempfile::tempdir().unwrap();
+    let (server, images, repos) = serve_signed(home.path(), FakeAuth::Anonymous).await;
+    let hint = no_referrers_api_hint(home.path(), &server.addr);
+    verify_in(home.path(), "any", &images).await;
+    let first = server.requests();
+    let referrers = |r: &&String| r.contains("/referrers/");
+    assert_eq!(first.iter().filter(referrers).count(), 1, "{first:#?}");
+    assert!(hint.is_file(), "no hint at {}", hint.display());
+
+    verify_in(home.path(), "any", &images).await;
+    let second = &server.requests()[first.len()..];
+    assert_eq!(second.iter().filter(referrers).count(), 0, "{second:#?}");
+    for repo in &repos {
+        let mine = served_for(second, repo);
+        assert!(mine.len() <= 4, "{repo}: {mine:#?}");
+        assert!(
+            mine.iter()
+                .any(|r| r.contains("/manifests/sha256-") && !r.contains(".sig")),
+            "the fallback tag is still read: {mine:#?}"
+        );
+    }
+    assert!(second.len() <= 4 * IMAGES, "{second:#?}");
 }

@@ -19,6 +19,7 @@ use crate::error::{Exit, UserError};
 use crate::exit::ExitCoded;
 use crate::lab::freshness::refresh_pins;
 use crate::registry::Reference;
+use crate::registry::hints::Hints;
 use crate::tuf::tags::{Freshness, verify_fresh};
 use crate::ui::Reporter;
 use crate::ui::render::{Report, to_json};
@@ -87,6 +88,8 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> super::Done
     let client = std::sync::Arc::new(super::registry_client(ctx, &args.registry)?);
     let required: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
     client.plan(&images, false);
+    let hints = Hints::new(ctx.registry_hints_dir(), ctx.now());
+    hints.seed(&client, images.iter().map(|i| i.registry.as_str()));
     let mut report = VerifyReport {
         ok: true,
         images: Vec::new(),
@@ -146,6 +149,7 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> super::Done
         report.images.push(entry);
     }
     drop(verdicts);
+    hints.save(&client);
     report.ok = report.exit.is_ok();
     report.tuf = pins.map(|p| TufSummary {
         url: p.url,

@@ -129,6 +129,9 @@ struct Outcome {
     reasons: Vec<String>,
     /// How many signatures (valid or not) were found.
     candidates: usize,
+    /// The bundles were looked for on a hint that the registry has no
+    /// referrers API, without asking it.
+    api_assumed: bool,
 }
 
 /// [`verify_image`], counting only the formats `accept` names. Every candidate
@@ -158,7 +161,14 @@ pub async fn verify_digest(
     required: &BTreeMap<String, String>,
     accept: Accept,
 ) -> Result<Verdict, RegistryError> {
-    let (legacy, bundles) = futures_util::join!(
+    let look_for_bundles = || async {
+        if accept.bundle() {
+            check_bundles(client, key, image, &digest, required, false).await
+        } else {
+            Ok(Outcome::default())
+        }
+    };
+    let (legacy, mut bundles) = futures_util::join!(
         async {
             if accept.legacy() {
                 check_legacy(client, key, image, &digest, required).await
@@ -166,14 +176,18 @@ pub async fn verify_digest(
                 Ok(Outcome::default())
             }
         },
-        async {
-            if accept.bundle() {
-                check_bundles(client, key, image, &digest, required, false).await
-            } else {
-                Ok(Outcome::default())
-            }
-        }
+        look_for_bundles()
     );
+    // A hint that the registry has no referrers API may speed up a pass, never
+    // decide a failure: before saying no valid signature, ask the API.
+    let passed = |o: &Result<Outcome, RegistryError>| {
+        o.as_ref()
+            .is_ok_and(|o| !o.payloads.is_empty() || !o.bundles.is_empty())
+    };
+    if bundles.as_ref().is_ok_and(|b| b.api_assumed) && !passed(&legacy) && !passed(&bundles) {
+        client.forget_referrers_hint(&image.registry);
+        bundles = look_for_bundles().await;
+    }
     // A registry failure on one path does not hide a valid signature on the other.
     let (legacy, bundles) = match (legacy, bundles) {
         (Ok(l), Ok(b)) => (l, b),
@@ -266,8 +280,8 @@ async fn check_bundles(
     required: &BTreeMap<String, String>,
     exact: bool,
 ) -> Result<Outcome, RegistryError> {
-    let (_, index) = client.list_referrers(image, digest).await?;
-    let checks = index.manifests.iter().map(|entry| async move {
+    let listing = client.list_referrers(image, digest).await?;
+    let checks = listing.index.manifests.iter().map(|entry| async move {
         let short = &entry.digest[..entry.digest.len().min(19)];
         let why = |r: String| Some(Err(format!("bundle referrer {short}…: {r}")));
         let referrer = image.with_digest(&entry.digest);
@@ -311,7 +325,10 @@ async fn check_bundles(
             Err(r) => why(r),
         }
     });
-    let mut out = Outcome::default();
+    let mut out = Outcome {
+        api_assumed: listing.api_assumed_missing,
+        ..Default::default()
+    };
     for result in join_all(checks).await.into_iter().flatten() {
         out.candidates += 1;
         match result {

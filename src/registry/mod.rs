@@ -10,6 +10,7 @@
 //! Docker client config.
 
 pub mod auth;
+pub mod hints;
 pub mod manifest;
 pub mod reference;
 pub mod referrers;
@@ -155,6 +156,9 @@ struct HostState {
     /// Does the registry have a usable referrers API? `None` until a first
     /// answer said so; a registry that lacks it lacks it for every image.
     referrers_api: Option<bool>,
+    /// `referrers_api` is `Some(false)` on a hint from an earlier run (see
+    /// [`Client::assume_no_referrers_api`]), not on this run's own answer.
+    referrers_assumed: bool,
 }
 
 impl HostState {

@@ -135,6 +135,26 @@ pub enum ReferrersSource {
     None,
 }
 
+/// The referrers of one image, and where they came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Referrers {
+    pub source: ReferrersSource,
+    pub index: ReferrersIndex,
+    /// The API was not asked: a hint from an earlier run said the registry
+    /// has none. A caller about to report that nothing was found should
+    /// [`Client::forget_referrers_hint`] and list again.
+    pub api_assumed_missing: bool,
+}
+
+/// What the referrers API gave.
+enum Api {
+    Index(ReferrersIndex),
+    /// No usable API; `assumed` when on a hint rather than an answer.
+    Missing {
+        assumed: bool,
+    },
+}
+
 /// `Link: <url>; rel="next"` → the URL.
 fn next_link(headers: &header::HeaderMap) -> Option<String> {
     let v = headers.get(header::LINK)?.to_str().ok()?;
@@ -181,43 +201,93 @@ impl Client {
         &self,
         image: &Reference,
         digest: &str,
-    ) -> Result<(ReferrersSource, ReferrersIndex), RegistryError> {
-        if let Some(index) = self.referrers_api(image, digest).await? {
-            return Ok((ReferrersSource::Api, index));
-        }
-        self.fallback_index(image, digest).await.map(|i| match i {
+    ) -> Result<Referrers, RegistryError> {
+        let assumed = match self.referrers_api(image, digest).await? {
+            Api::Index(index) => {
+                return Ok(Referrers {
+                    source: ReferrersSource::Api,
+                    index,
+                    api_assumed_missing: false,
+                });
+            }
+            Api::Missing { assumed } => assumed,
+        };
+        let (source, index) = match self.fallback_index(image, digest).await? {
             Some((index, _)) => (ReferrersSource::FallbackTag, index),
             None => (ReferrersSource::None, ReferrersIndex::default()),
+        };
+        Ok(Referrers {
+            source,
+            index,
+            api_assumed_missing: assumed,
         })
     }
 
-    /// The API's answer, all pages, or `None` when the registry has no usable API.
-    /// Whether it has one is learnt once per registry: while nobody knows, one
-    /// image asks and the others wait for its answer (distribution 2.8 has no
-    /// API, so a batch would otherwise pay one extra request per image).
-    async fn referrers_api(
-        &self,
-        image: &Reference,
-        digest: &str,
-    ) -> Result<Option<ReferrersIndex>, RegistryError> {
-        let known = |s: &Self| s.with_host(&image.registry, |h| h.referrers_api);
+    /// Take it that `registry` has no referrers API, without asking, until
+    /// [`Client::forget_referrers_hint`] or an answer of its own says otherwise:
+    /// a hint kept from an earlier run ([`super::hints`]), which saves one
+    /// request per invocation. Listings made on it say so
+    /// ([`Referrers::api_assumed_missing`]).
+    pub fn assume_no_referrers_api(&self, registry: &str) {
+        self.with_host(registry, |h| {
+            if h.referrers_api.is_none() {
+                h.referrers_api = Some(false);
+                h.referrers_assumed = true;
+            }
+        });
+    }
+
+    /// Drop a hint given by [`Client::assume_no_referrers_api`], so that the
+    /// next listing asks the registry. An answer already had is kept.
+    pub fn forget_referrers_hint(&self, registry: &str) {
+        self.with_host(registry, |h| {
+            if h.referrers_assumed {
+                h.referrers_api = None;
+                h.referrers_assumed = false;
+            }
+        });
+    }
+
+    /// What the registries themselves answered in this run about their
+    /// referrers API (hints left out): `(registry, has_api)`.
+    pub fn referrers_api_learnt(&self) -> Vec<(String, bool)> {
+        let hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts
+            .iter()
+            .filter(|(_, h)| !h.referrers_assumed)
+            .filter_map(|(r, h)| h.referrers_api.map(|a| (r.clone(), a)))
+            .collect()
+    }
+
+    /// The API's answer, all pages, or `Missing` when the registry has no usable
+    /// API. Whether it has one is learnt once per registry: while nobody knows,
+    /// one image asks and the others wait for its answer (distribution 2.8 has
+    /// no API, so a batch would otherwise pay one extra request per image).
+    async fn referrers_api(&self, image: &Reference, digest: &str) -> Result<Api, RegistryError> {
+        let known =
+            |s: &Self| s.with_host(&image.registry, |h| (h.referrers_api, h.referrers_assumed));
         let _probing = match known(self) {
-            Some(false) => return Ok(None),
-            Some(true) => None,
-            None => {
+            (Some(false), assumed) => return Ok(Api::Missing { assumed }),
+            (Some(true), _) => None,
+            (None, _) => {
                 let guard = self.referrers_probe.lock().await;
                 match known(self) {
-                    Some(false) => return Ok(None),
-                    Some(true) => None,
-                    None => Some(guard),
+                    (Some(false), assumed) => return Ok(Api::Missing { assumed }),
+                    (Some(true), _) => None,
+                    (None, _) => Some(guard),
                 }
             }
         };
-        let answer = self.referrers_pages(image, digest).await;
-        if let Ok(Some(_)) = answer {
-            self.with_host(&image.registry, |h| h.referrers_api = Some(true));
+        match self.referrers_pages(image, digest).await? {
+            Some(index) => {
+                self.with_host(&image.registry, |h| {
+                    h.referrers_api = Some(true);
+                    h.referrers_assumed = false;
+                });
+                Ok(Api::Index(index))
+            }
+            None => Ok(Api::Missing { assumed: false }),
         }
-        answer
     }
 
     async fn referrers_pages(
@@ -254,7 +324,10 @@ impl Client {
                 // says nothing about the API, so the next image asks again.
                 let status = resp.status();
                 if matches!(status.as_u16(), 200 | 400 | 404 | 406) {
-                    self.with_host(&image.registry, |h| h.referrers_api = Some(false));
+                    self.with_host(&image.registry, |h| {
+                        h.referrers_api = Some(false);
+                        h.referrers_assumed = false;
+                    });
                 }
                 return Ok(None);
             }

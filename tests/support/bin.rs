@@ -119,15 +119,31 @@ pub fn run_within(cmd: &mut Command, secs: u64) -> Run {
     }
 }
 
-/// Our binary, with a clean environment for secrets and a private HOME.
+/// Our binary, with a clean environment for secrets, a private HOME and a
+/// private cache (lock files, what it learnt about registries: test
+/// registries come and go on reused ports).
 pub fn harbor_lab(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_harbor-lab"));
     c.env_remove("COSIGN_PASSWORD")
         .env_remove("REGISTRY_PASSWORD")
         .env_remove("DOCKER_CONFIG")
         .env("HOME", home)
+        .env("HARBOR_LAB_CACHE", private_cache(home))
         .current_dir(home);
     c
+}
+
+/// The cache [`harbor_lab`] gives our binary.
+pub fn private_cache(home: &Path) -> std::path::PathBuf {
+    home.join(".cache/harbor-lab")
+}
+
+/// The file in which our binary, run by [`harbor_lab`], keeps that
+/// `registry` has no referrers API (`registry::hints`).
+pub fn no_referrers_api_hint(home: &Path, registry: &str) -> std::path::PathBuf {
+    private_cache(home)
+        .join("registries")
+        .join(format!("{}.no-referrers-api", registry.replace(':', "_")))
 }
 
 /// The real cosign, with its own HOME so it never reads a user's config.
