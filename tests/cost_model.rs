@@ -5,7 +5,8 @@
 //! the images together. Looking for cosign 3's bundles as well (the default,
 //! `--format any`) adds the fallback tag per image, and one referrers-API
 //! request for the whole registry (a registry without the API, like
-//! distribution 2.8, lacks it for every image): four per image, plus one.
+//! distribution 2.8, lacks it for every image): four per image, plus one. That
+//! "no API" is kept (`registry::hints`), so the next invocation makes no probe.
 
 mod support;
 
