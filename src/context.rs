@@ -172,6 +172,11 @@ impl Context {
         self.cache_dir().join("registries")
     }
 
+    /// What registries served by digest (`registry::cas`).
+    pub fn content_dir(&self) -> PathBuf {
+        self.cache_dir().join("content")
+    }
+
     /// Is a program on `PATH`?
     pub fn which(&self, program: &str) -> Option<PathBuf> {
         let path = self

@@ -172,9 +172,10 @@ async fn a_token_registry_costs_one_challenge_and_one_token_for_all_images() {
 
 /// A registry without the referrers API says so once: the next invocation
 /// takes it from the hint the first one kept, and asks only for the fallback
-/// tag beside the `.sig` image (four requests per image, no probe).
+/// tag beside the `.sig` image. The payload blobs, named by their digests,
+/// come from the content store: three requests per image, no probe.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_second_verify_does_not_ask_for_the_referrers_api_again() {
+async fn a_second_verify_asks_only_for_what_can_change() {
     let home = tempfile::tempdir().unwrap();
     let (server, images, repos) = serve_signed(home.path(), FakeAuth::Anonymous).await;
     let hint = no_referrers_api_hint(home.path(), &server.addr);
@@ -189,12 +190,32 @@ async fn a_second_verify_does_not_ask_for_the_referrers_api_again() {
     assert_eq!(second.iter().filter(referrers).count(), 0, "{second:#?}");
     for repo in &repos {
         let mine = served_for(second, repo);
-        assert!(mine.len() <= 4, "{repo}: {mine:#?}");
-        assert!(
-            mine.iter()
-                .any(|r| r.contains("/manifests/sha256-") && !r.contains(".sig")),
-            "the fallback tag is still read: {mine:#?}"
-        );
+        assert_eq!(mine.len(), 3, "{repo}: {mine:#?}");
+        for (what, asked) in [
+            ("the tag", "/manifests/v1 "),
+            ("the .sig image", ".sig "),
+            ("the fallback tag", "/manifests/sha256-"),
+        ] {
+            assert!(
+                mine.iter().any(|r| r.contains(asked)),
+                "{what} is not asked again: {mine:#?}"
+            );
+        }
     }
-    assert!(second.len() <= 4 * IMAGES, "{second:#?}");
+    assert!(second.iter().all(|r| !r.contains("/blobs/")), "{second:#?}");
+    assert_eq!(second.len(), 3 * IMAGES, "{second:#?}");
+
+    // A stored payload that was changed is not trusted: fetched again.
+    let store = private_cache(home.path()).join("content/sha256");
+    let mut changed = 0;
+    for entry in std::fs::read_dir(&store).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"changed").unwrap();
+        changed += 1;
+    }
+    assert_eq!(changed, IMAGES);
+    let before = server.requests().len();
+    verify_in(home.path(), "any", &images).await;
+    let third = &server.requests()[before..];
+    let blobs = third.iter().filter(|r| r.contains("/blobs/")).count();
+    assert_eq!(blobs, IMAGES, "{third:#?}");
 }

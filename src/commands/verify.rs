@@ -19,6 +19,7 @@ use crate::error::{Exit, UserError};
 use crate::exit::ExitCoded;
 use crate::lab::freshness::refresh_pins;
 use crate::registry::Reference;
+use crate::registry::cas::ContentStore;
 use crate::registry::hints::Hints;
 use crate::tuf::tags::{Freshness, verify_fresh};
 use crate::ui::Reporter;
@@ -85,7 +86,9 @@ pub async fn run(ctx: &Context, ui: &Reporter, args: &VerifyArgs) -> super::Done
         })?;
     let key =
         keys::parse_public_key(&pem).with_context(|| format!("--key {}", key_path.display()))?;
-    let client = std::sync::Arc::new(super::registry_client(ctx, &args.registry)?);
+    let store = ContentStore::new(ctx.content_dir(), ctx.now());
+    let client =
+        std::sync::Arc::new(super::registry_client(ctx, &args.registry)?.with_content_store(store));
     let required: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
     client.plan(&images, false);
     let hints = Hints::new(ctx.registry_hints_dir(), ctx.now());

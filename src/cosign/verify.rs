@@ -285,7 +285,7 @@ async fn check_bundles(
         let short = &entry.digest[..entry.digest.len().min(19)];
         let why = |r: String| Some(Err(format!("bundle referrer {short}…: {r}")));
         let referrer = image.with_digest(&entry.digest);
-        let manifest = match client.get_manifest(&referrer).await {
+        let manifest = match client.get_content_manifest(&referrer).await {
             Ok(Some(m)) => m,
             Ok(None) => {
                 return why("listed in the referrers index but missing from the registry".into());

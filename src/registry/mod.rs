@@ -10,6 +10,7 @@
 //! Docker client config.
 
 pub mod auth;
+pub mod cas;
 pub mod hints;
 pub mod manifest;
 pub mod reference;
@@ -198,6 +199,8 @@ pub struct Client {
     /// One referrers-API probe at a time while a registry's support is
     /// unknown, so N concurrent images learn it from one request.
     referrers_probe: tokio::sync::Mutex<()>,
+    /// Where what is fetched by digest is kept (see [`Client::with_content_store`]).
+    store: Option<cas::ContentStore>,
 }
 
 /// A response's Content-Type without its parameters ("" when it has none).
@@ -243,7 +246,15 @@ impl Client {
             settled: Mutex::new(HashMap::new()),
             token_fetch: tokio::sync::Mutex::new(()),
             referrers_probe: tokio::sync::Mutex::new(()),
+            store: None,
         })
+    }
+
+    /// Keep blobs, and manifests fetched by digest, in `store`, and read them
+    /// from there first ([`cas`]): a digest names its content for good.
+    pub fn with_content_store(mut self, store: cas::ContentStore) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// Say which images this invocation will read (or, with `push`, write), so
@@ -673,6 +684,31 @@ impl Client {
         self.fetch_manifest(r, false).await
     }
 
+    /// A manifest by digest that is content, not an image someone asked for
+    /// (a bundle referrer): from the content store when it is there, else
+    /// fetched and kept. An image's own manifest is always asked for, so that
+    /// an image gone from the registry is reported gone.
+    pub async fn get_content_manifest(
+        &self,
+        r: &Reference,
+    ) -> Result<Option<Manifest>, RegistryError> {
+        let (Some(store), Some(d)) = (&self.store, &r.digest) else {
+            return self.fetch_manifest(r, false).await;
+        };
+        if let Some((media_type, bytes)) = store.manifest(d, MANIFEST_LIMIT) {
+            return Ok(Some(Manifest {
+                bytes,
+                media_type,
+                digest: d.clone(),
+            }));
+        }
+        let fetched = self.fetch_manifest(r, false).await?;
+        if let Some(m) = &fetched {
+            store.keep_manifest(&m.digest, &m.media_type, &m.bytes);
+        }
+        Ok(fetched)
+    }
+
     /// As [`Client::get_manifest`], asking for a push-capable token (used by
     /// signing, so one token serves the whole repository operation).
     pub async fn get_manifest_for_push(
@@ -729,6 +765,9 @@ impl Client {
         digest: &str,
         limit: usize,
     ) -> Result<Bytes, RegistryError> {
+        if let Some(bytes) = self.store.as_ref().and_then(|s| s.blob(digest, limit)) {
+            return Ok(bytes);
+        }
         let path = format!("/v2/{}/blobs/{digest}", r.repository);
         let resp = self
             .send(&r.registry, &scope_for(&r.repository, false), &|c, base| {
@@ -745,6 +784,9 @@ impl Client {
                 expected: digest.to_string(),
                 actual,
             });
+        }
+        if let Some(store) = &self.store {
+            store.keep_blob(digest, &bytes);
         }
         Ok(bytes)
     }
