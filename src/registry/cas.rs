@@ -120,11 +120,12 @@ impl ContentStore {
     /// the last look was more than a day ago.
     fn prune_now_and_then(&self) {
         let stamp = self.dir.join(".pruned");
+        // How old a file is at `now`; zero for one written since (this run's).
         let age = |p: &Path| {
             std::fs::metadata(p)
                 .and_then(|m| m.modified())
                 .ok()
-                .and_then(|t| self.now.duration_since(t).ok())
+                .map(|t| self.now.duration_since(t).unwrap_or_default())
         };
         if age(&stamp).is_some_and(|a| a < PRUNE_EVERY)
             || std::fs::create_dir_all(&self.dir)
@@ -191,5 +192,14 @@ mod tests {
         later.keep_blob(&new, b"new");
         assert_eq!(later.blob(&old, 10), None);
         assert!(later.blob(&new, 10).is_some());
+        // Within the day, writes do not look again (the stamp is this run's).
+        let stamp = dir.path().join(".pruned");
+        let stamped = std::fs::metadata(&stamp).unwrap().modified().unwrap();
+        let same_day = ContentStore::new(dir.path().to_path_buf(), stamped + PRUNE_EVERY / 2);
+        same_day.keep_blob(&sha256_digest(b"more"), b"more");
+        assert_eq!(
+            std::fs::metadata(&stamp).unwrap().modified().unwrap(),
+            stamped
+        );
     }
 }
