@@ -6,15 +6,16 @@
 //!
 //! Every read is checked against its digest again (a file that was changed or
 //! cut short is a miss, and is fetched and written anew), and is bounded like
-//! the network read it replaces. Writes are best effort: a temporary file
-//! renamed into place, not synced (a torn file fails its digest). Entries
-//! unused for [`MAX_AGE`] are removed, at most once a day.
+//! the network read it replaces. Writes are best effort, straight to the
+//! entry's name and not synced: a torn or half-written file fails its digest
+//! and is fetched and written again. Entries older than [`MAX_AGE`] are
+//! removed, looked for at most once a day.
 //!
 //! Layout: `<dir>/sha256/<hex>` for blobs; `<dir>/manifests/<hex>` for
 //! manifests, whose first line is the media type the registry gave.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -32,6 +33,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
 pub struct ContentStore {
     dir: PathBuf,
     now: SystemTime,
+    /// Has this store looked for old entries yet (once per run at most)?
+    pruned: AtomicBool,
 }
 
 /// The hex of a `sha256:<64 lowercase hex>` digest; nothing else is stored.
@@ -43,7 +46,11 @@ fn hex_of(digest: &str) -> Option<&str> {
 
 impl ContentStore {
     pub fn new(dir: PathBuf, now: SystemTime) -> Self {
-        ContentStore { dir, now }
+        ContentStore {
+            dir,
+            now,
+            pruned: AtomicBool::new(false),
+        }
     }
 
     fn blob_path(&self, digest: &str) -> Option<PathBuf> {
@@ -94,29 +101,26 @@ impl ContentStore {
 
     fn write(&self, path: &Path, parts: &[&[u8]]) {
         use std::io::Write;
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        self.prune_now_and_then();
-        let Some(parent) = path.parent() else { return };
-        if std::fs::create_dir_all(parent).is_err() {
-            return;
+        if !self.pruned.swap(true, Ordering::Relaxed) {
+            self.prune_now_and_then();
         }
-        let tmp = parent.join(format!(
-            ".tmp-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let written = std::fs::File::create(&tmp).and_then(|mut f| {
-            for p in parts {
-                f.write_all(p)?;
+        let Some(parent) = path.parent() else { return };
+        // Straight to its name: a reader that meets it half-written sees a
+        // digest mismatch (a miss), and a second writer writes the same bytes.
+        let create = || std::fs::File::create(path);
+        let file = match create() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(parent).and_then(|()| create())
             }
-            Ok(())
-        });
-        if written.and_then(|()| std::fs::rename(&tmp, path)).is_err() {
-            let _ = std::fs::remove_file(&tmp);
+            other => other,
+        };
+        let written = file.and_then(|mut f| parts.iter().try_for_each(|p| f.write_all(p)));
+        if written.is_err() {
+            let _ = std::fs::remove_file(path);
         }
     }
 
-    /// Remove entries (and stray temporary files) older than [`MAX_AGE`], if
+    /// Remove entries older than [`MAX_AGE`], if
     /// the last look was more than a day ago.
     fn prune_now_and_then(&self) {
         let stamp = self.dir.join(".pruned");
