@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # order-file.sh: regenerate scripts/verify.order, the symbol order scripts/build.rs gives
-# the release link: every function one `verify` runs (against the loopback
-# registry), in the order callgrind first meets them. Run it after changes that
+# the release link: every function a `verify` runs (against the loopback registry,
+# the first time and again), in the order callgrind first meets them. Run it after changes that
 # rename many symbols (a new rustc, new dependency versions); a stale order is
 # harmless (unknown names are skipped), it only lays out less of the code.
 set -euo pipefail
@@ -17,16 +17,23 @@ export HOME="$WORK" COSIGN_PASSWORD=order
 image=$(python3 scripts/bench-images.py "$HARBOR_LAB_TEST_REGISTRY" "order$(date +%s)" a 1)
 (cd "$WORK" && "$HL" -q keys generate --output-key-prefix k)
 "$HL" -q sign --key "$WORK/k.key" "$image"
-valgrind -q --tool=callgrind --demangle=no --callgrind-out-file="$WORK/cg.out" \
-  "$HL" -q verify --key "$WORK/k.pub" "$image" >/dev/null
-python3 - "$WORK/cg.out" > scripts/verify.order.new <<'PY'
+# Two verifies with a cache of their own: the first of an image (it asks for the
+# referrers API and keeps the payload), then the same again (the hint and the content
+# store); functions the second meets that the first did not follow the first's.
+export HARBOR_LAB_CACHE="$WORK/cache"
+for run in first again; do
+  valgrind -q --tool=callgrind --demangle=no --callgrind-out-file="$WORK/cg-$run.out" \
+    "$HL" -q verify --key "$WORK/k.pub" "$image" >/dev/null
+done
+python3 - "$WORK/cg-first.out" "$WORK/cg-again.out" > scripts/verify.order.new <<'PY'
 import re, sys
 seen = set()
-for line in open(sys.argv[1]):
-    m = re.match(r"c?fn=\(\d+\) (\S+)$", line.strip())
-    if m and not m.group(1).startswith("0x") and m.group(1) not in seen:
-        seen.add(m.group(1))
-        print(m.group(1))
+for path in sys.argv[1:]:
+    for line in open(path):
+        m = re.match(r"c?fn=\(\d+\) (\S+)$", line.strip())
+        if m and not m.group(1).startswith("0x") and m.group(1) not in seen:
+            seen.add(m.group(1))
+            print(m.group(1))
 PY
 mv scripts/verify.order.new scripts/verify.order
 echo "order-file.sh: $(wc -l < scripts/verify.order) symbols in scripts/verify.order; rebuild the release binary to use them" >&2
