@@ -8,6 +8,14 @@ pub fn sha256_digest(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
 
+/// The hex of a `sha256:<64 lower-case hex digits>` digest; `None` for
+/// anything else (another algorithm, upper case, a wrong length).
+pub fn sha256_hex(digest: &str) -> Option<&str> {
+    digest
+        .strip_prefix("sha256:")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 /// A short fingerprint of some inputs (each length-prefixed, so `["ab", "c"]`
 /// and `["a", "bc"]` differ). Journal records compare these.
 pub fn fingerprint(parts: &[&str]) -> String {
@@ -31,5 +39,13 @@ mod tests {
         );
         assert_ne!(fingerprint(&["ab", "c"]), fingerprint(&["a", "bc"]));
         assert_eq!(fingerprint(&["x"]).len(), 24);
+        let d = sha256_digest(b"");
+        assert_eq!(sha256_hex(&d), Some(&d[7..]));
+        assert_eq!(
+            sha256_hex(&d.to_uppercase().replace("SHA256", "sha256")),
+            None
+        );
+        assert_eq!(sha256_hex(&d[..70]), None);
+        assert_eq!(sha256_hex(&d.replace("sha256", "sha512")), None);
     }
 }

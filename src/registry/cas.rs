@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use super::sha256_digest;
+use crate::digest::sha256_hex;
 
 /// Entries older than this are removed.
 pub const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -37,13 +38,6 @@ pub struct ContentStore {
     pruned: AtomicBool,
 }
 
-/// The hex of a `sha256:<64 lowercase hex>` digest; nothing else is stored.
-fn hex_of(digest: &str) -> Option<&str> {
-    digest
-        .strip_prefix("sha256:")
-        .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-}
-
 impl ContentStore {
     pub fn new(dir: PathBuf, now: SystemTime) -> Self {
         ContentStore {
@@ -54,11 +48,11 @@ impl ContentStore {
     }
 
     fn blob_path(&self, digest: &str) -> Option<PathBuf> {
-        hex_of(digest).map(|h| self.dir.join("sha256").join(h))
+        sha256_hex(digest).map(|h| self.dir.join("sha256").join(h))
     }
 
     fn manifest_path(&self, digest: &str) -> Option<PathBuf> {
-        hex_of(digest).map(|h| self.dir.join("manifests").join(h))
+        sha256_hex(digest).map(|h| self.dir.join("manifests").join(h))
     }
 
     /// The blob `digest`, if it is here, whole and at most `limit` bytes.

@@ -38,10 +38,10 @@ impl Reference {
             None => (input, None),
         };
         if let Some(d) = digest {
-            let hex = d
-                .strip_prefix("sha256:")
-                .ok_or_else(|| fail("only sha256 digests are supported"))?;
-            if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            if !d.starts_with("sha256:") {
+                return Err(fail("only sha256 digests are supported"));
+            }
+            if crate::digest::sha256_hex(d).is_none() {
                 return Err(fail("a sha256 digest has 64 lower-case hex digits"));
             }
         }

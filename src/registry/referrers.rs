@@ -42,11 +42,6 @@ pub struct ReferrersIndex {
     pub raw: Map<String, Value>,
 }
 
-fn valid_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-}
-
 /// Parse an OCI image index whose entries are referrers. Entries must carry a
 /// sha256 digest, a media type and a size; at most [`MAX_REFERRERS`] of them.
 pub fn parse_index(bytes: &[u8]) -> Result<ReferrersIndex, String> {
@@ -81,7 +76,7 @@ pub fn parse_index(bytes: &[u8]) -> Result<ReferrersIndex, String> {
         };
         let text = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_string);
         let digest = text("digest")
-            .filter(|d| valid_digest(d))
+            .filter(|d| crate::digest::sha256_hex(d).is_some())
             .ok_or_else(|| format!("index entry {} has no sha256 digest", i + 1))?;
         let media_type =
             text("mediaType").ok_or_else(|| format!("index entry {} has no mediaType", i + 1))?;
