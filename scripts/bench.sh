@@ -59,6 +59,29 @@ shuffle() {
     k=$((RANDOM % (j + 1))); tmp=${arr[j]}; arr[j]=${arr[k]}; arr[k]=$tmp
   done
 }
+# Run `$1 NAME` for each NAME after it, 15 rounds, in a new order each round:
+# whatever runs right after cosign pays for it (1-2.5 ms more, measured), so a fixed
+# order would bill one command for another's aftermath. Before `cold` the content
+# store is emptied (the first verify of an image). Wall times land in SAMPLES[NAME].
+declare -A SAMPLES
+interleave() {
+  local run=$1 what i t0 t1
+  shift
+  local order=("$@")
+  SAMPLES=()
+  RANDOM=13
+  for i in $(seq 1 15); do
+    shuffle order
+    for what in "${order[@]}"; do
+      [[ $what == cold ]] && rm -rf "$HARBOR_LAB_CACHE/content"
+      t0=$EPOCHREALTIME; "$run" "$what"; t1=$EPOCHREALTIME
+      SAMPLES[$what]+="$(seconds "$t0" "$t1") "
+    done
+  done
+}
+# The median of SAMPLES[$1].
+# shellcheck disable=SC2086 # one sample a word
+sampled() { printf '%s\n' ${SAMPLES[$1]} | median; }
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.3f}')" "$1" "$2"; }
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 report() { printf '%-58s %s\n' "$1" "$2"; }
@@ -174,37 +197,22 @@ bench_cosign() {
   # (a) and (d): one image, interleaved with cosign, once the writes above are on
   # disk (writeback of a burst of registry writes slows every process for a while).
   sync
-  # The four commands run in a new order each round: whatever runs right after
-  # cosign pays for it (1-2.5 ms more, measured), so a fixed order would bill one of
-  # them for another's aftermath.
   # `cold` is the first verify of an image (the content store emptied before it;
-  # the others find the payload there, as a verify run again does).
-  local so=() sl=() st=() sv=() sc=() i what order=(any legacy cosign version cold)
-  RANDOM=13
-  for i in $(seq 1 15); do
-    shuffle order
-    for what in "${order[@]}"; do
-      [[ $what == cold ]] && rm -rf "$HARBOR_LAB_CACHE/content"
-      t0=$EPOCHREALTIME
-      case $what in
-        any | cold) "$HL" -q verify --key "$WORK/ours.pub" "${A[0]}" >/dev/null ;;
-        legacy) "$HL" -q verify --format legacy --key "$WORK/ours.pub" "${A[0]}" >/dev/null ;;
-        cosign) "$COSIGN" verify --key "$WORK/theirs.pub" --insecure-ignore-tlog=true "${B[0]}" >/dev/null 2>&1 ;;
-        version) "$HL" --version >/dev/null ;;
-      esac
-      t1=$EPOCHREALTIME
-      case $what in
-        any) so+=("$(seconds "$t0" "$t1")") ;; legacy) sl+=("$(seconds "$t0" "$t1")") ;;
-        cosign) st+=("$(seconds "$t0" "$t1")") ;; version) sv+=("$(seconds "$t0" "$t1")") ;;
-        cold) sc+=("$(seconds "$t0" "$t1")") ;;
-      esac
-    done
-  done
-  ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
+  # `any` finds the payload there, as a verify run again does).
+  run_a() {
+    case $1 in
+      any | cold) "$HL" -q verify --key "$WORK/ours.pub" "${A[0]}" >/dev/null ;;
+      legacy) "$HL" -q verify --format legacy --key "$WORK/ours.pub" "${A[0]}" >/dev/null ;;
+      cosign) "$COSIGN" verify --key "$WORK/theirs.pub" --insecure-ignore-tlog=true "${B[0]}" >/dev/null 2>&1 ;;
+      version) "$HL" --version >/dev/null ;;
+    esac
+  }
+  interleave run_a any legacy cosign version cold
+  ours=$(sampled any); theirs=$(sampled cosign)
   # The floor: starting our binary (--version does nothing else) plus the three
   # requests a verify needs, answered by the registry on a warm connection.
   local start rtt digest sig blob floor
-  start=$(printf '%s\n' "${sv[@]}" | median)
+  start=$(sampled version)
   digest=$(tag_digest "${A[0]}")
   local repo="${A[0]#"$REG"/}"; repo="${repo%:v1}"
   sig="/v2/$repo/manifests/sha256-${digest#sha256:}.sig"
@@ -218,7 +226,7 @@ bench_cosign() {
   rtt_any=$(round_trips "/v2/$repo/manifests/v1" "$sig" "$blob" --also \
     "/v2/$repo/manifests/sha256-${digest#sha256:}")
   floor_any=$(python3 -c "print(f'{$start + $rtt_any:.4f}')")
-  legacy=$(printf '%s\n' "${sl[@]}" | median)
+  legacy=$(sampled legacy)
   # The same floors as a one-shot client meets the registry: new connections, the
   # registry idle for 40 ms before (about one cosign run; in the loop above the
   # registry rests between commands, and an idle registry answers slower). A verify
@@ -230,17 +238,17 @@ bench_cosign() {
   rtt_idle_again=$(round_trips --idle 40 "/v2/$repo/manifests/v1" "$sig" --also \
     "/v2/$repo/manifests/sha256-${digest#sha256:}")
   floor_again=$(python3 -c "print(f'{$start + $rtt_idle_again:.4f}')")
-  cold=$(printf '%s\n' "${sc[@]}" | median)
+  cold=$(sampled cold)
   report "(a) verify 1 (median of 15): ours ${ours}s / cosign ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.2)"
   report "    floor: start ${start}s + 2 round trips ${rtt_idle_again}s" "floor ratio $(ratio "$floor_again" "$theirs"); ours / it $(ratio "$ours" "$floor_again")"
   report "    the first verify of the image: ${cold}s" "ratio $(ratio "$cold" "$theirs") (target <= 0.2)"
   report "    floor: start + 3 round trips ${rtt_idle}s; + look-up ${rtt_idle_any}s" "floor ratios $(ratio "$(python3 -c "print($start + $rtt_idle)")" "$theirs"), $(ratio "$(python3 -c "print($start + $rtt_idle_any)")" "$theirs"); ours / it $(ratio "$cold" "$(python3 -c "print($start + $rtt_idle_any)")")"
   report "    the same on a warm connection: ${rtt}s; + look-up ${rtt_any}s" "floor ratios $(ratio "$floor" "$theirs"), $(ratio "$floor_any" "$theirs")"
   report "    --format legacy (cosign 2.5's own work): ${legacy}s" "ratio $(ratio "$legacy" "$theirs") (target <= 0.2)"
-  echo "    (a) samples, ours: ${so[*]}" >&2
-  echo "    (a) samples, ours --format legacy: ${sl[*]}" >&2
-  echo "    (a) samples, ours, first verify: ${sc[*]}" >&2
-  echo "    (a) samples, cosign: ${st[*]}" >&2
+  echo "    (a) samples, ours: ${SAMPLES[any]}" >&2
+  echo "    (a) samples, ours --format legacy: ${SAMPLES[legacy]}" >&2
+  echo "    (a) samples, ours, first verify: ${SAMPLES[cold]}" >&2
+  echo "    (a) samples, cosign: ${SAMPLES[cosign]}" >&2
 
   local mo mt
   mo=$(measure "$HL" -q verify --key "$WORK/ours.pub" "${A[0]}" | cut -d' ' -f2)
@@ -338,27 +346,15 @@ bench_bundle() {
   floor=$(python3 -c "print(($rcpu1 - $rcpu0) / $(nproc))")
   report "    registry CPU in our run: $(python3 -c "print(f'{$rcpu1 - $rcpu0:.2f}')")s on $(nproc) cores" "floor ratio $(ratio "$floor" "$theirs") (ours within 1.25x of it: $(python3 -c "print($ours <= 1.25 * $floor)"))"
 
-  # In a new order each round, as (a).
-  local so=() st=() sv=() sc=() i what order=(ours cosign version cold)
-  RANDOM=13
-  for i in $(seq 1 15); do
-    shuffle order
-    for what in "${order[@]}"; do
-      [[ $what == cold ]] && rm -rf "$HARBOR_LAB_CACHE/content"
-      t0=$EPOCHREALTIME
-      case $what in
-        ours | cold) "$HL" -q verify --key "$WORK/ours3.pub" "${a[0]}" >/dev/null ;;
-        cosign) "$COSIGN3" verify --key "$WORK/theirs3.pub" --insecure-ignore-tlog --allow-insecure-registry "${b[0]}" >/dev/null 2>&1 ;;
-        version) "$HL" --version >/dev/null ;;
-      esac
-      t1=$EPOCHREALTIME
-      case $what in
-        ours) so+=("$(seconds "$t0" "$t1")") ;; cosign) st+=("$(seconds "$t0" "$t1")") ;;
-        version) sv+=("$(seconds "$t0" "$t1")") ;; cold) sc+=("$(seconds "$t0" "$t1")") ;;
-      esac
-    done
-  done
-  ours=$(printf '%s\n' "${so[@]}" | median); theirs=$(printf '%s\n' "${st[@]}" | median)
+  run_h() {
+    case $1 in
+      ours | cold) "$HL" -q verify --key "$WORK/ours3.pub" "${a[0]}" >/dev/null ;;
+      cosign) "$COSIGN3" verify --key "$WORK/theirs3.pub" --insecure-ignore-tlog --allow-insecure-registry "${b[0]}" >/dev/null 2>&1 ;;
+      version) "$HL" --version >/dev/null ;;
+    esac
+  }
+  interleave run_h ours cosign version cold
+  ours=$(sampled ours); theirs=$(sampled cosign)
   report "(h) verify 1 bundle (median of 15): ours ${ours}s / cosign 3 ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.3; issue 13: <= 0.2)"
   # The floors: our process start plus the requests in a row a bundle verify needs
   # here, with the .sig (a 404) asked beside them on a second connection, as a
@@ -366,19 +362,19 @@ bench_bundle() {
   # again: the tag's manifest and the fallback index (the bundle's manifest and blob
   # are in the content store). The first time: those, the bundle's manifest, its blob.
   local start rtt floor p cold
-  start=$(printf '%s\n' "${sv[@]}" | median)
+  start=$(sampled version)
   read -ra p < <(verify_paths bundle "${a[0]}")
   rtt=$(round_trips --idle 40 "${p[0]}" "${p[1]}" --also "${p[4]}")
   floor=$(python3 -c "print(f'{$start + $rtt:.4f}')")
   report "    floor: start ${start}s + 2 round trips ${rtt}s" "floor ratio $(ratio "$floor" "$theirs"); ours / it $(ratio "$ours" "$floor")"
-  cold=$(printf '%s\n' "${sc[@]}" | median)
+  cold=$(sampled cold)
   report "    the first verify of the image: ${cold}s" "ratio $(ratio "$cold" "$theirs") (target <= 0.3; issue 13: <= 0.2)"
   rtt=$(round_trips --idle 40 "${p[0]}" "${p[1]}" "${p[2]}" "${p[3]}" --also "${p[4]}")
   floor=$(python3 -c "print(f'{$start + $rtt:.4f}')")
   report "    floor: start + 4 round trips ${rtt}s" "floor ratio $(ratio "$floor" "$theirs"); ours / it $(ratio "$cold" "$floor")"
-  echo "    (h) samples, ours: ${so[*]}" >&2
-  echo "    (h) samples, ours, first verify: ${sc[*]}" >&2
-  echo "    (h) samples, cosign 3: ${st[*]}" >&2
+  echo "    (h) samples, ours: ${SAMPLES[ours]}" >&2
+  echo "    (h) samples, ours, first verify: ${SAMPLES[cold]}" >&2
+  echo "    (h) samples, cosign 3: ${SAMPLES[cosign]}" >&2
 }
 
 bench_download() {
