@@ -2,7 +2,8 @@
 //! for N images makes at most three requests per image for cosign 2's layout
 //! (the image's manifest, its `.sig` manifest, the payload blob), plus, for a
 //! registry that asks for a token, one challenge and one token request for all
-//! the images together. Looking for cosign 3's bundles as well (the default,
+//! the images together. A payload as cosign writes it is not fetched at all: the
+//! digest in the `.sig` manifest proves the bytes `verify` writes itself. Looking for cosign 3's bundles as well (the default,
 //! `--format any`) adds the fallback tag per image, and one referrers-API
 //! request for the whole registry (a registry without the API, like
 //! distribution 2.8, lacks it for every image): four per image, plus one. That
@@ -23,8 +24,18 @@ use support::*;
 const IMAGES: usize = 6;
 
 /// Routes for `IMAGES` signed images, each in its own repository and tagged
-/// `v1`; returns the routes and the repositories.
+/// `v1`; returns the routes and the repositories. The payloads name the bare
+/// repository, not `registry/repository` as cosign writes it: a payload `verify`
+/// cannot write itself, so it must fetch it.
 fn signed_images(key: &SigningKey) -> (HashMap<String, Reply>, Vec<String>) {
+    signed_images_named(key, &|repo| repo.to_string())
+}
+
+/// [`signed_images`] with payloads naming `docker_reference(repo)`.
+fn signed_images_named(
+    key: &SigningKey,
+    docker_reference: &dyn Fn(&str) -> String,
+) -> (HashMap<String, Reply>, Vec<String>) {
     let mut all = HashMap::new();
     let mut repos = Vec::new();
     for i in 1..=IMAGES {
@@ -38,7 +49,7 @@ fn signed_images(key: &SigningKey) -> (HashMap<String, Reply>, Vec<String>) {
         }))
         .unwrap();
         let digest = sha256_digest(&manifest);
-        let body = payload::build(&repo, &digest, &BTreeMap::new());
+        let body = payload::build(&docker_reference(&repo), &digest, &BTreeMap::new());
         let sig: DerSignature = key.sign(&body);
         let b64 = base64::engine::general_purpose::STANDARD.encode(sig.as_bytes());
         let annotations = BTreeMap::from([(payload::SIGNATURE_ANNOTATION.to_string(), b64)]);
@@ -86,6 +97,18 @@ async fn serve_signed(home: &Path, auth: FakeAuth) -> (FakeRegistry, Vec<String>
 /// One `verify` of `images` with the key `cosign.pub` in `home`, which must
 /// verify them all.
 async fn verify_in(home: &Path, format: &'static str, images: &[String]) {
+    let (code, verdicts, out) = verdicts_in(home, format, images).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(verdicts, vec![true; IMAGES], "{out}");
+}
+
+/// One `verify` of `images` with the key `cosign.pub` in `home`: its exit code,
+/// whether each image was verified, and what it wrote.
+async fn verdicts_in(
+    home: &Path,
+    format: &'static str,
+    images: &[String],
+) -> (i32, Vec<bool>, String) {
     let home_path = home.to_path_buf();
     let args = images.to_vec();
     let out = tokio::task::spawn_blocking(move || {
@@ -102,15 +125,17 @@ async fn verify_in(home: &Path, format: &'static str, images: &[String]) {
     })
     .await
     .unwrap();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let verified = report["images"]
+    let written = format!("{}\n{}", out.stdout, out.stderr);
+    let Ok(report) = serde_json::from_str::<serde_json::Value>(&out.stdout) else {
+        panic!("no JSON report: {written}");
+    };
+    let verdicts = report["images"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|i| i["verified"] == true)
-        .count();
-    assert_eq!(verified, IMAGES, "{report}");
+        .map(|i| i["verified"] == true)
+        .collect();
+    (out.code, verdicts, written)
 }
 
 /// The requests that touched `repo` and were answered (not challenged).
@@ -218,4 +243,63 @@ async fn a_second_verify_asks_only_for_what_can_change() {
     let third = &server.requests()[before..];
     let blobs = third.iter().filter(|r| r.contains("/blobs/")).count();
     assert_eq!(blobs, IMAGES, "{third:#?}");
+}
+
+/// Payloads as cosign 2 writes them (naming `registry/repository`) are written
+/// by `verify` too, and their digests in the `.sig` manifests prove the bytes:
+/// no blob is fetched, two requests per image. The signature is still checked
+/// on those bytes: one made by another key fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payload_cosign_writes_is_not_fetched_but_still_checked() {
+    let home = tempfile::tempdir().unwrap();
+    let key = keys::generate();
+    let pem = keys::public_key_pem(key.verifying_key()).unwrap();
+    std::fs::write(home.path().join("cosign.pub"), pem).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (mut routes, repos) = signed_images_named(&key, &|repo| format!("{addr}/{repo}"));
+    // The last image's signature, over the same payload, by another key.
+    let last = repos.last().unwrap();
+    let sig_path = routes
+        .keys()
+        .find(|p| p.starts_with(&format!("/v2/{last}/manifests/")) && p.ends_with(".sig"))
+        .unwrap()
+        .clone();
+    let Some(Reply::Body(media_type, sig_manifest)) = routes.get(&sig_path).cloned() else {
+        panic!("no .sig manifest for {last}");
+    };
+    let mut sig_manifest: serde_json::Value = serde_json::from_slice(&sig_manifest).unwrap();
+    let layer = &mut sig_manifest["layers"][0];
+    let body_path = format!("/v2/{last}/blobs/{}", layer["digest"].as_str().unwrap());
+    let Some(Reply::Body(_, body)) = routes.get(&body_path).cloned() else {
+        panic!("no payload for {last}");
+    };
+    let other: DerSignature = keys::generate().sign(&body);
+    layer["annotations"][payload::SIGNATURE_ANNOTATION] = base64::engine::general_purpose::STANDARD
+        .encode(other.as_bytes())
+        .into();
+    routes.insert(
+        sig_path,
+        Reply::Body(media_type, serde_json::to_vec(&sig_manifest).unwrap()),
+    );
+    let server = fake_registry_on(listener, routes, manifest_unknown(), FakeAuth::Anonymous);
+    let images: Vec<String> = repos.iter().map(|r| format!("{addr}/{r}:v1")).collect();
+
+    let (code, verdicts, out) = verdicts_in(home.path(), "legacy", &images).await;
+    let mut want = vec![true; IMAGES];
+    want[IMAGES - 1] = false;
+    assert_eq!(verdicts, want, "{out}");
+    assert_eq!(code, 12, "no valid signature: {out}");
+    let requests = server.requests();
+    assert!(
+        requests.iter().all(|r| !r.contains("/blobs/")),
+        "{requests:#?}"
+    );
+    for repo in &repos {
+        assert_eq!(
+            served_for(&requests, repo).len(),
+            2,
+            "{repo}: {requests:#?}"
+        );
+    }
 }

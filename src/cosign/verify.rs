@@ -239,13 +239,15 @@ async fn check_legacy(
     let checks = parsed.layers.iter().enumerate().map(|(i, layer)| {
         let sig_ref = &sig_ref;
         async move {
-            let blob = if layer.media_type == SIMPLE_SIGNING_MEDIA_TYPE {
+            let blob = if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
+                bytes::Bytes::new()
+            } else if let Some(known) = payload_as_written(image, digest, required, layer) {
+                known
+            } else {
                 client
                     .get_blob(sig_ref, &layer.digest, SIGNATURE_BLOB_LIMIT)
                     .await
                     .map_err(|e| format!("layer {}: {e}", i + 1))?
-            } else {
-                bytes::Bytes::new()
             };
             check_layer(key, layer, &blob, digest, required)
                 .map(|p| (p, blob.to_vec()))
@@ -266,6 +268,23 @@ async fn check_legacy(
         }
     }
     Ok(out)
+}
+
+/// The payload cosign 2 (and `sign`) writes for `digest` in `image`'s
+/// repository with the `required` annotations, when `layer` names exactly
+/// those bytes. The layer's digest then proves they are the registry's blob,
+/// so it is not fetched; every check of the signature and claims still runs on
+/// them. Any other payload (another name, other annotations) is fetched.
+fn payload_as_written(
+    image: &Reference,
+    digest: &str,
+    required: &BTreeMap<String, String>,
+    layer: &Descriptor,
+) -> Option<bytes::Bytes> {
+    let body = payload::build(&image.name(), digest, required);
+    let same = i64::try_from(body.len()).is_ok_and(|n| n == layer.size)
+        && crate::digest::sha256_digest(&body) == layer.digest;
+    same.then(|| bytes::Bytes::from(body))
 }
 
 /// Every sigstore bundle among the image's referrers, checked in parallel.

@@ -64,6 +64,17 @@ pub async fn fake_registry_with(
     auth: FakeAuth,
 ) -> FakeRegistry {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    fake_registry_on(listener, routes, fallback, auth)
+}
+
+/// [`fake_registry_with`] on a listener bound already (routes whose contents
+/// name the registry's address).
+pub fn fake_registry_on(
+    listener: tokio::net::TcpListener,
+    routes: HashMap<String, Reply>,
+    fallback: Reply,
+    auth: FakeAuth,
+) -> FakeRegistry {
     let addr = listener.local_addr().unwrap().to_string();
     let routes = Arc::new(routes);
     let requests = Arc::new(Mutex::new(Vec::new()));
