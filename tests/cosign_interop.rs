@@ -573,3 +573,44 @@ async fn an_index_is_signed_as_the_index_and_text_output_is_raw() {
         std::fs::read(h.join("ours.pub")).unwrap()
     );
 }
+
+/// cosign 2.5's payloads are the ones `verify` writes itself (the image's
+/// name and digest, the annotations it was signed with when they are asked
+/// for), so verifying its signatures fetches no payload blob: a log of the
+/// requests in front of the registry shows none. A payload with annotations
+/// not asked for is one `verify` cannot write: fetched, and verified still.
+#[tokio::test(flavor = "multi_thread")]
+async fn cosign_payloads_are_written_by_verify_not_fetched() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    cosign_keys(h, "theirs");
+    let proxy = slow_proxy(&registry(), std::time::Duration::ZERO).await;
+    let (plain, _) = image("written-plain").await;
+    let (annotated, _) = image("written-annotated").await;
+    let via_proxy = |img: &str| img.replacen(&registry(), &proxy.addr, 1);
+    let (plain, annotated) = (via_proxy(&plain), via_proxy(&annotated));
+    assert_eq!(cosign_sign(h, "theirs.key", &plain).code, 0);
+    let signed = run(cosign(h)
+        .args(["sign", "--key", "theirs.key", "--tlog-upload=false"])
+        .args(["--allow-insecure-registry", "-y", "-a", "team=blue"])
+        .arg(&annotated)
+        .env("COSIGN_PASSWORD", PW));
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+
+    let before = proxy.requests().len();
+    let v = our_verify(h, "theirs.pub", &plain, &[]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let v = our_verify(h, "theirs.pub", &annotated, &["-a", "team=blue"]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let seen = &proxy.requests()[before..];
+    let sig_reads = seen.iter().filter(|r| r.ends_with(".sig")).count();
+    assert_eq!(sig_reads, 2, "{seen:#?}");
+    assert!(seen.iter().all(|r| !r.contains("/blobs/")), "{seen:#?}");
+
+    let before = proxy.requests().len();
+    let v = our_verify(h, "theirs.pub", &annotated, &[]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let seen = &proxy.requests()[before..];
+    let blobs = seen.iter().filter(|r| r.contains("/blobs/")).count();
+    assert_eq!(blobs, 1, "{seen:#?}");
+}

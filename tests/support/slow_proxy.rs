@@ -1,9 +1,11 @@
 //! A TCP proxy on 127.0.0.1 in front of another loopback server that holds
 //! back every manifest upload for a while: a signer that is slow between its
 //! read of a tag and its write, as one on a loaded machine or a far network is.
+//! It also notes the request line of each request that passes (with no hold, it
+//! is a request log in front of a real registry).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -12,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct SlowProxy {
     pub addr: String,
     held: Arc<AtomicUsize>,
+    requests: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -19,6 +22,11 @@ impl SlowProxy {
     /// Manifest uploads held back so far (counted when the hold begins).
     pub fn held(&self) -> usize {
         self.held.load(Ordering::SeqCst)
+    }
+
+    /// The request lines seen so far (`GET /v2/...`), in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
     }
 }
 
@@ -34,10 +42,11 @@ pub async fn slow_proxy(upstream: &str, hold: Duration) -> SlowProxy {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let held = Arc::new(AtomicUsize::new(0));
-    let (upstream, counter) = (upstream.to_string(), held.clone());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let (upstream, counter, log) = (upstream.to_string(), held.clone(), requests.clone());
     let task = tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
-            let (upstream, counter) = (upstream.clone(), counter.clone());
+            let (upstream, counter, log) = (upstream.clone(), counter.clone(), log.clone());
             tokio::spawn(async move {
                 let Ok(server) = TcpStream::connect(&upstream).await else {
                     return;
@@ -52,6 +61,13 @@ pub async fn slow_proxy(upstream: &str, hold: Duration) -> SlowProxy {
                             Ok(n) => n,
                         };
                         let head = &buf[..n.min(512)];
+                        // A read that starts a request (the client writes each
+                        // request whole; bodies here are uploads, not logged).
+                        let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+                        if line.ends_with(b" HTTP/1.1\r") {
+                            let line = String::from_utf8_lossy(&line[..line.len() - 10]);
+                            log.lock().unwrap().push(line.into_owned());
+                        }
                         if head.starts_with(b"PUT ")
                             && head.windows(11).any(|w| w == b"/manifests/")
                         {
@@ -72,5 +88,10 @@ pub async fn slow_proxy(upstream: &str, hold: Duration) -> SlowProxy {
             });
         }
     });
-    SlowProxy { addr, held, task }
+    SlowProxy {
+        addr,
+        held,
+        requests,
+        task,
+    }
 }
