@@ -21,19 +21,25 @@ const PW: &str = KEY_PW;
 
 /// `cosign sign` as cosign 3.1 signs offline with a key (a bundle referrer).
 fn c3_sign(home: &Path, key: &str, image: &str, extra: &[&str]) -> Run {
-    run(cosign3(home)
-        .args([
-            "sign",
-            "--key",
-            key,
-            "--tlog-upload=false",
-            "--use-signing-config=false",
-            "--allow-insecure-registry",
-            "-y",
-        ])
-        .args(extra)
-        .arg(image)
-        .env("COSIGN_PASSWORD", PW))
+    run(&mut c3_sign_command(home, key, image, extra))
+}
+
+/// [`c3_sign`] before it runs (to add a `DOCKER_CONFIG`).
+fn c3_sign_command(home: &Path, key: &str, image: &str, extra: &[&str]) -> Command {
+    let mut c = cosign3(home);
+    c.args([
+        "sign",
+        "--key",
+        key,
+        "--tlog-upload=false",
+        "--use-signing-config=false",
+        "--allow-insecure-registry",
+        "-y",
+    ])
+    .args(extra)
+    .arg(image)
+    .env("COSIGN_PASSWORD", PW);
+    c
 }
 
 /// `cosign verify` as cosign 3.1 verifies offline with a key (the image to add).
@@ -688,19 +694,9 @@ async fn bundles_through_the_harbor_double_per_version() {
                 .args(["generate-key-pair", "--output-key-prefix", "c3"])
                 .env("COSIGN_PASSWORD", PW));
             assert_eq!(out.code, 0, "{}", out.stderr);
-            let s = run(cosign3(h)
-                .args([
-                    "sign",
-                    "--key",
-                    "c3.key",
-                    "--tlog-upload=false",
-                    "--use-signing-config=false",
-                    "--allow-insecure-registry",
-                    "-y",
-                    &format!("{}/library/{repo}@{digest}", d.host),
-                ])
-                .env("COSIGN_PASSWORD", PW)
-                .env("DOCKER_CONFIG", &docker_config));
+            let image = format!("{}/library/{repo}@{digest}", d.host);
+            let s =
+                run(c3_sign_command(h, "c3.key", &image, &[]).env("DOCKER_CONFIG", &docker_config));
             assert_eq!(s.code, 0, "cosign 3 sign through the double: {}", s.stderr);
             let ours = run(harbor_lab(h)
                 .args(["verify", "--key", "c3.pub", &img])

@@ -23,17 +23,7 @@ fn cosign_keys(home: &Path, prefix: &str) {
 }
 
 fn cosign_sign(home: &Path, key: &str, image: &str) -> Run {
-    run(cosign(home)
-        .args([
-            "sign",
-            "--key",
-            key,
-            "--tlog-upload=false",
-            "--allow-insecure-registry",
-            "-y",
-            image,
-        ])
-        .env("COSIGN_PASSWORD", PW))
+    run(&mut cosign_sign_command(home, key, PW, image, &[]))
 }
 
 fn cosign_verify(home: &Path, key: &str, image: &str, extra: &[&str]) -> Run {
@@ -590,17 +580,20 @@ async fn cosign_payloads_are_written_by_verify_not_fetched() {
     let via_proxy = |img: &str| img.replacen(&registry(), &proxy.addr, 1);
     let (plain, annotated) = (via_proxy(&plain), via_proxy(&annotated));
     assert_eq!(cosign_sign(h, "theirs.key", &plain).code, 0);
-    let signed = run(cosign(h)
-        .args(["sign", "--key", "theirs.key", "--tlog-upload=false"])
-        .args(["--allow-insecure-registry", "-y", "-a", "team=blue"])
-        .arg(&annotated)
-        .env("COSIGN_PASSWORD", PW));
+    let annotation = ["-a", "team=blue"];
+    let signed = run(&mut cosign_sign_command(
+        h,
+        "theirs.key",
+        PW,
+        &annotated,
+        &annotation,
+    ));
     assert_eq!(signed.code, 0, "{}", signed.stderr);
 
     let before = proxy.requests().len();
     let v = our_verify(h, "theirs.pub", &plain, &[]);
     assert_eq!(v.code, 0, "{}", v.stderr);
-    let v = our_verify(h, "theirs.pub", &annotated, &["-a", "team=blue"]);
+    let v = our_verify(h, "theirs.pub", &annotated, &annotation);
     assert_eq!(v.code, 0, "{}", v.stderr);
     let seen = &proxy.requests()[before..];
     let sig_reads = seen.iter().filter(|r| r.ends_with(".sig")).count();

@@ -362,17 +362,7 @@ async fn real_cosign_signs_and_verifies_through_the_double() {
         .args(["generate-key-pair"])
         .env("COSIGN_PASSWORD", "k"));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let out = run(cosign(&h)
-        .args([
-            "sign",
-            "--key",
-            "cosign.key",
-            "--tlog-upload=false",
-            "--allow-insecure-registry",
-            "-y",
-            &image,
-        ])
-        .env("COSIGN_PASSWORD", "k")
+    let out = run(cosign_sign_command(&h, "cosign.key", "k", &image, &[])
         .env("DOCKER_CONFIG", h.join(".docker")));
     assert_eq!(
         out.code, 0,

@@ -781,17 +781,7 @@ async fn pin_refuses_unsigned_and_foreign_images_and_verify_catches_moved_tags_r
         let old_ref = format!("{}@{old_digest}", old.rsplit_once(':').unwrap().0);
         let sign_it = |image: &str| {
             if signer == "cosign" {
-                let r = run(cosign(home)
-                    .args([
-                        "sign",
-                        "--key",
-                        "cosign.key",
-                        "--tlog-upload=false",
-                        "--allow-insecure-registry",
-                        "-y",
-                        image,
-                    ])
-                    .env("COSIGN_PASSWORD", PW));
+                let r = run(&mut cosign_sign_command(home, "cosign.key", PW, image, &[]));
                 assert_eq!(r.code, 0, "{}", r.stderr);
             } else if signer == "bundle" {
                 sign_bundle(home, "cosign", image);

@@ -156,6 +156,26 @@ pub fn cosign(home: &Path) -> Command {
     c
 }
 
+/// `cosign sign` as the tests have cosign 2.5 sign: `image` with the key file
+/// `key` (its password `password`), offline (no transparency log), on an
+/// insecure loopback registry; `extra` flags go before the image. The caller
+/// adds any environment (a `DOCKER_CONFIG`) and runs it.
+pub fn cosign_sign_command(
+    home: &Path,
+    key: &str,
+    password: &str,
+    image: &str,
+    extra: &[&str],
+) -> Command {
+    let mut c = cosign(home);
+    c.args(["sign", "--key", key, "--tlog-upload=false"])
+        .args(["--allow-insecure-registry", "-y"])
+        .args(extra)
+        .arg(image)
+        .env("COSIGN_PASSWORD", password);
+    c
+}
+
 /// The real cosign 3.1, with its own HOME (and TUF root) like [`cosign`].
 pub fn cosign3(home: &Path) -> Command {
     let mut c = Command::new(cosign3_path());
