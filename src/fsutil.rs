@@ -85,6 +85,20 @@ pub const SMALL_FILE_MAX: u64 = 64 << 10;
 /// state.json) may hold.
 pub const CONFIG_FILE_MAX: u64 = 4 << 20;
 
+/// `name` as part of a file name: anything but ASCII letters, digits, `-`, `_`
+/// and `.` becomes `_` (`127.0.0.1:5000` → `127.0.0.1_5000`, no `/`).
+pub fn file_name_part(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Open (creating it and its directory) a file used only to hold a lock; its
 /// content is never read or written.
 pub fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {

@@ -30,19 +30,9 @@ impl Hints {
         Hints { dir, now }
     }
 
-    /// The file of `registry`'s hint: the name with anything but letters,
-    /// digits, `.` and `-` made `_` (`127.0.0.1:5000` → `127.0.0.1_5000`).
+    /// The file of `registry`'s hint (`127.0.0.1:5000` → `127.0.0.1_5000.…`).
     fn file(&self, registry: &str) -> PathBuf {
-        let safe: String = registry
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let safe = crate::fsutil::file_name_part(registry);
         self.dir.join(format!("{safe}.{NO_API}"))
     }
 

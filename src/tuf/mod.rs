@@ -50,17 +50,9 @@ pub enum TufError {
 /// and unique (a hash of the whole URL).
 pub fn store_name(url: &str) -> String {
     use sha2::Digest as _;
-    let readable: String = url
-        .split_once("://")
-        .map_or(url, |(_, rest)| rest)
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let readable: String = crate::fsutil::file_name_part(rest)
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
         .take(60)
         .collect();
     let hash = hex::encode(&sha2::Sha256::digest(url.as_bytes())[..6]);
