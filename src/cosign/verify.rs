@@ -236,12 +236,13 @@ async fn check_legacy(
             });
         }
     };
+    let written = WrittenPayload::new(image, digest, required);
     let checks = parsed.layers.iter().enumerate().map(|(i, layer)| {
-        let sig_ref = &sig_ref;
+        let (sig_ref, written) = (&sig_ref, &written);
         async move {
             let blob = if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
                 bytes::Bytes::new()
-            } else if let Some(known) = payload_as_written(image, digest, required, layer) {
+            } else if let Some(known) = written.named_by(layer) {
                 known
             } else {
                 client
@@ -271,20 +272,29 @@ async fn check_legacy(
 }
 
 /// The payload cosign 2 (and `sign`) writes for `digest` in `image`'s
-/// repository with the `required` annotations, when `layer` names exactly
-/// those bytes. The layer's digest then proves they are the registry's blob,
-/// so it is not fetched; every check of the signature and claims still runs on
-/// them. Any other payload (another name, other annotations) is fetched.
-fn payload_as_written(
-    image: &Reference,
-    digest: &str,
-    required: &BTreeMap<String, String>,
-    layer: &Descriptor,
-) -> Option<bytes::Bytes> {
-    let body = payload::build(&image.name(), digest, required);
-    let same = i64::try_from(body.len()).is_ok_and(|n| n == layer.size)
-        && crate::digest::sha256_digest(&body) == layer.digest;
-    same.then(|| bytes::Bytes::from(body))
+/// repository with the `required` annotations, made once for all the layers
+/// of a `.sig` image. A layer that names exactly these bytes (size and digest)
+/// is not fetched: its digest proves they are the registry's blob, and every
+/// check of the signature and claims still runs on them. Any other payload
+/// (another name, other annotations) is fetched.
+struct WrittenPayload {
+    body: bytes::Bytes,
+    digest: String,
+}
+
+impl WrittenPayload {
+    fn new(image: &Reference, digest: &str, required: &BTreeMap<String, String>) -> Self {
+        let body = bytes::Bytes::from(payload::build(&image.name(), digest, required));
+        let digest = crate::digest::sha256_digest(&body);
+        WrittenPayload { body, digest }
+    }
+
+    /// These bytes, if `layer` names them.
+    fn named_by(&self, layer: &Descriptor) -> Option<bytes::Bytes> {
+        let same = i64::try_from(self.body.len()).is_ok_and(|n| n == layer.size)
+            && self.digest == layer.digest;
+        same.then(|| self.body.clone())
+    }
 }
 
 /// Every sigstore bundle among the image's referrers, checked in parallel.
