@@ -142,9 +142,11 @@ print(f"{statistics.median(runs[1:]):.4f}")
 PY
 }
 # The paths of the requests one verify of each image makes, one image a line, in the
-# order a verify needs them: the tag's manifest, the .sig manifest, its first layer,
-# the fallback tag (legacy-signed images); or with `bundle`, the tag's manifest, the
-# fallback index, the bundle's manifest and blob, then the .sig (a 404) asked beside.
+# order a verify needs them: with `legacy` (a payload verify writes itself), the tag's
+# manifest, the .sig manifest, the fallback tag; with `fetched` (a payload it cannot
+# write), the same with the .sig's first layer before the fallback tag; with
+# `bundle`, the tag's manifest, the fallback index, the bundle's manifest and blob,
+# then the .sig (a 404) asked beside.
 verify_paths() {
   python3 - "$REG" "$@" <<'PY'
 import hashlib, json, sys, urllib.error, urllib.request
@@ -158,8 +160,10 @@ for image in images:
     hexd = hashlib.sha256(get(f"/v2/{repo}/manifests/{tag}")).hexdigest()
     m, sig, fb = f"/v2/{repo}/manifests/", f"/v2/{repo}/manifests/sha256-{hexd}.sig", f"/v2/{repo}/manifests/sha256-{hexd}"
     if mode == "legacy":
-        # The payload is the one verify writes itself: not fetched.
         print(m + tag, sig, fb)
+    elif mode == "fetched":
+        layer = json.loads(get(sig))["layers"][0]["digest"]
+        print(m + tag, sig, f"/v2/{repo}/blobs/{layer}", fb)
     else:
         bundle = json.loads(get(fb))["manifests"][0]["digest"]
         layer = json.loads(get(m + bundle))["layers"][0]["digest"]
@@ -223,25 +227,18 @@ bench_cosign() {
   # meets the registry: new connections, the registry idle for 40 ms before (about
   # one cosign run; in the loop above the registry rests between commands, and an
   # idle registry answers slower), and on a warm connection.
-  local start digest sig legacy cold fetched
+  local start p legacy cold fetched
   start=$(sampled version)
-  digest=$(tag_digest "${A[0]}")
-  local repo="${A[0]#"$REG"/}"; repo="${repo%:v1}"
-  sig="/v2/$repo/manifests/sha256-${digest#sha256:}.sig"
-  local fallback="/v2/$repo/manifests/sha256-${digest#sha256:}"
+  read -ra p < <(verify_paths legacy "${A[0]}")
   local rtt rtt_idle floor floor_idle
-  rtt=$(round_trips "/v2/$repo/manifests/v1" "$sig" --also "$fallback")
-  rtt_idle=$(round_trips --idle 40 "/v2/$repo/manifests/v1" "$sig" --also "$fallback")
+  rtt=$(round_trips "${p[0]}" "${p[1]}" --also "${p[2]}")
+  rtt_idle=$(round_trips --idle 40 "${p[0]}" "${p[1]}" --also "${p[2]}")
   floor=$(python3 -c "print(f'{$start + $rtt:.4f}')")
   floor_idle=$(python3 -c "print(f'{$start + $rtt_idle:.4f}')")
   # C[0]'s payload is fetched: one more request in a row, the registry's costliest.
-  local c_digest c_repo c_sig c_blob rtt_fetched floor_fetched
-  c_digest=$(tag_digest "${C[0]}")
-  c_repo="${C[0]#"$REG"/}"; c_repo="${c_repo%:v1}"
-  c_sig="/v2/$c_repo/manifests/sha256-${c_digest#sha256:}.sig"
-  c_blob="/v2/$c_repo/blobs/$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG$c_sig" | python3 -c 'import json, sys; print(json.load(sys.stdin)["layers"][0]["digest"])')"
-  rtt_fetched=$(round_trips --idle 40 "/v2/$c_repo/manifests/v1" "$c_sig" "$c_blob" --also \
-    "/v2/$c_repo/manifests/sha256-${c_digest#sha256:}")
+  local rtt_fetched floor_fetched
+  read -ra p < <(verify_paths fetched "${C[0]}")
+  rtt_fetched=$(round_trips --idle 40 "${p[0]}" "${p[1]}" "${p[2]}" --also "${p[3]}")
   floor_fetched=$(python3 -c "print(f'{$start + $rtt_fetched:.4f}')")
   legacy=$(sampled legacy); cold=$(sampled cold); fetched=$(sampled fetched)
   report "(a) verify 1 (median of 15): ours ${ours}s / cosign ${theirs}s" "ratio $(ratio "$ours" "$theirs") (target <= 0.2)"
@@ -314,13 +311,6 @@ bench_cosign() {
   for img in "${B[@]}"; do "$COSIGN" verify --key "$WORK/theirs.pub" --insecure-ignore-tlog=true "$img" >/dev/null 2>&1; done
   t1=$EPOCHREALTIME; theirs=$(seconds "$t0" "$t1")
   report "    verify 100: ours ${WALL[100]}s / 100 cosign runs ${theirs}s" "ratio $(ratio "${WALL[100]}" "$theirs")"
-}
-
-# The digest the registry serves for a tag (the Docker-Content-Digest of a HEAD).
-tag_digest() {
-  local ref="${1#"$REG"/}"
-  curl -sfI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' \
-    "http://$REG/v2/${ref%:*}/manifests/${ref##*:}" | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}'
 }
 
 bench_bundle() {
