@@ -3,8 +3,9 @@
 //! (the image's manifest, its `.sig` manifest, the payload blob), plus, for a
 //! registry that asks for a token, one challenge and one token request for all
 //! the images together. A payload as cosign writes it is not fetched at all: the
-//! digest in the `.sig` manifest proves the bytes `verify` writes itself. Looking for cosign 3's bundles as well (the default,
-//! `--format any`) adds the fallback tag per image, and one referrers-API
+//! digest in the `.sig` manifest proves the bytes `verify` writes itself.
+//! Looking for cosign 3's bundles as well (the default, `--format any`) adds
+//! the fallback tag per image, and one referrers-API
 //! request for the whole registry (a registry without the API, like
 //! distribution 2.8, lacks it for every image): four per image, plus one. That
 //! "no API" is kept (`registry::hints`), so the next invocation makes no probe.
