@@ -9,7 +9,10 @@
 #                  one-shot client meets an idle registry, and on a warm connection)
 #          (b)  N = 100 and N = 1000 images in one run, wall time against the
 #               registry's own CPU during that run divided by the cores   target <= 1.15
-#               floor in practice: the same requests from curl --parallel
+#               floor in practice: the same requests from curl --parallel, and from
+#               h2load (C, libev: a load generator that spends a third of our CPU);
+#               beside them, the CPU any client spends checking n P-256 signatures
+#               (openssl speed)
 #               linearity: time(1000) <= 10.5 x time(100), peak RSS(1000) <= 2 x RSS(100)
 #               (and 100 images against 100 cosign runs, for reference)
 #          (c)  sign 100 images: 1 of our runs vs 100 cosign runs       target <= 0.05
@@ -36,7 +39,7 @@ WHAT="${1:-all}"
 
 # shellcheck source=scripts/lab-env.sh
 source scripts/lab-env.sh
-for need in /usr/bin/time:time python3:python3 ss:iproute2; do
+for need in /usr/bin/time:time python3:python3 ss:iproute2 h2load:nghttp2-client openssl:openssl; do
   command -v "${need%%:*}" >/dev/null || { echo "bench.sh: needs ${need%%:*} (apt-get install ${need##*:})" >&2; exit 3; }
 done
 cargo build --release -q --workspace --bins --examples
@@ -177,6 +180,30 @@ curl_all() {
   curl -s --no-progress-meter -Z --parallel-max 16 -K "$1.curl" \
     -H 'Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json'
 }
+# h2load asking for the paths of a `verify_paths` list on 16 kept-alive connections,
+# one request at a time on each (our --jobs; no pipelining, as hyper): the lightest
+# client this machine has. Each connection walks the list from its start (h2load's
+# -i), so it asks for the first 3n/16 paths: the same kinds of request, in the same
+# proportions. Prints "wall cpu" (s), as `measure`; fails unless every request got
+# its answer and none was a 5xx.
+h2load_all() {
+  local urls="$1.h2load" n t0 t1
+  tr ' ' '\n' <"$1" | sed "s#^#http://$REG#" >"$urls"
+  n=$(wc -l <"$urls")
+  t0=$EPOCHREALTIME
+  /usr/bin/time -o "$WORK/h2load.time" -f '%U %S' h2load -p http/1.1 -c 16 -m 1 -n "$n" -i "$urls" \
+    -H 'accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' \
+    >"$WORK/h2load.out"
+  t1=$EPOCHREALTIME
+  grep -q "^requests: $n total, $n started, $n done" "$WORK/h2load.out" && ! grep -q " [1-9][0-9]* 5xx" "$WORK/h2load.out" \
+    || { echo "bench.sh: h2load did not finish its $n requests:" >&2; cat "$WORK/h2load.out" >&2; return 1; }
+  awk -v w="$(seconds "$t0" "$t1")" '{printf "%s %.3f\n", w, $1 + $2}' "$WORK/h2load.time"
+}
+# Seconds of CPU for one P-256 signature check, as OpenSSL does it (the same
+# ecp_nistz256 assembly as aws-lc's, which verify uses).
+p256_verify_seconds() {
+  openssl speed -seconds 1 ecdsap256 2>/dev/null | awk '/nistp256/ {print 1 / $NF}'
+}
 
 # Make the images: 1000 for our runs, 100 for cosign's, each with its own digest.
 bench_images() {
@@ -265,8 +292,9 @@ bench_cosign() {
 
   # (b) batches. The registry's own CPU for the requests of our run, spread over every
   # core, is a floor no client can go under; three runs of each size, medians.
-  local rpid n run r0 r1 wall rss cpu
+  local rpid n run r0 r1 wall rss cpu P256
   rpid=$(registry_pid)
+  P256=$(p256_verify_seconds)
   declare -A WALL RSS
   # What a client that does nothing else gets from this registry: curl asking for the
   # same requests (our verify's: the tag, the .sig, the fallback tag), 16 at a time, with no
@@ -302,6 +330,18 @@ bench_cosign() {
     done
     local curl_ratio; curl_ratio=$(printf '%s\n' "${curl_ratios[@]}" | median)
     report "    floor in practice: curl, the same $((3 * n)) requests, no checks" "ratio to floor $curl_ratio ($(printf '%s\n' "${curl_walls[@]}" | median)s); ours / curl's $(ratio "$(printf '%s\n' "${ratios[@]}" | median)" "$curl_ratio")"
+    local h2_ratios=() h2_cpus=() h2_regs=() h2
+    for run in 1 2 3; do
+      r0=$(cpu_seconds "$rpid")
+      read -r wall cpu < <(h2load_all "$WORK/paths-$n")
+      r1=$(cpu_seconds "$rpid")
+      h2_ratios+=("$(ratio "$wall" "$(python3 -c "print(($r1 - $r0) / $(nproc))")")")
+      h2_cpus+=("$cpu"); h2_regs+=("$(python3 -c "print($r1 - $r0)")")
+    done
+    h2=$(printf '%s\n' "${h2_ratios[@]}" | median)
+    report "    floor in practice: h2load, $((3 * n)) requests of the same kinds" "ratio to floor $h2 (its CPU $(printf '%s\n' "${h2_cpus[@]}" | median)s); ours / h2load's $(ratio "$(printf '%s\n' "${ratios[@]}" | median)" "$h2")"
+    local checks; checks=$(python3 -c "print(f'{$n * $P256:.4f}')")
+    report "    the signature checks alone: $n x $(python3 -c "print(f'{$P256 * 1e6:.0f}')") us (openssl speed)" "${checks}s of CPU = $(ratio "$checks" "$(printf '%s\n' "${h2_regs[@]}" | median)") of the registry's"
   done
   report "(b) linearity: time 1000 / time 100" "$(ratio "${WALL[1000]}" "${WALL[100]}") (target <= 10.5)"
   report "(b) linearity: peak RSS 1000 / peak RSS 100" "$(ratio "${RSS[1000]}" "${RSS[100]}") (target <= 2)"
