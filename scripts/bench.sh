@@ -11,6 +11,8 @@
 #               registry's own CPU during that run divided by the cores   target <= 1.15
 #               floor in practice: the same requests from curl --parallel, and from
 #               h2load (C, libev: a load generator that spends a third of our CPU);
+#               the floor of the requested HTTP stack: reqwest alone, as verify
+#               builds it, asking for the same requests (examples/get_paths.rs);
 #               beside them, the CPU any client spends checking n P-256 signatures
 #               (openssl speed)
 #               linearity: time(1000) <= 10.5 x time(100), peak RSS(1000) <= 2 x RSS(100)
@@ -45,6 +47,7 @@ done
 cargo build --release -q --workspace --bins --examples
 HL="$CARGO_TARGET_DIR/release/harbor-lab"
 FETCH="$CARGO_TARGET_DIR/release/examples/fetch"
+GET_PATHS="$CARGO_TARGET_DIR/release/examples/get_paths"
 COSIGN="$HARBOR_LAB_COSIGN"
 COSIGN3="$HARBOR_LAB_COSIGN3"
 REG="$HARBOR_LAB_TEST_REGISTRY"
@@ -202,6 +205,28 @@ h2load_all() {
     || { echo "bench.sh: h2load did not finish its $n requests:" >&2; cat "$WORK/h2load.out" >&2; return 1; }
   awk -v w="$(seconds "$t0" "$t1")" '{printf "%s %.3f\n", w, $1 + $2}' "$WORK/h2load.time"
 }
+# `measure`'s "wall rss cpu" as "wall cpu".
+wall_cpu() {
+  local wall cpu
+  read -r wall _ cpu < <(measure "$@")
+  echo "$wall $cpu"
+}
+# (b): three runs of a client that prints "wall cpu" (the command after NAME LABEL),
+# each against the registry's CPU during it; reports the median ratio and CPU, and
+# ours (the caller's `ratios`) against it. The caller's `rpid` is the registry.
+client_floor() {
+  local name="$1" label="$2" rs=() cs=() r0 r1 wall cpu med
+  shift 2
+  for _ in 1 2 3; do
+    r0=$(cpu_seconds "$rpid")
+    read -r wall cpu < <("$@")
+    r1=$(cpu_seconds "$rpid")
+    rs+=("$(ratio "$wall" "$(core_floor "$r0" "$r1")")")
+    cs+=("$cpu")
+  done
+  med=$(printf '%s\n' "${rs[@]}" | median)
+  report "    $label" "ratio to floor $med (its CPU $(printf '%s\n' "${cs[@]}" | median)s); ours / $name's $(ratio "$(printf '%s\n' "${ratios[@]}" | median)" "$med")"
+}
 # Seconds of CPU for one P-256 signature check, as OpenSSL does it (the same
 # ecp_nistz256 assembly as aws-lc's, which verify uses).
 p256_verify_seconds() {
@@ -333,16 +358,12 @@ bench_cosign() {
     done
     local curl_ratio; curl_ratio=$(printf '%s\n' "${curl_ratios[@]}" | median)
     report "    floor in practice: curl, the same $((3 * n)) requests, no checks" "ratio to floor $curl_ratio ($(printf '%s\n' "${curl_walls[@]}" | median)s); ours / curl's $(ratio "$(printf '%s\n' "${ratios[@]}" | median)" "$curl_ratio")"
-    local h2_ratios=() h2_cpus=() h2
-    for run in 1 2 3; do
-      r0=$(cpu_seconds "$rpid")
-      read -r wall cpu < <(h2load_all "$WORK/paths-$n")
-      r1=$(cpu_seconds "$rpid")
-      h2_ratios+=("$(ratio "$wall" "$(core_floor "$r0" "$r1")")")
-      h2_cpus+=("$cpu")
-    done
-    h2=$(printf '%s\n' "${h2_ratios[@]}" | median)
-    report "    floor in practice: h2load, $((3 * n)) requests of the same kinds" "ratio to floor $h2 (its CPU $(printf '%s\n' "${h2_cpus[@]}" | median)s); ours / h2load's $(ratio "$(printf '%s\n' "${ratios[@]}" | median)" "$h2")"
+    client_floor h2load "floor in practice: h2load, $((3 * n)) requests of the same kinds" \
+      h2load_all "$WORK/paths-$n"
+    # The HTTP client we are asked to use (reqwest), as verify builds it, on the same
+    # requests with nothing else to do: what the stack costs before verify adds a thing.
+    client_floor reqwest "floor of the requested stack: reqwest alone, the same $((3 * n)) requests" \
+      wall_cpu "$GET_PATHS" "$REG" "$WORK/paths-$n"
     # Against the registry's CPU in our runs (the floor times the cores).
     local checks; checks=$(python3 -c "print(f'{$n * $P256:.4f}')")
     report "    the signature checks alone: $n x $(python3 -c "print(f'{$P256 * 1e6:.0f}')") us (openssl speed)" "${checks}s of CPU = $(ratio "$checks" "$(python3 -c "print($(printf '%s\n' "${floors[@]}" | median) * $(nproc))")") of the registry's"
