@@ -48,6 +48,8 @@ impl Hints {
 
     /// Give `client` the fresh hints for these registries.
     pub fn seed<'a>(&self, client: &Client, registries: impl IntoIterator<Item = &'a str>) {
+        // One look at the disk per registry, not per image of a batch.
+        let registries: std::collections::BTreeSet<&str> = registries.into_iter().collect();
         for registry in registries {
             if self.fresh(&self.file(registry)) {
                 client.assume_no_referrers_api(registry);

@@ -273,6 +273,10 @@ impl Client {
 
     fn with_host<T>(&self, registry: &str, f: impl FnOnce(&mut HostState) -> T) -> T {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        // Called several times a request: no new key unless the registry is new.
+        if let Some(h) = hosts.get_mut(registry) {
+            return f(h);
+        }
         f(hosts.entry(registry.to_string()).or_default())
     }
 
@@ -393,7 +397,10 @@ impl Client {
     ) -> Result<reqwest::Response, RegistryError> {
         let gate = {
             let mut all = self.settled.lock().unwrap_or_else(|p| p.into_inner());
-            all.entry(registry.to_string()).or_default().clone()
+            match all.get(registry) {
+                Some(g) => g.clone(),
+                None => all.entry(registry.to_string()).or_default().clone(),
+            }
         };
         let mut first = Some(gate.lock().await);
         if first.as_deref() == Some(&true) {
