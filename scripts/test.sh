@@ -12,6 +12,13 @@ cd "$(dirname "$0")/.."
 source scripts/lab-env.sh
 echo "test.sh: registry $HARBOR_LAB_TEST_REGISTRY, cosign $HARBOR_LAB_COSIGN, skopeo $HARBOR_LAB_SKOPEO" >&2
 
+# tests/lab.rs serves an old workdir's downloads again on the port that workdir names,
+# 41330, which lies in the kernel's range for outgoing connections: reserve it, so that
+# no connection of a test running beside it is given that port (until the next boot;
+# best effort: the test also waits for the port).
+reserved=$(cat /proc/sys/net/ipv4/ip_local_reserved_ports 2>/dev/null || true)
+echo "${reserved:+$reserved,}41330" >/proc/sys/net/ipv4/ip_local_reserved_ports 2>/dev/null || true
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace "$@"

@@ -74,9 +74,22 @@ pub async fn file_server_on(
     files: HashMap<String, Vec<u8>>,
     special: Option<Special>,
 ) -> FileServer {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .unwrap_or_else(|e| panic!("{addr} must be free: {e}"));
+    // A fixed port in the kernel's range for outgoing connections can be held
+    // for a while by another test's connection (scripts/test.sh keeps the one
+    // the tests use out of that range): wait for it rather than fail at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let listener = loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => break l,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("{addr} must be free: {e}"),
+        }
+    };
     let addr = listener.local_addr().unwrap().to_string();
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let files = Arc::new(files);
