@@ -13,8 +13,6 @@ use futures_util::StreamExt;
 const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, \
                       application/vnd.oci.image.manifest.v1+json, \
                       application/vnd.oci.image.index.v1+json";
-/// As `verify`'s limit for a manifest.
-const LIMIT: usize = 4 << 20;
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -62,7 +60,7 @@ fn main() -> std::process::ExitCode {
                     {
                         return Err(format!("{url}: {status}"));
                     }
-                    harbor_lab::http::read_limited(resp, LIMIT)
+                    harbor_lab::http::read_limited(resp, harbor_lab::registry::MANIFEST_LIMIT)
                         .await
                         .map(|b| b.len())
                         .map_err(|e| e.to_string())
