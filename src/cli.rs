@@ -44,6 +44,7 @@ impl GlobalArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create and inspect cosign-compatible key pairs.
     #[command(subcommand)]
@@ -403,6 +404,7 @@ pub struct DownArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum KeysCommand {
     /// Write PREFIX.key (encrypted, 0600) and PREFIX.pub, as `cosign generate-key-pair`.
     Generate(GenerateArgs),

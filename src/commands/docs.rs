@@ -26,14 +26,23 @@ pub fn completions(args: &CompletionsArgs) -> super::Done {
         CompletionShell::Fish => clap_complete::Shell::Fish,
     };
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "harbor-lab", &mut out);
+    clap_complete::generate(shell, &mut full_command(), "harbor-lab", &mut out);
     Ok(Box::new(Text(String::from_utf8_lossy(&out).into_owned())))
 }
 
 pub fn man() -> super::Done {
     let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
+    clap_mangen::Man::new(full_command())
         .render(&mut out)
         .map_err(|e| anyhow::anyhow!("rendering the man page: {e}"))?;
     Ok(Box::new(Text(String::from_utf8_lossy(&out).into_owned())))
+}
+
+/// The whole command line, every subcommand built: cli.rs defers each
+/// subcommand's arguments until it is the one parsed, and the completion
+/// scripts and the man page describe all of them.
+fn full_command() -> clap::Command {
+    let mut cmd = Cli::command();
+    cmd.build();
+    cmd
 }
