@@ -10,7 +10,7 @@
 #          (b)  N = 100 and N = 1000 images in one run, wall time against the
 #               registry's own CPU during that run divided by the cores   target <= 1.15
 #               floor in practice: the same requests from curl --parallel, and from
-#               h2load (C, libev: a load generator that spends a third of our CPU);
+#               h2load (C, libev: a load generator that spends 35-45 % of our CPU);
 #               the floor of the requested HTTP stack: reqwest alone, as verify
 #               builds it, asking for the same requests (examples/get_paths.rs);
 #               beside them, the CPU any client spends checking n P-256 signatures
