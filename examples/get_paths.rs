@@ -1,18 +1,15 @@
 //! Benchmark helper: GET every path of a `verify_paths` list (scripts/bench.sh,
 //! paths separated by blanks or newlines) from a plain-HTTP registry, with the
-//! HTTP client `verify` uses (reqwest, the transfer profile, one thread,
-//! 16 requests in flight as `--jobs`), reading each body whole (a 200, or a
-//! 404 for the fallback tag of an image with no bundle) and nothing else: no
-//! order between the requests, no parsing, no checks. What the requested HTTP
+//! HTTP client `verify` uses (reqwest, the transfer profile, its manifest
+//! Accept header, one thread, 16 requests in flight as `--jobs`), reading each
+//! body whole (a 200, or a 404 for the fallback tag of an image with no
+//! bundle) and nothing else: no order between the requests, no parsing, no
+//! checks. What the requested HTTP
 //! stack costs on its own for the requests of a batch verify.
 //!
 //!     cargo run --release --example get_paths -- REGISTRY PATHS [JOBS]
 
 use futures_util::StreamExt;
-
-const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, \
-                      application/vnd.oci.image.manifest.v1+json, \
-                      application/vnd.oci.image.index.v1+json";
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -50,7 +47,10 @@ fn main() -> std::process::ExitCode {
                 async move {
                     let resp = client
                         .get(url)
-                        .header(reqwest::header::ACCEPT, ACCEPT)
+                        .header(
+                            reqwest::header::ACCEPT,
+                            harbor_lab::registry::MANIFEST_ACCEPT,
+                        )
                         .send()
                         .await
                         .map_err(|e| format!("{url}: {e}"))?;

@@ -59,6 +59,8 @@ GET_PATHS="$CARGO_TARGET_DIR/release/examples/get_paths"
 COSIGN="$HARBOR_LAB_COSIGN"
 COSIGN3="$HARBOR_LAB_COSIGN3"
 REG="$HARBOR_LAB_TEST_REGISTRY"
+# The manifest types the bench's own clients (Python, curl, h2load) accept.
+export BENCH_ACCEPT="application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export COSIGN_PASSWORD=bench HOME="$WORK"
@@ -126,14 +128,14 @@ measure() {
 # as a one-shot client meets the registry: idle since the command before.
 round_trips() {
   python3 - "$REG" "$@" <<'PY'
-import http.client, statistics, sys, threading, time
+import http.client, os, statistics, sys, threading, time
 host, port = sys.argv[1].rsplit(":", 1)
 args = sys.argv[2:]
 idle = None
 if args[:1] == ["--idle"]:
     idle, args = float(args[1]) / 1000, args[2:]
 main, also = (args[:args.index("--also")], args[args.index("--also") + 1:]) if "--also" in args else (args, [])
-accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"}
+accept = {"Accept": os.environ["BENCH_ACCEPT"]}
 conns = [http.client.HTTPConnection(host, int(port)) for _ in range(2)]
 def chain(c, paths, must_exist):
     for p in paths:
@@ -166,9 +168,9 @@ PY
 # then the .sig (a 404) asked beside.
 verify_paths() {
   python3 - "$REG" "$@" <<'PY'
-import hashlib, json, sys, urllib.error, urllib.request
+import hashlib, json, os, sys, urllib.error, urllib.request
 reg, mode, images = sys.argv[1], sys.argv[2], sys.argv[3:]
-accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"}
+accept = {"Accept": os.environ["BENCH_ACCEPT"]}
 def get(path):
     with urllib.request.urlopen(urllib.request.Request(f"http://{reg}{path}", headers=accept)) as r:
         return r.read()
@@ -188,11 +190,11 @@ for image in images:
 PY
 }
 # curl fetching every path of a `verify_paths` list, 16 at a time (our --jobs), with
-# no dependency between them and no checks: a client that does nothing else.
+# no dependency between them and no checks: a client that does nothing else. Prints
+# "wall cpu" (s), as `h2load_all`.
 curl_all() {
   tr ' ' '\n' <"$1" | awk -v reg="$REG" '{printf "url = \"http://%s%s\"\noutput = \"/dev/null\"\n", reg, $1}' >"$1.curl"
-  curl -s --no-progress-meter -Z --parallel-max 16 -K "$1.curl" \
-    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json'
+  wall_cpu curl -s --no-progress-meter -Z --parallel-max 16 -K "$1.curl" -H "Accept: $BENCH_ACCEPT"
 }
 # h2load asking for the paths of a `verify_paths` list on 16 kept-alive connections,
 # one request at a time on each (our --jobs; no pipelining, as hyper): the lightest
@@ -206,7 +208,7 @@ h2load_all() {
   n=$(wc -l <"$urls")
   t0=$EPOCHREALTIME
   /usr/bin/time -o "$WORK/h2load.time" -f '%U %S' h2load -p http/1.1 -c 16 -m 1 -n "$n" -i "$urls" \
-    -H 'accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' \
+    -H "accept: $BENCH_ACCEPT" \
     >"$WORK/h2load.out"
   t1=$EPOCHREALTIME
   grep -q "^requests: $n total, $n started, $n done" "$WORK/h2load.out" && ! grep -q " [1-9][0-9]* 5xx" "$WORK/h2load.out" \
@@ -356,16 +358,8 @@ bench_cosign() {
     report "(b) verify $n in one run (median of 3): ${WALL[$n]}s" "ratio to floor $(printf '%s\n' "${ratios[@]}" | median) (target <= 1.15)"
     report "    floor: registry CPU / $(nproc) cores $(printf '%s\n' "${floors[@]}" | median)s; our CPU $(printf '%s\n' "${cpus[@]}" | median)s" "peak RSS ${RSS[$n]} KiB"
     report "    CPU-bound ratio: (registry + our CPU) / registry CPU" "$(printf '%s\n' "${cpu_ratios[@]}" | median) (target <= 1.15)"
-    local curl_ratios=() curl_walls=() c0 c1
-    for run in 1 2 3; do
-      r0=$(cpu_seconds "$rpid")
-      c0=$EPOCHREALTIME; curl_all "$WORK/paths-$n"; c1=$EPOCHREALTIME
-      r1=$(cpu_seconds "$rpid")
-      curl_walls+=("$(seconds "$c0" "$c1")")
-      curl_ratios+=("$(ratio "$(seconds "$c0" "$c1")" "$(core_floor "$r0" "$r1")")")
-    done
-    local curl_ratio; curl_ratio=$(printf '%s\n' "${curl_ratios[@]}" | median)
-    report "    floor in practice: curl, the same $((3 * n)) requests, no checks" "ratio to floor $curl_ratio ($(printf '%s\n' "${curl_walls[@]}" | median)s); ours / curl's $(ratio "$(printf '%s\n' "${ratios[@]}" | median)" "$curl_ratio")"
+    client_floor curl "floor in practice: curl, the same $((3 * n)) requests, no checks" \
+      curl_all "$WORK/paths-$n"
     client_floor h2load "floor in practice: h2load, $((3 * n)) requests of the same kinds" \
       h2load_all "$WORK/paths-$n"
     # The HTTP client we are asked to use (reqwest), as verify builds it, on the same
