@@ -536,46 +536,118 @@ impl SuccinctRoles {
 }
 
 /// TUF's path pattern match: the same number of `/`-separated parts, each
-/// matched as a shell glob (`*`, `?`, `[...]`).
+/// matched as python-tuf matches it, with `fnmatch`: `*` any run of
+/// characters, `?` one character, `[...]` and `[!...]` a set of them (a `]`
+/// first in the set is one of them; a `[` with no `]` after it is itself), and
+/// no escapes or braces. (The `glob` and `globset` crates read `**`, `\` and
+/// `{a,b}` otherwise.)
 pub fn path_matches(target: &str, pattern: &str) -> bool {
     let t: Vec<&str> = target.split('/').collect();
     let p: Vec<&str> = pattern.split('/').collect();
-    t.len() == p.len()
-        && t.iter()
-            .zip(&p)
-            .all(|(a, b)| glob(a.as_bytes(), b.as_bytes()))
+    t.len() == p.len() && t.iter().zip(&p).all(|(a, b)| glob(a, b))
 }
 
-fn glob(text: &[u8], pat: &[u8]) -> bool {
-    match pat.first() {
-        None => text.is_empty(),
-        Some(b'*') => (0..=text.len()).any(|i| glob(&text[i..], &pat[1..])),
-        Some(b'?') => !text.is_empty() && glob(&text[1..], &pat[1..]),
-        Some(b'[') => {
-            let Some(end) = pat.iter().skip(2).position(|c| *c == b']').map(|e| e + 2) else {
-                return !text.is_empty() && text[0] == b'[' && glob(&text[1..], &pat[1..]);
-            };
-            let Some(c) = text.first() else { return false };
-            let mut set = &pat[1..end];
-            let negate = matches!(set.first(), Some(b'!'));
-            if negate {
-                set = &set[1..];
+/// One element of a pattern: every one but `*` stands for exactly one character.
+enum Token {
+    Star,
+    Any,
+    Set {
+        negate: bool,
+        ranges: Vec<(char, char)>,
+    },
+    Char(char),
+}
+
+impl Token {
+    fn matches(&self, c: char) -> bool {
+        match self {
+            Token::Star | Token::Any => true,
+            Token::Set { negate, ranges } => {
+                ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negate
             }
-            let mut hit = false;
-            let mut i = 0;
-            while i < set.len() {
-                if i + 2 < set.len() && set[i + 1] == b'-' {
-                    hit |= set[i] <= *c && *c <= set[i + 2];
-                    i += 3;
-                } else {
-                    hit |= set[i] == *c;
-                    i += 1;
+            Token::Char(x) => *x == c,
+        }
+    }
+}
+
+fn tokens(pattern: &str) -> Vec<Token> {
+    let p: Vec<char> = pattern.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '*' => out.push(Token::Star),
+            '?' => out.push(Token::Any),
+            '[' => {
+                let mut j = i + 1;
+                if p.get(j) == Some(&'!') {
+                    j += 1;
+                }
+                if p.get(j) == Some(&']') {
+                    j += 1;
+                }
+                match p[j.min(p.len())..].iter().position(|c| *c == ']') {
+                    None => out.push(Token::Char('[')),
+                    Some(k) => {
+                        let end = j + k;
+                        let negate = p.get(i + 1) == Some(&'!');
+                        let set = &p[i + 1 + usize::from(negate)..end];
+                        let mut ranges = Vec::new();
+                        let mut k = 0;
+                        while k < set.len() {
+                            if k + 2 < set.len() && set[k + 1] == '-' {
+                                ranges.push((set[k], set[k + 2]));
+                                k += 3;
+                            } else {
+                                ranges.push((set[k], set[k]));
+                                k += 1;
+                            }
+                        }
+                        out.push(Token::Set { negate, ranges });
+                        i = end;
+                    }
                 }
             }
-            hit != negate && glob(&text[1..], &pat[end + 1..])
+            c => out.push(Token::Char(c)),
         }
-        Some(c) => text.first() == Some(c) && glob(&text[1..], &pat[1..]),
+        i += 1;
     }
+    out
+}
+
+/// Whether `text` matches `pattern` as a whole, in O(text × pattern) steps:
+/// on a mismatch only the last `*` takes one more character (every other
+/// token takes exactly one), which finds a match if any exists.
+fn glob(text: &str, pattern: &str) -> bool {
+    let text: Vec<char> = text.chars().collect();
+    let pat = tokens(pattern);
+    let (mut t, mut p) = (0, 0);
+    // After the last `*` seen: the next token, and where in `text` it starts.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pat.get(p) {
+            Some(Token::Star) => {
+                p += 1;
+                star = Some((p, t));
+                continue;
+            }
+            Some(tok) if tok.matches(text[t]) => {
+                t += 1;
+                p += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match &mut star {
+            Some((after, from)) => {
+                *from += 1;
+                p = *after;
+                t = *from;
+            }
+            None => return false,
+        }
+    }
+    pat[p..].iter().all(|tok| matches!(tok, Token::Star))
 }
 
 /// Check a file against a declared length and hashes (sha256, sha512).
@@ -625,6 +697,52 @@ mod tests {
         assert!(path_matches("file1", "file?"));
         assert!(path_matches("f3", "f[0-9]"));
         assert!(!path_matches("fa", "f[!a]"));
+    }
+
+    #[test]
+    fn globs_read_patterns_as_fnmatch_does() {
+        // Each answer is Python's fnmatch.fnmatch(text, pattern), which python-tuf uses.
+        for (text, pattern, expected) in [
+            ("", "*", true),
+            ("", "?", false),
+            ("abc", "a**c", true),
+            ("abc", "*b*", true),
+            ("abc", "*c*a", false),
+            ("aXbXc", "*X*X*", true),
+            ("é", "?", true),
+            ("]", "[]]", true),
+            ("a", "[]a]", true),
+            ("b", "[!]a]", true),
+            ("]", "[!]a]", false),
+            ("[", "[", true),
+            ("[ab", "[ab", true),
+            ("!", "[!]", false),
+            ("[!]", "[!]", true),
+            ("-", "[a-]", true),
+            ("b", "[a-c-e]", true),
+            ("-", "[a-c-e]", true),
+            ("d", "[a-c-e]", false),
+            ("a", "[z-a]", false),
+            ("\\", "\\", true),
+            ("{a,b}", "{a,b}", true),
+            ("a", "{a,b}", false),
+        ] {
+            assert_eq!(
+                path_matches(text, pattern),
+                expected,
+                "{text:?} against {pattern:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn globs_with_many_stars_do_not_backtrack_without_end() {
+        // Recursive matching tried every split of the text for every `*`: this
+        // took longer than libFuzzer's 10 s limit (fuzz/, target `text`).
+        let text = format!("v{}#{}", "*".repeat(40), "*".repeat(40));
+        let pattern = format!("{}0ywww{}", "*".repeat(60), "*".repeat(10));
+        assert!(!path_matches(&text, &pattern));
+        assert!(path_matches(&format!("{text}0ywww"), &pattern));
     }
 
     #[test]
