@@ -3,7 +3,8 @@
 #   1. install the Debian packages (docker.io, docker-registry, busybox-static, ...)
 #   2. start dockerd and a loopback docker-registry when they are not running
 #   3. fetch the cosign 2.5 / skopeo 1.18 peers into a cache outside the clone
-#   4. cargo fmt --check, cargo clippy -D warnings, cargo test (everything)
+#   4. cargo fmt --check, cargo clippy -D warnings (the fuzz targets too), cargo test
+#      (everything)
 # The cache (peers, service state, cargo's target dir) is ${HARBOR_LAB_CACHE:-/var/cache/harbor-lab}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +22,7 @@ echo "${reserved:+$reserved,}41330" >/proc/sys/net/ipv4/ip_local_reserved_ports 
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The fuzz targets (fuzz/, a workspace of their own, run by hand) still build.
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+cargo clippy --manifest-path fuzz/Cargo.toml --bins -- -D warnings
 cargo test --workspace "$@"
