@@ -113,9 +113,9 @@ cpu_seconds() {
     || awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
 }
 # The share (%) of the cores' time over a wall time $1 that neither the registry
-# ($2 s of CPU) nor the client ($3 s) used: the registry waiting with requests in
-# flight, and anything else the machine ran.
-unused_share() { python3 -c "import sys, os; w, r, c = map(float, sys.argv[1:]); print(f'{100 * (1 - (r + c) / (w * os.cpu_count())):.1f}')" "$1" "$2" "$3"; }
+# (between two `cpu_seconds` readings $2 and $3) nor the client ($4 s of CPU) used: the
+# registry waiting with requests in flight, and anything else the machine ran.
+unused_share() { python3 -c "import sys; w, a, b, c, n = map(float, sys.argv[1:]); print(f'{100 * (1 - (b - a + c) / (w * n)):.1f}')" "$1" "$2" "$3" "$4" "$(nproc)"; }
 # The registry's CPU floor between two `cpu_seconds` readings: its CPU spread over
 # every core (s).
 core_floor() { python3 -c "import sys; a, b, n = map(float, sys.argv[1:]); print(f'{(b - a) / n:.4f}')" "$1" "$2" "$(nproc)"; }
@@ -244,7 +244,7 @@ client_floor() {
     r1=$(cpu_seconds "$rpid")
     rs+=("$(ratio "$wall" "$(core_floor "$r0" "$r1")")")
     cs+=("$cpu")
-    is+=("$(unused_share "$wall" "$(python3 -c "print($r1 - $r0)")" "$cpu")")
+    is+=("$(unused_share "$wall" "$r0" "$r1" "$cpu")")
   done
   med=$(printf '%s\n' "${rs[@]}" | median)
   report "    $label" "ratio to floor $med (its CPU $(printf '%s\n' "${cs[@]}" | median)s, cores unused $(printf '%s\n' "${is[@]}" | median) %); ours / $name's $(ratio "$(printf '%s\n' "${ratios[@]}" | median)" "$med")"
@@ -360,7 +360,7 @@ bench_cosign() {
       r1=$(cpu_seconds "$rpid")
       floor=$(core_floor "$r0" "$r1")
       walls+=("$wall"); cpus+=("$cpu"); rsss+=("$rss"); floors+=("$floor")
-      idles+=("$(unused_share "$wall" "$(python3 -c "print($r1 - $r0)")" "$cpu")")
+      idles+=("$(unused_share "$wall" "$r0" "$r1" "$cpu")")
       ratios+=("$(ratio "$wall" "$floor")")
       # The same ratio if the two cores did nothing but the registry's work and ours:
       # (registry CPU + our CPU) / registry CPU. Independent of other load on the machine.
