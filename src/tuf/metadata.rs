@@ -586,7 +586,7 @@ fn tokens(pattern: &str) -> Vec<Token> {
                 if p.get(j) == Some(&']') {
                     j += 1;
                 }
-                match p[j.min(p.len())..].iter().position(|c| *c == ']') {
+                match p[j..].iter().position(|c| *c == ']') {
                     None => out.push(Token::Char('[')),
                     Some(k) => {
                         let end = j + k;
