@@ -40,6 +40,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT="${1:-all}"
 
+# The tools the bench measures with, installed with the rest (scripts/setup.sh).
+HARBOR_LAB_EXTRA_PACKAGES="iproute2 nghttp2-client"
 # shellcheck source=scripts/lab-env.sh
 source scripts/lab-env.sh
 for need in /usr/bin/time:time python3:python3 ss:iproute2 h2load:nghttp2-client openssl:openssl; do

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # setup.sh: install the Debian/Ubuntu packages harbor-lab and its tests use.
 # Idempotent: packages already present are not fetched again. Needs root.
+# Usage: scripts/setup.sh [EXTRA-PACKAGE...]   (bench.sh adds the tools it measures with)
 set -euo pipefail
 
 # openssl and procps (kill) are used by the tests; time by the benchmarks; python3-venv
 # holds python-tuf, the TUF peer (scripts/python-tuf.sh).
-PACKAGES=(docker.io docker-registry docker-compose busybox-static curl ca-certificates time openssl procps python3-venv)
+PACKAGES=(docker.io docker-registry docker-compose busybox-static curl ca-certificates time openssl procps python3-venv "$@")
 
 missing=()
 for p in "${PACKAGES[@]}"; do
