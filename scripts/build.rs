@@ -33,6 +33,16 @@ fn main() {
     if !gcc_ld.join("ld.lld").is_file() || !order.is_file() {
         return;
     }
+    // The linker reads a copy in this build's own output directory. Two
+    // checkouts sharing one target dir (scripts/lab-env.sh puts it in the
+    // cache) share this script's output as well; a path into the checkout
+    // that ran it last would break the other's link once that one is gone.
+    let Some(order) = std::env::var_os("OUT_DIR")
+        .map(|d| PathBuf::from(d).join("verify.order"))
+        .filter(|copy| std::fs::copy(&order, copy).is_ok())
+    else {
+        return;
+    };
     let mut args = vec![
         "-fuse-ld=lld".to_string(),
         format!("-B{}", gcc_ld.display()),
