@@ -480,8 +480,8 @@ pub struct SignArgs {
     pub password: PasswordArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// How many images to sign at once.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// How many images to sign at once. Fewer than verify's: the registry syncs each write to disk, and more writers at once make each wait for the others (and for its read-back) longer.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
     /// Images to sign (tags are resolved to digests).
     #[arg(required = true, value_name = "IMAGE")]
