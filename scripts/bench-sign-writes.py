@@ -3,8 +3,10 @@
 the legacy layout, and nothing more: for each image, the tag's manifest read
 (for its digest), the `.sig` tag read (to append to), then the writes a `.sig`
 image takes (the payload blob, the config blob, the manifest under
-`sha256-<hex>.sig`), JOBS images at a time on keep-alive connections. No key, no signature check, no read-back: the floor of
-`bench.sh`'s (c), what the registry itself costs for the writes.
+`sha256-<hex>.sig`), JOBS images at a time on keep-alive connections. No key,
+no signature check, no read-back: the floor of `bench.sh`'s (c), what the
+registry itself costs for the writes. Manifests are asked for with bench.sh's
+BENCH_ACCEPT.
 
 The payload is a simple-signing document of the size cosign writes for the
 image; the signature annotation is a placeholder of a DER signature's size
@@ -12,9 +14,9 @@ image; the signature annotation is a placeholder of a DER signature's size
 only, as the rest of the bench.
 """
 
-import hashlib
 import importlib.util
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -23,13 +25,12 @@ spec = importlib.util.spec_from_file_location("bench_images", Path(__file__).wit
 bench_images = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench_images)
 
-ACCEPT = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
 
 
 def write_signature(reg, image):
     addr, rest = image.split("/", 1)
     repo, tag = rest.rsplit(":", 1)
-    _, manifest = reg.request("GET", f"/v2/{repo}/manifests/{tag}", headers={"Accept": ACCEPT})
+    _, manifest = reg.request("GET", f"/v2/{repo}/manifests/{tag}", headers={"Accept": os.environ["BENCH_ACCEPT"]})
     digest = bench_images.digest(manifest)
     payload = json.dumps(
         {
@@ -44,7 +45,7 @@ def write_signature(reg, image):
     ).encode()
     tag = "sha256-" + digest.split(":", 1)[1] + ".sig"
     # Appending to what the tag holds is a read first (a 404 here: unsigned images).
-    reg.request("GET", f"/v2/{repo}/manifests/{tag}", headers={"Accept": ACCEPT}, want=(200, 404))
+    reg.request("GET", f"/v2/{repo}/manifests/{tag}", headers={"Accept": os.environ["BENCH_ACCEPT"]}, want=(200, 404))
     payload_digest = reg.upload(repo, payload)
     config = json.dumps(
         {
@@ -80,8 +81,8 @@ def write_signature(reg, image):
 
 
 def main():
-    if len(sys.argv) < 3 or not sys.argv[1].isdigit() or int(sys.argv[1]) < 1:
-        sys.exit("usage: bench-sign-writes.py JOBS IMAGE...")
+    if len(sys.argv) < 3 or not sys.argv[1].isdigit() or int(sys.argv[1]) < 1 or "BENCH_ACCEPT" not in os.environ:
+        sys.exit("usage: BENCH_ACCEPT=TYPES bench-sign-writes.py JOBS IMAGE... (run by scripts/bench.sh)")
     jobs, images = int(sys.argv[1]), sys.argv[2:]
     addr = images[0].split("/", 1)[0]
     todo = iter(images)

@@ -42,11 +42,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT="${1:-all}"
 
-# The tools the bench measures with, installed with the rest (scripts/setup.sh).
-HARBOR_LAB_EXTRA_PACKAGES="iproute2 nghttp2-client"
+# The tools the bench measures with (command:package), installed with the rest
+# (scripts/setup.sh skips what is there).
+NEEDS=(/usr/bin/time:time python3:python3 ss:iproute2 h2load:nghttp2-client openssl:openssl)
+HARBOR_LAB_EXTRA_PACKAGES="${NEEDS[*]##*:}"
 # shellcheck source=scripts/lab-env.sh
 source scripts/lab-env.sh
-for need in /usr/bin/time:time python3:python3 ss:iproute2 h2load:nghttp2-client openssl:openssl; do
+for need in "${NEEDS[@]}"; do
   command -v "${need%%:*}" >/dev/null || { echo "bench.sh: needs ${need%%:*} (apt-get install ${need##*:})" >&2; exit 3; }
 done
 # The binary users get: the root package's alone, as scripts/up.sh builds it. Built in

@@ -30,13 +30,14 @@ fn main() {
     let gcc_ld = sysroot.join("lib/rustlib").join(&target).join("bin/gcc-ld");
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     let order = PathBuf::from(manifest).join("scripts/verify.order");
-    if !gcc_ld.join("ld.lld").is_file() || !order.is_file() {
+    if !gcc_ld.join("ld.lld").is_file() {
         return;
     }
-    // The linker reads a copy in this build's own output directory. Two
-    // checkouts sharing one target dir (scripts/lab-env.sh puts it in the
-    // cache) share this script's output as well; a path into the checkout
-    // that ran it last would break the other's link once that one is gone.
+    // The linker reads a copy in this build's own output directory (no copy:
+    // no order file, the default link). Two checkouts sharing one target dir
+    // (scripts/lab-env.sh puts it in the cache) share this script's output as
+    // well; a path into the checkout that ran it last would break the other's
+    // link once that one is gone.
     let Some(order) = std::env::var_os("OUT_DIR")
         .map(|d| PathBuf::from(d).join("verify.order"))
         .filter(|copy| std::fs::copy(&order, copy).is_ok())
